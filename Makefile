@@ -1,0 +1,36 @@
+# The two commands of the README. Both build .venv from the pinned locks on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint migrate clean
+
+$(BIN)/.runtime: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $@
+
+$(BIN)/.test: requirements-test.lock $(BIN)/.runtime
+	$(BIN)/pip install --quiet -r requirements-test.lock
+	touch $@
+
+run: $(BIN)/.runtime
+	$(BIN)/python server.py migrate
+	$(BIN)/python server.py serve
+
+migrate: $(BIN)/.runtime
+	$(BIN)/python server.py migrate
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+test: $(BIN)/.test
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	exit $$status
+
+lint: $(BIN)/.test
+	$(BIN)/ruff check .
+	$(BIN)/mypy services models
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,16 @@
+"""Tortoise models of Verrou, and nothing else."""
+
+from models.accounts import Account, Session, SignInChallenge
+from models.activity import FailedAttempt, Notification, SecurityEvent
+from models.two_factor import BackupCode, TwoFactor
+
+__all__ = [
+    "Account",
+    "BackupCode",
+    "FailedAttempt",
+    "Notification",
+    "SecurityEvent",
+    "Session",
+    "SignInChallenge",
+    "TwoFactor",
+]

@@ -1,0 +1,58 @@
+"""The per-request context every resolver receives as `info.context`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from models import Account, Session
+from services import accounts
+from services.i18n import locale_from_accept_language
+from services.runtime import RequestMeta, Runtime
+
+
+@dataclass
+class Context:
+    request: HTTPConnection
+    response: Response | WebSocket | None
+    runtime: Runtime
+    meta: RequestMeta
+    session: Session | None
+    # Of the account when signed in, else from Accept-Language.
+    locale: str
+
+    @property
+    def account(self) -> Account | None:
+        return self.session.account if self.session is not None else None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def build_context(
+    request: HTTPConnection, response: Response | WebSocket | None, runtime: Runtime
+) -> Context:
+    token = bearer_token(request.headers.get("authorization"))
+    session = await accounts.authenticate(runtime, token) if token else None
+    locale = (
+        session.account.locale.value
+        if session is not None
+        else locale_from_accept_language(request.headers.get("accept-language"))
+    )
+    return Context(
+        request=request,
+        response=response,
+        runtime=runtime,
+        meta=RequestMeta(
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        ),
+        session=session,
+        locale=locale,
+    )

@@ -1,0 +1,48 @@
+"""The one place where domain errors become payload `errors`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+import strawberry
+
+from resolvers.context import Context
+from schema.enums import ErrorCode
+from schema.types import UserError
+from services.errors import VerrouError
+from services.i18n import translate
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def user_error(error: VerrouError, locale: str) -> UserError:
+    return UserError(
+        code=ErrorCode[error.code],
+        field=error.field,
+        message=translate(error.message_key, locale, error.params),
+        retry_after=getattr(error, "retry_after", None),
+    )
+
+
+def payload_errors(
+    payload: Callable[..., T],
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Decorate a mutation resolver: a raised VerrouError becomes `payload(errors=[…])`.
+
+    The resolver must take `info` as a keyword argument (Strawberry passes it so)."""
+
+    def decorate(resolver: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(resolver)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                return await resolver(*args, **kwargs)
+            except VerrouError as error:
+                info: strawberry.Info[Context, None] = kwargs["info"]  # type: ignore[assignment]
+                return payload(errors=[user_error(error, info.context.locale)])
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,37 @@
+"""The executable schema, with the extensions its settings ask for."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection, MaskErrors, ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from schema.root import Mutation, Query, Subscription
+from schema.types import Account, Notification, RecoveryRequest, SecurityEvent
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask execution errors that come from an exception; keep request errors (parse,
+    validation, variables: no path) and errors resolvers raise for clients on purpose."""
+    if error.path is None:
+        return False
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    extensions: list[object] = [
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+        MaskErrors(should_mask_error=should_mask),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection())
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Account, Notification, SecurityEvent, RecoveryRequest],
+        extensions=extensions,  # type: ignore[arg-type]
+        config=StrawberryConfig(auto_camel_case=True),
+    )

@@ -1,0 +1,76 @@
+"""Input types of the contract."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from schema.enums import Locale, RecoveryDecision
+
+
+@strawberry.input(description="A new account.")
+class SignUpInput:
+    email: str = strawberry.field(description="Sign-in email; case does not matter.")
+    password: str = strawberry.field(description="12 to 256 characters.")
+    company_name: str | None = strawberry.field(default=None, description="For business customers.")
+    billing_contact_email: str | None = strawberry.field(default=None, description="Defaults to email.")
+    locale: Locale | None = strawberry.field(default=Locale.FR, description="Language of messages.")
+
+
+@strawberry.input(description="Email and password.")
+class SignInInput:
+    email: str = strawberry.field(description="Sign-in email.")
+    password: str = strawberry.field(description="The account's password.")
+
+
+@strawberry.input(description="The second step of a sign-in with 2FA.")
+class VerifySignInInput:
+    challenge_token: str = strawberry.field(description="`challenge.token` from signIn.")
+    code: str = strawberry.field(
+        description="A TOTP code or a backup code; spaces and hyphens are ignored."
+    )
+
+
+@strawberry.input(description="Start turning 2FA on.")
+class StartTwoFactorInput:
+    password: str = strawberry.field(description="The account's password, asked again before any 2FA change.")
+
+
+@strawberry.input(description="Finish turning 2FA on.")
+class ConfirmTwoFactorInput:
+    code: str = strawberry.field(description="The 6-digit code the app shows.")
+
+
+@strawberry.input(description="Replace the backup codes.")
+class RegenerateBackupCodesInput:
+    password: str = strawberry.field(description="The account's password.")
+
+
+@strawberry.input(description="Turn 2FA off.")
+class DisableTwoFactorInput:
+    password: str = strawberry.field(description="The account's password.")
+    confirm: bool = strawberry.field(description="The second confirmation: must be true.")
+
+
+@strawberry.input(description="Which notifications to mark read.")
+class MarkNotificationsReadInput:
+    ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Empty or absent: all of the account's notifications."
+    )
+
+
+@strawberry.input(description="Ask support to turn 2FA off after losing the device.")
+class RequestTwoFactorRecoveryInput:
+    challenge_token: str = strawberry.field(description="From signIn: proves the password.")
+    identity_document: Upload = strawberry.field(description="Identity document of the account holder.")
+    message: str | None = strawberry.field(default=None, description="A word for support.")
+    company_registration: Upload | None = strawberry.field(
+        default=None, description="Required when the account has a companyName."
+    )
+
+
+@strawberry.input(description="Support's answer to a recovery request.")
+class ResolveRecoveryRequestInput:
+    id: strawberry.ID = strawberry.field(description="Global id of the request.")
+    decision: RecoveryDecision = strawberry.field(description="APPROVE turns the account's 2FA off.")
+    note: str | None = strawberry.field(default=None, description="Sent to the customer with the decision.")

@@ -1,0 +1,104 @@
+"""Mutation payloads: each has `errors`, empty on success."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.types import (
+    RecoveryRequest,
+    Session,
+    TwoFactorChallenge,
+    TwoFactorSetup,
+    TwoFactorStatus,
+    UserError,
+)
+
+_ERRORS = "Expected failures, empty on success."
+
+
+def _errors() -> list[UserError]:
+    return strawberry.field(default_factory=list, description=_ERRORS)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="Result of signUp.")
+class SignUpPayload:
+    session: Session | None = strawberry.field(default=None, description="The new account's first session.")
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="On success exactly one of session and challenge is set.")
+class SignInPayload:
+    session: Session | None = strawberry.field(default=None, description="Set when the account has no 2FA.")
+    challenge: TwoFactorChallenge | None = strawberry.field(
+        default=None, description="Set when a second factor is due: call verifySignIn."
+    )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of verifySignIn.")
+class VerifySignInPayload:
+    session: Session | None = strawberry.field(default=None, description="The new session.")
+    used_backup_code: bool = strawberry.field(default=False, description="The code was a backup code.")
+    backup_codes_remaining: int | None = strawberry.field(
+        default=None, description="Unused backup codes left after this sign-in."
+    )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of signOut.")
+class SignOutPayload:
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of startTwoFactor.")
+class StartTwoFactorPayload:
+    setup: TwoFactorSetup | None = strawberry.field(default=None, description="What the authenticator app needs.")
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of cancelTwoFactorSetup.")
+class CancelTwoFactorSetupPayload:
+    status: TwoFactorStatus | None = strawberry.field(default=None, description="The status afterwards.")
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of confirmTwoFactor.")
+class ConfirmTwoFactorPayload:
+    status: TwoFactorStatus | None = strawberry.field(default=None, description="The status afterwards.")
+    backup_codes: list[str] | None = strawberry.field(
+        default=None, description="Ten single-use backup codes, shown once."
+    )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of regenerateBackupCodes.")
+class RegenerateBackupCodesPayload:
+    status: TwoFactorStatus | None = strawberry.field(default=None, description="The status afterwards.")
+    backup_codes: list[str] | None = strawberry.field(
+        default=None, description="Ten new codes; every earlier code stops working."
+    )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of disableTwoFactor.")
+class DisableTwoFactorPayload:
+    status: TwoFactorStatus | None = strawberry.field(default=None, description="The status afterwards.")
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of markNotificationsRead.")
+class MarkNotificationsReadPayload:
+    unread_notification_count: int = strawberry.field(default=0, description="Unread notifications left.")
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of requestTwoFactorRecovery.")
+class RequestTwoFactorRecoveryPayload:
+    request: RecoveryRequest | None = strawberry.field(default=None, description="The request sent.")
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of resolveRecoveryRequest.")
+class ResolveRecoveryRequestPayload:
+    request: RecoveryRequest | None = strawberry.field(default=None, description="The resolved request.")
+    errors: list[UserError] = _errors()

@@ -1,0 +1,108 @@
+"""The root Query, Mutation and Subscription types."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from resolvers import queries, sessions, two_factor
+from schema.enums import RecoveryStatus
+from schema.inputs import RequestTwoFactorRecoveryInput, ResolveRecoveryRequestInput
+from schema.payloads import (
+    CancelTwoFactorSetupPayload,
+    ConfirmTwoFactorPayload,
+    DisableTwoFactorPayload,
+    MarkNotificationsReadPayload,
+    RegenerateBackupCodesPayload,
+    RequestTwoFactorRecoveryPayload,
+    ResolveRecoveryRequestPayload,
+    SignInPayload,
+    SignOutPayload,
+    SignUpPayload,
+    StartTwoFactorPayload,
+    VerifySignInPayload,
+)
+from schema.types import Account, Info, Node, Notification, RecoveryRequestConnection, TwoFactorStatus
+
+
+@strawberry.type(description="Read operations.")
+class Query:
+    viewer: Account | None = strawberry.field(
+        resolver=queries.viewer, description="The signed-in account, or null."
+    )
+    two_factor_status: TwoFactorStatus = strawberry.field(
+        resolver=two_factor.status,
+        description="2FA status of the signed-in account; a top-level UNAUTHENTICATED error when signed out.",
+    )
+    node: Node | None = strawberry.field(
+        resolver=queries.node, description="Any entity the caller may see, by global id; null otherwise."
+    )
+
+    @strawberry.field(description="SUPPORT only. Oldest pending first.")
+    async def recovery_requests(
+        self, info: Info, status: RecoveryStatus | None = None, first: int | None = 20, after: str | None = None
+    ) -> RecoveryRequestConnection:
+        return await queries.recovery_requests(info)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="Write operations. Expected failures come back in each payload's `errors`.")
+class Mutation:
+    sign_up: SignUpPayload = strawberry.mutation(
+        resolver=sessions.sign_up, description="Create an account and open its first session."
+    )
+    sign_in: SignInPayload = strawberry.mutation(
+        resolver=sessions.sign_in,
+        description="Email and password: a session, or a challenge when the account has 2FA.",
+    )
+    verify_sign_in: VerifySignInPayload = strawberry.mutation(
+        resolver=sessions.verify_sign_in,
+        description="Second step of a sign-in: a TOTP code or a backup code against the challenge.",
+    )
+    sign_out: SignOutPayload = strawberry.mutation(
+        resolver=sessions.sign_out, description="End the current session."
+    )
+    start_two_factor: StartTwoFactorPayload = strawberry.mutation(
+        resolver=two_factor.start,
+        description="Password again, then a new secret and QR code; replaces a pending setup.",
+    )
+    cancel_two_factor_setup: CancelTwoFactorSetupPayload = strawberry.mutation(
+        resolver=two_factor.cancel, description="Drop a pending setup."
+    )
+    confirm_two_factor: ConfirmTwoFactorPayload = strawberry.mutation(
+        resolver=two_factor.confirm,
+        description="First code from the app: 2FA is on; returns the backup codes, this once.",
+    )
+    regenerate_backup_codes: RegenerateBackupCodesPayload = strawberry.mutation(
+        resolver=two_factor.regenerate_backup_codes,
+        description="Ten new backup codes; every earlier code stops working.",
+    )
+    disable_two_factor: DisableTwoFactorPayload = strawberry.mutation(
+        resolver=two_factor.disable,
+        description="Password and confirm: true; deletes the secret and the backup codes.",
+    )
+    mark_notifications_read: MarkNotificationsReadPayload = strawberry.mutation(
+        resolver=queries.mark_notifications_read, description="Mark notifications read."
+    )
+
+    @strawberry.mutation(description="Lost device: ask support to turn 2FA off, with documents.")
+    async def request_two_factor_recovery(
+        self, info: Info, input: RequestTwoFactorRecoveryInput
+    ) -> RequestTwoFactorRecoveryPayload:
+        return await queries.request_recovery(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="SUPPORT only. APPROVE turns the account's 2FA off.")
+    async def resolve_recovery_request(
+        self, info: Info, input: ResolveRecoveryRequestInput
+    ) -> ResolveRecoveryRequestPayload:
+        return await queries.request_recovery(info)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="Live updates over WebSocket.")
+class Subscription:
+    @strawberry.subscription(
+        description="Live notifications of the signed-in account, pushed to every open session of it."
+    )
+    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
+        async for item in queries.notifications_subscription(info):
+            yield item

@@ -1,0 +1,263 @@
+"""Object types of the contract.
+
+Resolvers hand back models and service dataclasses whose attributes already carry the field
+names, so most fields are plain attributes. `self` in a field method is that object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from resolvers import fields
+from resolvers.context import Context
+from schema.enums import (
+    DocumentKind,
+    ErrorCode,
+    Locale,
+    NotificationKind,
+    NotificationLevel,
+    RecoveryStatus,
+    Role,
+    SecondFactorKind,
+    SecurityEventKind,
+    TwoFactorMethod,
+)
+from schema.global_id import to_global_id
+
+Info = strawberry.Info[Context, None]
+
+
+def _same_name(cls: type, obj: Any) -> bool:
+    # Resolvers return models (Tortoise) named like the GraphQL type, not instances of it.
+    return isinstance(obj, cls) or type(obj).__name__ == cls.__name__
+
+
+@strawberry.interface(description="Relay object identification: every entity has an opaque, global, stable id.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque global id; pass it to `node(id:)`.")
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return _same_name(cls, obj)
+
+
+@strawberry.type(description="Relay cursor pagination.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items after endCursor.")
+    has_previous_page: bool = strawberry.field(description="Items before startCursor.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge: pass it as `after`.")
+
+
+@strawberry.type(
+    description="An expected failure of a mutation, meant to be shown to a person. "
+    "Unexpected failures stay in the top-level `errors` of the response, masked."
+)
+class UserError:
+    code: ErrorCode = strawberry.field(description="Stable machine-readable reason; clients switch on it.")
+    field: list[str] | None = strawberry.field(
+        description='Path of the input field the error is about, e.g. ["input", "code"].'
+    )
+    message: str = strawberry.field(
+        description="Human message in the account's locale (or the request's Accept-Language)."
+    )
+    retry_after: int | None = strawberry.field(
+        default=None, description="For RATE_LIMITED: seconds to wait before trying again."
+    )
+
+
+@strawberry.type(description="Two-factor authentication state of an account.")
+class TwoFactorStatus:
+    enabled: bool = strawberry.field(description="2FA is on: signing in asks for a second factor.")
+    enabled_at: datetime | None = strawberry.field(description="When 2FA was turned on.")
+    pending_setup: bool = strawberry.field(
+        description="startTwoFactor was called and confirmTwoFactor not yet (and the setup has not expired)."
+    )
+    backup_codes_remaining: int = strawberry.field(description="Unused backup codes; 0 when 2FA is off.")
+    backup_codes_generated_at: datetime | None = strawberry.field(
+        description="When the current batch of backup codes was made."
+    )
+
+    @strawberry.field(description="TOTP when enabled, null otherwise.")
+    def method(self) -> TwoFactorMethod | None:
+        return TwoFactorMethod.TOTP if self.enabled else None
+
+
+@strawberry.type(description="What an authenticator app needs; returned only while the setup is pending.")
+class TwoFactorSetup:
+    secret: str = strawberry.field(
+        description="Base32 secret: the key to keep, for manual entry or reinstalling the app."
+    )
+    otpauth_uri: str = strawberry.field(
+        description="otpauth://totp/ URI in the Key Uri Format that Google Authenticator reads."
+    )
+    qr_code_svg: str = strawberry.field(description="QR code of otpauthUri as standalone SVG markup.")
+    qr_code_data_uri: str = strawberry.field(
+        description="QR code of otpauthUri as a data: URI (image/png), ready for <img src>."
+    )
+    issuer: str = strawberry.field(description="Issuer shown in the app (TOTP_ISSUER).")
+    account_name: str = strawberry.field(description="Account label shown in the app: the sign-in email.")
+    algorithm: str = strawberry.field(default="SHA1", description="SHA1")
+    digits: int = strawberry.field(default=6, description="6")
+    period: int = strawberry.field(default=30, description="30 (seconds)")
+    expires_at: datetime = strawberry.field(description="After this, confirmTwoFactor answers SETUP_EXPIRED.")
+
+
+@strawberry.type(description="A customer-area account.")
+class Account(Node):
+    email: str = strawberry.field(description="Sign-in email.")
+    company_name: str | None = strawberry.field(description="Company, for business customers.")
+    billing_contact_email: str = strawberry.field(
+        description="Where confirmation emails about security changes are sent."
+    )
+    locale: Locale = strawberry.field(description="Language of messages and emails.")
+    role: Role = strawberry.field(description="CUSTOMER or SUPPORT.")
+    created_at: datetime = strawberry.field(description="When the account was created.")
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Account", self.pk))  # type: ignore[attr-defined]
+
+    @strawberry.field(description="2FA status of the account.")
+    async def two_factor(self, info: Info) -> TwoFactorStatus:
+        return await fields.two_factor_status(info, self.pk)  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="Newest first.")
+    async def notifications(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        unread_only: bool | None = False,
+    ) -> NotificationConnection:
+        return await fields.notifications(info, self, first, after, bool(unread_only))  # type: ignore[arg-type, return-value]
+
+    @strawberry.field(description="Notifications not yet marked read.")
+    async def unread_notification_count(self) -> int:
+        return await fields.unread_notification_count(self)  # type: ignore[arg-type]
+
+    @strawberry.field(description="The account's security history, newest first.")
+    async def security_events(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> SecurityEventConnection:
+        return await fields.security_events(info, self, first, after)  # type: ignore[arg-type, return-value]
+
+
+@strawberry.type(description="A signed-in session. The token goes in `Authorization: Bearer <token>`.")
+class Session:
+    token: str = strawberry.field(description="Shown once; only a hash of it is stored.")
+    expires_at: datetime = strawberry.field(description="After this the token is refused.")
+    account: Account = strawberry.field(description="The signed-in account.")
+
+
+@strawberry.type(
+    description="Returned by signIn when the account has 2FA: the password was right, a second factor is due."
+)
+class TwoFactorChallenge:
+    token: str = strawberry.field(
+        description="Short-lived; pass it to verifySignIn or requestTwoFactorRecovery."
+    )
+    expires_at: datetime = strawberry.field(description="About 5 minutes after signIn.")
+    methods: list[SecondFactorKind] = strawberry.field(description="What verifySignIn accepts.")
+
+
+@strawberry.type(description="A message about a change on the account, shown as a banner and kept in a feed.")
+class Notification(Node):
+    kind: NotificationKind = strawberry.field(description="What it is about.")
+    level: NotificationLevel = strawberry.field(description="How it should look.")
+    created_at: datetime = strawberry.field(description="When it happened.")
+    read_at: datetime | None = strawberry.field(description="When it was marked read.")
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Notification", self.pk))  # type: ignore[attr-defined]
+
+    @strawberry.field(description="In the account's locale.")
+    def message(self, info: Info) -> str:
+        return fields.notification_message(info, self)  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description="The account, so a client cache can refresh its 2FA status from the event itself."
+    )
+    async def account(self) -> Account:
+        return await self.account  # type: ignore[misc, no-any-return]
+
+
+@strawberry.type(description="One entry of the account's security history.")
+class SecurityEvent(Node):
+    kind: SecurityEventKind = strawberry.field(description="What happened.")
+    created_at: datetime = strawberry.field(description="When.")
+    ip_address: str | None = strawberry.field(description="From which IP address.")
+    user_agent: str | None = strawberry.field(description="With which browser or app.")
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("SecurityEvent", self.pk))  # type: ignore[attr-defined]
+
+
+@strawberry.type(description="An edge of a NotificationConnection.")
+class NotificationEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
+    node: Notification = strawberry.field(description="The notification.")
+
+
+@strawberry.type(description="A page of notifications, newest first.")
+class NotificationConnection:
+    edges: list[NotificationEdge] = strawberry.field(description="The page.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
+    total_count: int = strawberry.field(description="All matching notifications, not only this page.")
+
+
+@strawberry.type(description="An edge of a SecurityEventConnection.")
+class SecurityEventEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
+    node: SecurityEvent = strawberry.field(description="The event.")
+
+
+@strawberry.type(description="A page of security events, newest first.")
+class SecurityEventConnection:
+    edges: list[SecurityEventEdge] = strawberry.field(description="The page.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
+    total_count: int = strawberry.field(description="All events of the account, not only this page.")
+
+
+@strawberry.type(description="A document sent with a lost-device recovery request.")
+class RecoveryDocument:
+    kind: DocumentKind = strawberry.field(description="Identity or company registration.")
+    file_name: str = strawberry.field(description="Name of the uploaded file.")
+    content_type: str = strawberry.field(description="Detected from the content.")
+    size: int = strawberry.field(description="In bytes.")
+    download_url: str = strawberry.field(description="Short-lived link, served only to a SUPPORT session.")
+
+
+@strawberry.type(description="A customer's request to turn 2FA off after losing the device.")
+class RecoveryRequest(Node):
+    status: RecoveryStatus = strawberry.field(description="Where it stands.")
+    message: str | None = strawberry.field(description="The customer's message.")
+    created_at: datetime = strawberry.field(description="When it was sent.")
+    resolved_at: datetime | None = strawberry.field(description="When support answered.")
+    resolution_note: str | None = strawberry.field(description="Support's note, sent to the customer.")
+    account: Account | None = strawberry.field(description="Visible to SUPPORT only.")
+    documents: list[RecoveryDocument] = strawberry.field(
+        description="Visible to SUPPORT only; empty once the documents are purged."
+    )
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("RecoveryRequest", self.pk))  # type: ignore[attr-defined]
+
+
+@strawberry.type(description="An edge of a RecoveryRequestConnection.")
+class RecoveryRequestEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
+    node: RecoveryRequest = strawberry.field(description="The request.")
+
+
+@strawberry.type(description="A page of recovery requests, oldest pending first.")
+class RecoveryRequestConnection:
+    edges: list[RecoveryRequestEdge] = strawberry.field(description="The page.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
+    total_count: int = strawberry.field(description="All matching requests.")

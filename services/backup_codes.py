@@ -1,0 +1,82 @@
+"""Single-use backup codes, stored only as keyed digests."""
+
+from __future__ import annotations
+
+import secrets
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from models import Account, BackupCode, TwoFactor
+from models.two_factor import TwoFactorState
+from services import security_events, totp
+from services.accounts import check_password
+from services.errors import TwoFactorNotEnabled
+from services.runtime import RequestMeta, Runtime
+from services.security_events import SecurityEventKind
+
+
+async def replace_batch(
+    rt: Runtime, account_id: int, connection: BaseDBAsyncClient
+) -> list[str]:
+    """A fresh batch of codes for the account, replacing every earlier one.
+
+    Runs inside the caller's transaction, which must already hold the TwoFactor row lock,
+    so two regenerations cannot interleave and leave two batches.
+    """
+    now = rt.clock.now()
+    codes = totp.new_backup_codes(rt.settings.backup_code_count)
+    batch_id = secrets.token_hex(8)
+    await BackupCode.filter(account_id=account_id).using_db(connection).delete()
+    await BackupCode.bulk_create(
+        [
+            BackupCode(
+                account_id=account_id,
+                batch_id=batch_id,
+                digest=rt.keys.digests(totp.normalize_code(code))[0],
+                created_at=now,
+            )
+            for code in codes
+        ],
+        using_db=connection,
+    )
+    await TwoFactor.filter(account_id=account_id).using_db(connection).update(
+        backup_codes_generated_at=now
+    )
+    return codes
+
+
+async def spend(rt: Runtime, account_id: int, normalized_code: str) -> bool:
+    """Use a code up. One conditional UPDATE: of two requests with one code, one wins."""
+    used = await BackupCode.filter(
+        account_id=account_id,
+        digest__in=rt.keys.digests(normalized_code),
+        used_at=None,
+    ).update(used_at=rt.clock.now())
+    return used == 1
+
+
+async def remaining(account_id: int) -> int:
+    return await BackupCode.filter(account_id=account_id, used_at=None).count()
+
+
+async def regenerate(
+    rt: Runtime, account: Account, password: str, meta: RequestMeta
+) -> list[str]:
+    if not await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
+        raise TwoFactorNotEnabled()
+    await check_password(rt, account, password, meta)
+    async with in_transaction() as connection:
+        device = (
+            await TwoFactor.filter(account_id=account.id, state=TwoFactorState.ACTIVE)
+            .using_db(connection)
+            .select_for_update()
+            .first()
+        )
+        if device is None:  # disabled between the check above and this transaction
+            raise TwoFactorNotEnabled()
+        codes = await replace_batch(rt, account.id, connection)
+        await security_events.record(
+            rt, account.id, SecurityEventKind.BACKUP_CODES_REGENERATED, meta, connection
+        )
+    return codes

@@ -1,0 +1,109 @@
+"""Secrets at rest: the key ring, keyed digests and random tokens.
+
+TOTP secrets (and later recovery documents) are encrypted with a MultiFernet built from
+ENCRYPTION_KEYS, newest first: new data is encrypted with the first key, data written under
+any listed key still decrypts, so keys can rotate. Backup codes are never decrypted, only
+compared, so they are stored as HMACs under a key derived from each ring key; a lookup
+computes the digest under every key so rotation does not invalidate outstanding codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+logger = logging.getLogger("verrou.crypto")
+
+DEV_KEY_FILE = "encryption.key"
+
+
+class KeyRingError(RuntimeError):
+    """ENCRYPTION_KEYS is malformed (the message never contains a key)."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise KeyRingError("ENCRYPTION_KEYS holds no key")
+        for position, key in enumerate(self.keys, start=1):
+            try:
+                Fernet(key)
+            except ValueError:
+                raise KeyRingError(
+                    f"ENCRYPTION_KEYS: key #{position} is not 32 bytes of URL-safe base64"
+                ) from None
+
+    @property
+    def _fernet(self) -> MultiFernet:
+        return MultiFernet([Fernet(key) for key in self.keys])
+
+    def encrypt(self, plaintext: bytes) -> str:
+        return self._fernet.encrypt(plaintext).decode("ascii")
+
+    def decrypt(self, token: str) -> bytes:
+        try:
+            return self._fernet.decrypt(token.encode("ascii"))
+        except InvalidToken:
+            raise KeyRingError("a stored secret decrypts under no key of ENCRYPTION_KEYS") from None
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt under the newest key."""
+        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+
+    def digests(self, value: str) -> list[str]:
+        """HMAC-SHA256 of value under each key's digest subkey; the newest key's first."""
+        return [
+            hmac.new(_digest_subkey(key), value.encode(), hashlib.sha256).hexdigest()
+            for key in self.keys
+        ]
+
+
+def _digest_subkey(key: bytes) -> bytes:
+    # A separate subkey so the HMAC key is never the encryption key itself.
+    return hashlib.sha256(b"verrou/backup-code-digest/v1\x00" + base64.urlsafe_b64decode(key)).digest()
+
+
+def load_key_ring(encryption_keys: str, var_dir: Path, *, development: bool) -> KeyRing:
+    keys = [part.strip() for part in encryption_keys.split(",") if part.strip()]
+    if not keys:
+        if not development:
+            raise KeyRingError("ENCRYPTION_KEYS is required outside development")
+        keys = [_development_key(var_dir)]
+    return KeyRing(tuple(key.encode("ascii") for key in keys))
+
+
+def _development_key(var_dir: Path) -> str:
+    path = var_dir / DEV_KEY_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting at once must not write two different keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(Fernet.generate_key().decode("ascii"))
+            logger.warning("generated a development encryption key in %s", path)
+    return path.read_text().strip()
+
+
+def new_token() -> str:
+    """A bearer or challenge token: 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    # Tokens carry 256 random bits, so a plain SHA-256 is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()

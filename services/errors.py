@@ -1,0 +1,111 @@
+"""Domain errors: the expected failures of Verrou's services.
+
+Every error a service raises on purpose is one of these. The API layer turns each into a
+payload `UserError` whose `code` is the error's `code`; anything else is unexpected and masked.
+
+VerrouError
+├── InvalidInput                 bad input (field path and message key)
+├── Unauthenticated              no valid session
+├── Forbidden                    signed in, but not allowed
+├── NotFound
+├── EmailTaken
+├── InvalidCredentials           wrong email or password (never says which)
+├── RateLimited                  too many failures; carries retry_after seconds
+├── TwoFactorAlreadyEnabled
+├── TwoFactorNotEnabled
+├── NoPendingSetup
+├── SetupExpired
+├── ConfirmationRequired
+└── SecondFactorError
+    ├── InvalidCode              wrong TOTP or backup code
+    ├── CodeAlreadyUsed          a TOTP step at or before the last accepted one
+    └── ChallengeExpired         sign-in challenge unknown, used, expired or out of attempts
+"""
+
+from __future__ import annotations
+
+
+class VerrouError(Exception):
+    """Base of every expected failure. `code` is the contract's ErrorCode name."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(
+        self,
+        message_key: str | None = None,
+        *,
+        field: list[str] | None = None,
+        params: dict[str, object] | None = None,
+    ) -> None:
+        self.message_key = message_key or self.code
+        self.field = field
+        self.params = params or {}
+        super().__init__(self.message_key)
+
+
+class InvalidInput(VerrouError):
+    code = "INVALID_INPUT"
+
+
+class Unauthenticated(VerrouError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(VerrouError):
+    code = "FORBIDDEN"
+
+
+class NotFound(VerrouError):
+    code = "NOT_FOUND"
+
+
+class EmailTaken(VerrouError):
+    code = "EMAIL_TAKEN"
+
+
+class InvalidCredentials(VerrouError):
+    code = "INVALID_CREDENTIALS"
+
+
+class RateLimited(VerrouError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(params={"seconds": retry_after})
+        self.retry_after = retry_after
+
+
+class TwoFactorAlreadyEnabled(VerrouError):
+    code = "TWO_FACTOR_ALREADY_ENABLED"
+
+
+class TwoFactorNotEnabled(VerrouError):
+    code = "TWO_FACTOR_NOT_ENABLED"
+
+
+class NoPendingSetup(VerrouError):
+    code = "NO_PENDING_SETUP"
+
+
+class SetupExpired(VerrouError):
+    code = "SETUP_EXPIRED"
+
+
+class ConfirmationRequired(VerrouError):
+    code = "CONFIRMATION_REQUIRED"
+
+
+class SecondFactorError(VerrouError):
+    """A second factor was refused."""
+
+
+class InvalidCode(SecondFactorError):
+    code = "INVALID_CODE"
+
+
+class CodeAlreadyUsed(SecondFactorError):
+    code = "CODE_ALREADY_USED"
+
+
+class ChallengeExpired(SecondFactorError):
+    code = "CHALLENGE_EXPIRED"

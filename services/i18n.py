@@ -1,0 +1,111 @@
+"""Texts shown to people, in French (the default) and English."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LOCALES = ("fr", "en")
+DEFAULT_LOCALE = "fr"
+
+MESSAGES: Mapping[str, Mapping[str, str]] = {
+    "INVALID_INPUT": {
+        "fr": "Certaines informations saisies ne sont pas valides.",
+        "en": "Some of the information entered is not valid.",
+    },
+    "INVALID_EMAIL": {
+        "fr": "Cette adresse e-mail n'est pas valide.",
+        "en": "This email address is not valid.",
+    },
+    "PASSWORD_LENGTH": {
+        "fr": "Le mot de passe doit compter entre {min} et {max} caractères.",
+        "en": "The password must be between {min} and {max} characters long.",
+    },
+    "TEXT_TOO_LONG": {
+        "fr": "Ce texte est trop long ({max} caractères au plus).",
+        "en": "This text is too long ({max} characters at most).",
+    },
+    "UNAUTHENTICATED": {
+        "fr": "Vous devez être connecté.",
+        "en": "You must be signed in.",
+    },
+    "FORBIDDEN": {
+        "fr": "Vous n'avez pas accès à cette action.",
+        "en": "You are not allowed to do this.",
+    },
+    "NOT_FOUND": {
+        "fr": "Élément introuvable.",
+        "en": "Not found.",
+    },
+    "EMAIL_TAKEN": {
+        "fr": "Un compte existe déjà avec cette adresse e-mail.",
+        "en": "An account already exists with this email address.",
+    },
+    "INVALID_CREDENTIALS": {
+        "fr": "Adresse e-mail ou mot de passe incorrect.",
+        "en": "Incorrect email or password.",
+    },
+    "INVALID_CODE": {
+        "fr": "Ce code n'est pas valide.",
+        "en": "This code is not valid.",
+    },
+    "CODE_ALREADY_USED": {
+        "fr": "Ce code a déjà été utilisé. Attendez le code suivant de votre application.",
+        "en": "This code was already used. Wait for the next code in your app.",
+    },
+    "RATE_LIMITED": {
+        "fr": "Trop de tentatives. Réessayez dans {seconds} secondes.",
+        "en": "Too many attempts. Try again in {seconds} seconds.",
+    },
+    "CHALLENGE_EXPIRED": {
+        "fr": "Cette tentative de connexion a expiré. Reconnectez-vous avec votre mot de passe.",
+        "en": "This sign-in attempt has expired. Sign in again with your password.",
+    },
+    "TWO_FACTOR_ALREADY_ENABLED": {
+        "fr": "La double authentification est déjà activée.",
+        "en": "Two-factor authentication is already enabled.",
+    },
+    "TWO_FACTOR_NOT_ENABLED": {
+        "fr": "La double authentification n'est pas activée.",
+        "en": "Two-factor authentication is not enabled.",
+    },
+    "NO_PENDING_SETUP": {
+        "fr": "Aucune activation en cours : recommencez depuis le début.",
+        "en": "No setup in progress: start again from the beginning.",
+    },
+    "SETUP_EXPIRED": {
+        "fr": "L'activation a expiré : recommencez pour obtenir un nouveau QR code.",
+        "en": "The setup has expired: start again to get a new QR code.",
+    },
+    "CONFIRMATION_REQUIRED": {
+        "fr": "Confirmez la désactivation de la double authentification.",
+        "en": "Confirm that you want to turn two-factor authentication off.",
+    },
+}
+
+
+def normalize_locale(value: str | None) -> str:
+    value = (value or "").strip().lower()[:2]
+    return value if value in LOCALES else DEFAULT_LOCALE
+
+
+def locale_from_accept_language(header: str | None) -> str:
+    """The first supported language of an Accept-Language header, by quality."""
+    candidates: list[tuple[float, int, str]] = []
+    for position, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        language = tag.strip().lower()[:2]
+        if language in LOCALES and quality > 0:
+            candidates.append((-quality, position, language))
+    return min(candidates)[2] if candidates else DEFAULT_LOCALE
+
+
+def translate(key: str, locale: str, params: Mapping[str, object] | None = None) -> str:
+    texts = MESSAGES.get(key) or MESSAGES["INVALID_INPUT"]
+    text = texts.get(locale) or texts[DEFAULT_LOCALE]
+    return text.format(**params) if params else text

@@ -1,0 +1,77 @@
+"""Relay-style cursor pages over a query ordered newest first (by descending id)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from services.errors import InvalidInput
+
+MAX_PAGE = 100
+_PREFIX = "cursor:"
+
+T = TypeVar("T", bound=Model)
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{_PREFIX}{pk}".encode()).decode("ascii")
+
+
+def decode_cursor(cursor: str, field: list[str]) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+        if not text.startswith(_PREFIX):
+            raise ValueError(cursor)
+        return int(text.removeprefix(_PREFIX))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidInput(field=field) from None
+
+
+async def newest_first(
+    query: QuerySet[T], *, first: int, after: str | None, field_prefix: list[str] | None = None
+) -> Page[T]:
+    prefix = field_prefix or []
+    if first < 0 or first > MAX_PAGE:
+        raise InvalidInput(field=[*prefix, "first"])
+    total = await query.count()
+    window: Any = query
+    if after is not None:
+        window = window.filter(id__lt=decode_cursor(after, [*prefix, "after"]))
+    rows = await window.order_by("-id").limit(first + 1)
+    edges = [Edge(cursor=encode_cursor(row.pk), node=row) for row in rows[:first]]
+    return Page(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > first,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )

@@ -1,0 +1,43 @@
+"""The account's security history: one row for every sign-in and every 2FA change."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models import SecurityEvent
+from services.runtime import RequestMeta, Runtime
+
+
+class SecurityEventKind(StrEnum):
+    SIGNED_IN = "SIGNED_IN"
+    SIGN_IN_FAILED = "SIGN_IN_FAILED"
+    SECOND_FACTOR_FAILED = "SECOND_FACTOR_FAILED"
+    BACKUP_CODE_USED = "BACKUP_CODE_USED"
+    TWO_FACTOR_SETUP_STARTED = "TWO_FACTOR_SETUP_STARTED"
+    TWO_FACTOR_ENABLED = "TWO_FACTOR_ENABLED"
+    TWO_FACTOR_DISABLED = "TWO_FACTOR_DISABLED"
+    BACKUP_CODES_REGENERATED = "BACKUP_CODES_REGENERATED"
+    RECOVERY_REQUESTED = "RECOVERY_REQUESTED"
+    RECOVERY_APPROVED = "RECOVERY_APPROVED"
+    RECOVERY_REJECTED = "RECOVERY_REJECTED"
+    SIGNED_OUT = "SIGNED_OUT"
+
+
+async def record(
+    rt: Runtime,
+    account_id: int,
+    kind: SecurityEventKind,
+    meta: RequestMeta,
+    connection: BaseDBAsyncClient | None = None,
+) -> SecurityEvent:
+    """Write the event; pass the change's transaction so both commit or neither does."""
+    return await SecurityEvent.create(
+        using_db=connection,
+        account_id=account_id,
+        kind=kind.value,
+        created_at=rt.clock.now(),
+        ip_address=meta.ip_address,
+        user_agent=(meta.user_agent or "")[:512] or None,
+    )

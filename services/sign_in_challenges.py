@@ -1,0 +1,84 @@
+"""The second step of signing in: a TOTP code or a backup code against a challenge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models import SignInChallenge
+from services import backup_codes, security_events, totp, two_factor
+from services.accounts import IssuedSession, open_session
+from services.crypto import token_digest
+from services.errors import ChallengeExpired, InvalidCode, SecondFactorError
+from services.runtime import RequestMeta, Runtime
+from services.security_events import SecurityEventKind
+from services.throttle import begin_attempt, second_factor_subject
+
+
+@dataclass(frozen=True)
+class VerifiedSignIn:
+    issued: IssuedSession
+    used_backup_code: bool
+    backup_codes_remaining: int
+
+
+async def find_live(rt: Runtime, token: str) -> SignInChallenge:
+    challenge = await SignInChallenge.get_or_none(
+        token_hash=token_digest(token),
+        used_at=None,
+        expires_at__gt=rt.clock.now(),
+        attempts__lt=rt.settings.challenge_max_attempts,
+    ).select_related("account")
+    if challenge is None:
+        raise ChallengeExpired(field=["input", "challengeToken"])
+    return challenge
+
+
+async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> VerifiedSignIn:
+    challenge = await find_live(rt, token)
+    account = challenge.account
+    attempt = await begin_attempt(rt, second_factor_subject(account.id))
+    # Take one of the challenge's attempts before looking at the code: the conditional
+    # UPDATE caps guesses per challenge even when they arrive together.
+    taken = await SignInChallenge.filter(
+        id=challenge.id,
+        used_at=None,
+        expires_at__gt=rt.clock.now(),
+        attempts__lt=rt.settings.challenge_max_attempts,
+    ).update(attempts=F("attempts") + 1)
+    if taken != 1:
+        await attempt.succeeded()  # no code was checked: not a failure of the account's
+        raise ChallengeExpired(field=["input", "challengeToken"])
+
+    normalized = totp.normalize_code(code)
+    used_backup_code = not totp.looks_like_totp(normalized)
+    try:
+        if used_backup_code:
+            if not await backup_codes.spend(rt, account.id, normalized):
+                raise InvalidCode(field=["input", "code"])
+        else:
+            await two_factor.accept_totp(rt, account.id, normalized)
+    except SecondFactorError:
+        await security_events.record(rt, account.id, SecurityEventKind.SECOND_FACTOR_FAILED, meta)
+        raise
+
+    async with in_transaction() as connection:
+        closed = await SignInChallenge.filter(id=challenge.id, used_at=None).using_db(
+            connection
+        ).update(used_at=rt.clock.now())
+        if closed != 1:  # a parallel request finished this challenge first
+            raise ChallengeExpired(field=["input", "challengeToken"])
+        if used_backup_code:
+            await security_events.record(
+                rt, account.id, SecurityEventKind.BACKUP_CODE_USED, meta, connection
+            )
+        await security_events.record(rt, account.id, SecurityEventKind.SIGNED_IN, meta, connection)
+        issued = await open_session(rt, account, meta, connection)
+    await attempt.succeeded()
+    return VerifiedSignIn(
+        issued=issued,
+        used_backup_code=used_backup_code,
+        backup_codes_remaining=await backup_codes.remaining(account.id),
+    )
