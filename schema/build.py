@@ -20,13 +20,15 @@ def should_mask(error: GraphQLError) -> bool:
 
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    # Factories, not instances: Strawberry builds fresh extensions per request (the parse
+    # and validation caches live at module level, so they still span requests).
     extensions: list[object] = [
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
-        MaskErrors(should_mask_error=should_mask),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: MaskErrors(should_mask_error=should_mask),
     ]
     if not introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -1,0 +1,175 @@
+"""Test helpers: GraphQL calls and the common multi-step flows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pyotp
+
+from services.clock import FrozenClock
+
+PASSWORD = "correct horse battery staple"
+
+SIGN_UP = """
+mutation SignUp($input: SignUpInput!) {
+  signUp(input: $input) {
+    session { token expiresAt account { id email locale twoFactor { enabled } } }
+    errors { code field message retryAfter }
+  }
+}
+"""
+
+SIGN_IN = """
+mutation SignIn($input: SignInInput!) {
+  signIn(input: $input) {
+    session { token expiresAt account { email } }
+    challenge { token expiresAt methods }
+    errors { code field message retryAfter }
+  }
+}
+"""
+
+VERIFY_SIGN_IN = """
+mutation Verify($input: VerifySignInInput!) {
+  verifySignIn(input: $input) {
+    session { token expiresAt account { email twoFactor { enabled backupCodesRemaining } } }
+    usedBackupCode
+    backupCodesRemaining
+    errors { code field message retryAfter }
+  }
+}
+"""
+
+START = """
+mutation Start($input: StartTwoFactorInput!) {
+  startTwoFactor(input: $input) {
+    setup {
+      secret otpauthUri qrCodeSvg qrCodeDataUri issuer accountName
+      algorithm digits period expiresAt
+    }
+    errors { code field message retryAfter }
+  }
+}
+"""
+
+CONFIRM = """
+mutation Confirm($input: ConfirmTwoFactorInput!) {
+  confirmTwoFactor(input: $input) {
+    status { enabled method enabledAt pendingSetup backupCodesRemaining backupCodesGeneratedAt }
+    backupCodes
+    errors { code field message retryAfter }
+  }
+}
+"""
+
+STATUS = """
+query { twoFactorStatus {
+  enabled method enabledAt pendingSetup backupCodesRemaining backupCodesGeneratedAt
+} }
+"""
+
+
+@dataclass
+class Enabled:
+    secret: str
+    backup_codes: list[str]
+
+
+class Api:
+    """The API as a client sees it, over the real app."""
+
+    def __init__(self, client: httpx.AsyncClient, clock: FrozenClock) -> None:
+        self.client = client
+        self.clock = clock
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The whole JSON response (data and errors)."""
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """`data` of a response that must have no top-level errors."""
+        body = await self.gql(query, variables, token=token)
+        assert "errors" not in body, body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+    async def sign_up(self, email: str = "alice@example.com", **extra: Any) -> str:
+        payload = (
+            await self.data(SIGN_UP, {"input": {"email": email, "password": PASSWORD, **extra}})
+        )["signUp"]
+        assert payload["errors"] == []
+        token: str = payload["session"]["token"]
+        return token
+
+    async def sign_in(self, email: str = "alice@example.com", password: str = PASSWORD) -> dict[str, Any]:
+        payload: dict[str, Any] = (
+            await self.data(SIGN_IN, {"input": {"email": email, "password": password}})
+        )["signIn"]
+        return payload
+
+    async def challenge(self, email: str = "alice@example.com") -> str:
+        payload = await self.sign_in(email)
+        assert payload["errors"] == [] and payload["session"] is None, payload
+        token: str = payload["challenge"]["token"]
+        return token
+
+    async def verify(self, challenge: str, code: str) -> dict[str, Any]:
+        payload: dict[str, Any] = (
+            await self.data(VERIFY_SIGN_IN, {"input": {"challengeToken": challenge, "code": code}})
+        )["verifySignIn"]
+        return payload
+
+    async def start(self, token: str, password: str = PASSWORD) -> dict[str, Any]:
+        payload: dict[str, Any] = (
+            await self.data(START, {"input": {"password": password}}, token=token)
+        )["startTwoFactor"]
+        return payload
+
+    async def confirm(self, token: str, code: str) -> dict[str, Any]:
+        payload: dict[str, Any] = (
+            await self.data(CONFIRM, {"input": {"code": code}}, token=token)
+        )["confirmTwoFactor"]
+        return payload
+
+    async def status(self, token: str) -> dict[str, Any]:
+        result: dict[str, Any] = (await self.data(STATUS, token=token))["twoFactorStatus"]
+        return result
+
+    def code(self, secret: str, steps: int = 0) -> str:
+        """The app's code at the pinned clock, `steps` periods away."""
+        at: datetime = self.clock.now()
+        return pyotp.TOTP(secret).at(at, counter_offset=steps)
+
+    async def enable_two_factor(self, token: str) -> Enabled:
+        setup = await self.start(token)
+        assert setup["errors"] == [], setup
+        secret: str = setup["setup"]["secret"]
+        confirmed = await self.confirm(token, self.code(secret))
+        assert confirmed["errors"] == [], confirmed
+        # The confirming step is spent: later sign-ins need a later code.
+        self.clock.advance(30)
+        return Enabled(secret=secret, backup_codes=confirmed["backupCodes"])
+
+
+def error_codes(payload: dict[str, Any]) -> list[str]:
+    return [error["code"] for error in payload["errors"]]
