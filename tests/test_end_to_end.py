@@ -1,0 +1,193 @@
+"""The whole lifecycle over a real uvicorn socket, as a client app would live it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pyotp
+import pytest
+import uvicorn
+
+from server import create_app
+from services.clock import FrozenClock
+from services.settings import Settings
+from tests.helpers import (
+    CONFIRM,
+    PASSWORD,
+    SIGN_IN,
+    SIGN_UP,
+    START,
+    STATUS,
+    VERIFY_SIGN_IN,
+    error_codes,
+)
+
+REGENERATE = """
+mutation Regenerate($input: RegenerateBackupCodesInput!) {
+  regenerateBackupCodes(input: $input) {
+    backupCodes status { backupCodesRemaining } errors { code }
+  }
+}
+"""
+DISABLE = """
+mutation Disable($input: DisableTwoFactorInput!) {
+  disableTwoFactor(input: $input) { status { enabled backupCodesRemaining } errors { code } }
+}
+"""
+SIGN_OUT = "mutation { signOut { errors { code } } }"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def base_url(settings: Settings, clock: FrozenClock) -> AsyncIterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, clock=clock), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def call(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, object] | None = None,
+    token: str | None = None,
+) -> dict[str, object]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body, body
+    data: dict[str, object] = body["data"]
+    return data
+
+
+async def test_whole_lifecycle_over_a_real_socket(base_url: str, clock: FrozenClock) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+
+        signed_up = (
+            await call(
+                client, SIGN_UP, {"input": {"email": "bob@example.com", "password": PASSWORD}}
+            )
+        )["signUp"]
+        token = signed_up["session"]["token"]  # type: ignore[index]
+
+        setup = (await call(client, START, {"input": {"password": PASSWORD}}, token))[
+            "startTwoFactor"
+        ]
+        secret = setup["setup"]["secret"]  # type: ignore[index]
+        totp = pyotp.TOTP(secret)
+        confirmed = (await call(client, CONFIRM, {"input": {"code": totp.at(clock.now())}}, token))[
+            "confirmTwoFactor"
+        ]
+        assert error_codes(confirmed) == []  # type: ignore[arg-type]
+        backup_codes = confirmed["backupCodes"]  # type: ignore[index]
+        assert len(backup_codes) == 10
+
+        assert error_codes((await call(client, SIGN_OUT, token=token))["signOut"]) == []  # type: ignore[arg-type]
+        assert (
+            "errors"
+            in (
+                await client.post(
+                    "/graphql", json={"query": STATUS}, headers={"Authorization": f"Bearer {token}"}
+                )
+            ).json()
+        )
+
+        async def challenge() -> str:
+            signed_in = (
+                await call(
+                    client, SIGN_IN, {"input": {"email": "bob@example.com", "password": PASSWORD}}
+                )
+            )["signIn"]
+            assert signed_in["session"] is None  # type: ignore[index]
+            return signed_in["challenge"]["token"]  # type: ignore[index, no-any-return]
+
+        # The code that confirmed the setup is spent.
+        replayed = (
+            await call(
+                client,
+                VERIFY_SIGN_IN,
+                {"input": {"challengeToken": await challenge(), "code": totp.at(clock.now())}},
+            )
+        )["verifySignIn"]
+        assert error_codes(replayed) == ["CODE_ALREADY_USED"]  # type: ignore[arg-type]
+
+        clock.advance(30)
+        code = totp.at(clock.now())
+        with_totp = (
+            await call(
+                client,
+                VERIFY_SIGN_IN,
+                {"input": {"challengeToken": await challenge(), "code": code}},
+            )
+        )["verifySignIn"]
+        assert error_codes(with_totp) == []  # type: ignore[arg-type]
+        token = with_totp["session"]["token"]  # type: ignore[index]
+
+        replayed = (
+            await call(
+                client,
+                VERIFY_SIGN_IN,
+                {"input": {"challengeToken": await challenge(), "code": code}},
+            )
+        )["verifySignIn"]
+        assert error_codes(replayed) == ["CODE_ALREADY_USED"]  # type: ignore[arg-type]
+
+        with_backup = (
+            await call(
+                client,
+                VERIFY_SIGN_IN,
+                {"input": {"challengeToken": await challenge(), "code": backup_codes[3].upper()}},
+            )
+        )["verifySignIn"]  # type: ignore[index]
+        assert with_backup["usedBackupCode"] is True  # type: ignore[index]
+        assert with_backup["backupCodesRemaining"] == 9  # type: ignore[index]
+
+        regenerated = (await call(client, REGENERATE, {"input": {"password": PASSWORD}}, token))[
+            "regenerateBackupCodes"
+        ]
+        assert len(regenerated["backupCodes"]) == 10  # type: ignore[index]
+        stale = (
+            await call(
+                client,
+                VERIFY_SIGN_IN,
+                {"input": {"challengeToken": await challenge(), "code": backup_codes[4]}},
+            )
+        )["verifySignIn"]  # type: ignore[index]
+        assert error_codes(stale) == ["INVALID_CODE"]  # type: ignore[arg-type]
+
+        disabled = (
+            await call(client, DISABLE, {"input": {"password": PASSWORD, "confirm": True}}, token)
+        )["disableTwoFactor"]
+        assert disabled["status"] == {"enabled": False, "backupCodesRemaining": 0}  # type: ignore[index]
+        plain = (
+            await call(
+                client, SIGN_IN, {"input": {"email": "bob@example.com", "password": PASSWORD}}
+            )
+        )["signIn"]
+        assert plain["session"]["token"]  # type: ignore[index]
+        assert plain["challenge"] is None  # type: ignore[index]
