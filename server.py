@@ -1,9 +1,9 @@
 """Verrou: the Starlette application, its lifespan, and the command line.
 
-    python server.py                      serve (same as `serve`)
-    python server.py serve [--workers N]
-    python server.py migrate
-    python server.py create-account EMAIL [--role …] [--company …] [--billing-email …] [--locale …]
+python server.py                      serve (same as `serve`)
+python server.py serve [--workers N]
+python server.py migrate
+python server.py create-account EMAIL [--role …] [--company …] [--billing-email …] [--locale …]
 """
 
 from __future__ import annotations
@@ -120,8 +120,9 @@ def _read_password() -> str:
 
 
 async def _create_account(settings: Settings, args: argparse.Namespace) -> int:
-    from models.accounts import Locale, Role
     from tortoise import Tortoise
+
+    from models.accounts import Locale, Role
 
     runtime = make_runtime(settings)
     await apply_migrations(settings.database_url)
@@ -164,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
 
     if args.command == "migrate":
         asyncio.run(apply_migrations(settings.database_url))

@@ -39,6 +39,7 @@ class Session(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="sessions", on_delete=fields.CASCADE
     )
+    account_id: int
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     last_seen_at = fields.DatetimeField()
@@ -58,6 +59,7 @@ class SignInChallenge(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="challenges", on_delete=fields.CASCADE
     )
+    account_id: int
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     # Incremented before a code is checked, so the cap holds under parallel requests.

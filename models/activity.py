@@ -11,6 +11,7 @@ class SecurityEvent(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="security_events", on_delete=fields.CASCADE
     )
+    account_id: int
     # A SecurityEventKind name of the contract, e.g. SIGNED_IN.
     kind = fields.CharField(max_length=40)
     created_at = fields.DatetimeField(db_index=True)
@@ -26,11 +27,12 @@ class Notification(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="notifications", on_delete=fields.CASCADE
     )
+    account_id: int
     kind = fields.CharField(max_length=40)
     level = fields.CharField(max_length=16)
     # Rendered in the reader's locale at read time, from a message key and its parameters.
     message_key = fields.CharField(max_length=80)
-    params = fields.JSONField(default=dict)
+    params: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(db_index=True)
     read_at = fields.DatetimeField(null=True)
 

@@ -20,6 +20,7 @@ class TwoFactor(Model):
     account: fields.OneToOneRelation[Account] = fields.OneToOneField(
         "models.Account", related_name="two_factor", on_delete=fields.CASCADE
     )
+    account_id: int
     # Fernet token of the base32 secret (services.crypto.KeyRing).
     encrypted_secret = fields.TextField()
     state = fields.CharEnumField(TwoFactorState, max_length=16)
@@ -39,6 +40,7 @@ class BackupCode(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="backup_codes", on_delete=fields.CASCADE
     )
+    account_id: int
     batch_id = fields.CharField(max_length=32)
     # HMAC-SHA256 of the normalised code (services.crypto.KeyRing.digests).
     digest = fields.CharField(max_length=64, db_index=True)

@@ -13,7 +13,6 @@ from services.errors import VerrouError
 from services.i18n import translate
 from services.pagination import Page
 
-
 DEFAULT_PAGE = 20
 
 

@@ -22,7 +22,9 @@ class Role(Enum):
     )
 
 
-@strawberry.enum(description="Stable machine-readable reason of a `UserError`; clients switch on it.")
+@strawberry.enum(
+    description="Stable machine-readable reason of a `UserError`; clients switch on it."
+)
 class ErrorCode(Enum):
     INVALID_INPUT = strawberry.enum_value(
         "INVALID_INPUT", description="An input field is malformed; `field` says which."
@@ -64,10 +66,12 @@ class ErrorCode(Enum):
         "TWO_FACTOR_NOT_ENABLED", description="The operation needs 2FA on, and it is off."
     )
     NO_PENDING_SETUP = strawberry.enum_value(
-        "NO_PENDING_SETUP", description="confirmTwoFactor without a started setup: call startTwoFactor."
+        "NO_PENDING_SETUP",
+        description="confirmTwoFactor without a started setup: call startTwoFactor.",
     )
     SETUP_EXPIRED = strawberry.enum_value(
-        "SETUP_EXPIRED", description="The setup is older than its expiry: call startTwoFactor again."
+        "SETUP_EXPIRED",
+        description="The setup is older than its expiry: call startTwoFactor again.",
     )
     CONFIRMATION_REQUIRED = strawberry.enum_value(
         "CONFIRMATION_REQUIRED",
@@ -128,7 +132,9 @@ class SecurityEventKind(Enum):
         "TWO_FACTOR_SETUP_STARTED", description="startTwoFactor was called."
     )
     TWO_FACTOR_ENABLED = strawberry.enum_value("TWO_FACTOR_ENABLED", description="2FA turned on.")
-    TWO_FACTOR_DISABLED = strawberry.enum_value("TWO_FACTOR_DISABLED", description="2FA turned off.")
+    TWO_FACTOR_DISABLED = strawberry.enum_value(
+        "TWO_FACTOR_DISABLED", description="2FA turned off."
+    )
     BACKUP_CODES_REGENERATED = strawberry.enum_value(
         "BACKUP_CODES_REGENERATED", description="A new batch of backup codes replaced the old one."
     )
@@ -159,7 +165,9 @@ class RecoveryDecision(Enum):
 
 @strawberry.enum(description="What a recovery document is.")
 class DocumentKind(Enum):
-    IDENTITY = strawberry.enum_value("IDENTITY", description="Identity document of the account holder.")
+    IDENTITY = strawberry.enum_value(
+        "IDENTITY", description="Identity document of the account holder."
+    )
     COMPANY_REGISTRATION = strawberry.enum_value(
         "COMPANY_REGISTRATION", description="Company registration extract (French KBIS)."
     )

@@ -13,7 +13,9 @@ class SignUpInput:
     email: str = strawberry.field(description="Sign-in email; case does not matter.")
     password: str = strawberry.field(description="12 to 256 characters.")
     company_name: str | None = strawberry.field(default=None, description="For business customers.")
-    billing_contact_email: str | None = strawberry.field(default=None, description="Defaults to email.")
+    billing_contact_email: str | None = strawberry.field(
+        default=None, description="Defaults to email."
+    )
     locale: Locale | None = strawberry.field(default=Locale.FR, description="Language of messages.")
 
 
@@ -33,7 +35,9 @@ class VerifySignInInput:
 
 @strawberry.input(description="Start turning 2FA on.")
 class StartTwoFactorInput:
-    password: str = strawberry.field(description="The account's password, asked again before any 2FA change.")
+    password: str = strawberry.field(
+        description="The account's password, asked again before any 2FA change."
+    )
 
 
 @strawberry.input(description="Finish turning 2FA on.")
@@ -62,7 +66,9 @@ class MarkNotificationsReadInput:
 @strawberry.input(description="Ask support to turn 2FA off after losing the device.")
 class RequestTwoFactorRecoveryInput:
     challenge_token: str = strawberry.field(description="From signIn: proves the password.")
-    identity_document: Upload = strawberry.field(description="Identity document of the account holder.")
+    identity_document: Upload = strawberry.field(
+        description="Identity document of the account holder."
+    )
     message: str | None = strawberry.field(default=None, description="A word for support.")
     company_registration: Upload | None = strawberry.field(
         default=None, description="Required when the account has a companyName."
@@ -72,5 +78,9 @@ class RequestTwoFactorRecoveryInput:
 @strawberry.input(description="Support's answer to a recovery request.")
 class ResolveRecoveryRequestInput:
     id: strawberry.ID = strawberry.field(description="Global id of the request.")
-    decision: RecoveryDecision = strawberry.field(description="APPROVE turns the account's 2FA off.")
-    note: str | None = strawberry.field(default=None, description="Sent to the customer with the decision.")
+    decision: RecoveryDecision = strawberry.field(
+        description="APPROVE turns the account's 2FA off."
+    )
+    note: str | None = strawberry.field(
+        default=None, description="Sent to the customer with the decision."
+    )

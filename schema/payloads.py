@@ -22,13 +22,17 @@ def _errors() -> list[UserError]:
 
 @strawberry.type(description="Result of signUp.")
 class SignUpPayload:
-    session: Session | None = strawberry.field(default=None, description="The new account's first session.")
+    session: Session | None = strawberry.field(
+        default=None, description="The new account's first session."
+    )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="On success exactly one of session and challenge is set.")
 class SignInPayload:
-    session: Session | None = strawberry.field(default=None, description="Set when the account has no 2FA.")
+    session: Session | None = strawberry.field(
+        default=None, description="Set when the account has no 2FA."
+    )
     challenge: TwoFactorChallenge | None = strawberry.field(
         default=None, description="Set when a second factor is due: call verifySignIn."
     )
@@ -38,7 +42,9 @@ class SignInPayload:
 @strawberry.type(description="Result of verifySignIn.")
 class VerifySignInPayload:
     session: Session | None = strawberry.field(default=None, description="The new session.")
-    used_backup_code: bool = strawberry.field(default=False, description="The code was a backup code.")
+    used_backup_code: bool = strawberry.field(
+        default=False, description="The code was a backup code."
+    )
     backup_codes_remaining: int | None = strawberry.field(
         default=None, description="Unused backup codes left after this sign-in."
     )
@@ -52,19 +58,25 @@ class SignOutPayload:
 
 @strawberry.type(description="Result of startTwoFactor.")
 class StartTwoFactorPayload:
-    setup: TwoFactorSetup | None = strawberry.field(default=None, description="What the authenticator app needs.")
+    setup: TwoFactorSetup | None = strawberry.field(
+        default=None, description="What the authenticator app needs."
+    )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="Result of cancelTwoFactorSetup.")
 class CancelTwoFactorSetupPayload:
-    status: TwoFactorStatus | None = strawberry.field(default=None, description="The status afterwards.")
+    status: TwoFactorStatus | None = strawberry.field(
+        default=None, description="The status afterwards."
+    )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="Result of confirmTwoFactor.")
 class ConfirmTwoFactorPayload:
-    status: TwoFactorStatus | None = strawberry.field(default=None, description="The status afterwards.")
+    status: TwoFactorStatus | None = strawberry.field(
+        default=None, description="The status afterwards."
+    )
     backup_codes: list[str] | None = strawberry.field(
         default=None, description="Ten single-use backup codes, shown once."
     )
@@ -73,7 +85,9 @@ class ConfirmTwoFactorPayload:
 
 @strawberry.type(description="Result of regenerateBackupCodes.")
 class RegenerateBackupCodesPayload:
-    status: TwoFactorStatus | None = strawberry.field(default=None, description="The status afterwards.")
+    status: TwoFactorStatus | None = strawberry.field(
+        default=None, description="The status afterwards."
+    )
     backup_codes: list[str] | None = strawberry.field(
         default=None, description="Ten new codes; every earlier code stops working."
     )
@@ -82,23 +96,31 @@ class RegenerateBackupCodesPayload:
 
 @strawberry.type(description="Result of disableTwoFactor.")
 class DisableTwoFactorPayload:
-    status: TwoFactorStatus | None = strawberry.field(default=None, description="The status afterwards.")
+    status: TwoFactorStatus | None = strawberry.field(
+        default=None, description="The status afterwards."
+    )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="Result of markNotificationsRead.")
 class MarkNotificationsReadPayload:
-    unread_notification_count: int = strawberry.field(default=0, description="Unread notifications left.")
+    unread_notification_count: int = strawberry.field(
+        default=0, description="Unread notifications left."
+    )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="Result of requestTwoFactorRecovery.")
 class RequestTwoFactorRecoveryPayload:
-    request: RecoveryRequest | None = strawberry.field(default=None, description="The request sent.")
+    request: RecoveryRequest | None = strawberry.field(
+        default=None, description="The request sent."
+    )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="Result of resolveRecoveryRequest.")
 class ResolveRecoveryRequestPayload:
-    request: RecoveryRequest | None = strawberry.field(default=None, description="The resolved request.")
+    request: RecoveryRequest | None = strawberry.field(
+        default=None, description="The resolved request."
+    )
     errors: list[UserError] = _errors()

@@ -23,7 +23,14 @@ from schema.payloads import (
     StartTwoFactorPayload,
     VerifySignInPayload,
 )
-from schema.types import Account, Info, Node, Notification, RecoveryRequestConnection, TwoFactorStatus
+from schema.types import (
+    Account,
+    Info,
+    Node,
+    Notification,
+    RecoveryRequestConnection,
+    TwoFactorStatus,
+)
 
 
 @strawberry.type(description="Read operations.")
@@ -36,17 +43,24 @@ class Query:
         description="2FA status of the signed-in account; a top-level UNAUTHENTICATED error when signed out.",
     )
     node: Node | None = strawberry.field(
-        resolver=queries.node, description="Any entity the caller may see, by global id; null otherwise."
+        resolver=queries.node,
+        description="Any entity the caller may see, by global id; null otherwise.",
     )
 
     @strawberry.field(description="SUPPORT only. Oldest pending first.")
     async def recovery_requests(
-        self, info: Info, status: RecoveryStatus | None = None, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        status: RecoveryStatus | None = None,
+        first: int | None = 20,
+        after: str | None = None,
     ) -> RecoveryRequestConnection:
         return await queries.recovery_requests(info)  # type: ignore[no-any-return]
 
 
-@strawberry.type(description="Write operations. Expected failures come back in each payload's `errors`.")
+@strawberry.type(
+    description="Write operations. Expected failures come back in each payload's `errors`."
+)
 class Mutation:
     sign_up: SignUpPayload = strawberry.mutation(
         resolver=sessions.sign_up, description="Create an account and open its first session."

@@ -35,7 +35,9 @@ def _same_name(cls: type, obj: Any) -> bool:
     return isinstance(obj, cls) or type(obj).__name__ == cls.__name__
 
 
-@strawberry.interface(description="Relay object identification: every entity has an opaque, global, stable id.")
+@strawberry.interface(
+    description="Relay object identification: every entity has an opaque, global, stable id."
+)
 class Node:
     id: strawberry.ID = strawberry.field(description="Opaque global id; pass it to `node(id:)`.")
 
@@ -49,7 +51,9 @@ class PageInfo:
     has_next_page: bool = strawberry.field(description="More items after endCursor.")
     has_previous_page: bool = strawberry.field(description="Items before startCursor.")
     start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge: pass it as `after`.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge: pass it as `after`."
+    )
 
 
 @strawberry.type(
@@ -57,7 +61,9 @@ class PageInfo:
     "Unexpected failures stay in the top-level `errors` of the response, masked."
 )
 class UserError:
-    code: ErrorCode = strawberry.field(description="Stable machine-readable reason; clients switch on it.")
+    code: ErrorCode = strawberry.field(
+        description="Stable machine-readable reason; clients switch on it."
+    )
     field: list[str] | None = strawberry.field(
         description='Path of the input field the error is about, e.g. ["input", "code"].'
     )
@@ -76,7 +82,9 @@ class TwoFactorStatus:
     pending_setup: bool = strawberry.field(
         description="startTwoFactor was called and confirmTwoFactor not yet (and the setup has not expired)."
     )
-    backup_codes_remaining: int = strawberry.field(description="Unused backup codes; 0 when 2FA is off.")
+    backup_codes_remaining: int = strawberry.field(
+        description="Unused backup codes; 0 when 2FA is off."
+    )
     backup_codes_generated_at: datetime | None = strawberry.field(
         description="When the current batch of backup codes was made."
     )
@@ -86,7 +94,9 @@ class TwoFactorStatus:
         return TwoFactorMethod.TOTP if self.enabled else None
 
 
-@strawberry.type(description="What an authenticator app needs; returned only while the setup is pending.")
+@strawberry.type(
+    description="What an authenticator app needs; returned only while the setup is pending."
+)
 class TwoFactorSetup:
     secret: str = strawberry.field(
         description="Base32 secret: the key to keep, for manual entry or reinstalling the app."
@@ -94,16 +104,22 @@ class TwoFactorSetup:
     otpauth_uri: str = strawberry.field(
         description="otpauth://totp/ URI in the Key Uri Format that Google Authenticator reads."
     )
-    qr_code_svg: str = strawberry.field(description="QR code of otpauthUri as standalone SVG markup.")
+    qr_code_svg: str = strawberry.field(
+        description="QR code of otpauthUri as standalone SVG markup."
+    )
     qr_code_data_uri: str = strawberry.field(
         description="QR code of otpauthUri as a data: URI (image/png), ready for <img src>."
     )
     issuer: str = strawberry.field(description="Issuer shown in the app (TOTP_ISSUER).")
-    account_name: str = strawberry.field(description="Account label shown in the app: the sign-in email.")
+    account_name: str = strawberry.field(
+        description="Account label shown in the app: the sign-in email."
+    )
     algorithm: str = strawberry.field(default="SHA1", description="SHA1")
     digits: int = strawberry.field(default=6, description="6")
     period: int = strawberry.field(default=30, description="30 (seconds)")
-    expires_at: datetime = strawberry.field(description="After this, confirmTwoFactor answers SETUP_EXPIRED.")
+    expires_at: datetime = strawberry.field(
+        description="After this, confirmTwoFactor answers SETUP_EXPIRED."
+    )
 
 
 @strawberry.type(description="A customer-area account.")
@@ -146,7 +162,9 @@ class Account(Node):
         return await fields.security_events(info, self, first, after)  # type: ignore[arg-type, return-value]
 
 
-@strawberry.type(description="A signed-in session. The token goes in `Authorization: Bearer <token>`.")
+@strawberry.type(
+    description="A signed-in session. The token goes in `Authorization: Bearer <token>`."
+)
 class Session:
     token: str = strawberry.field(description="Shown once; only a hash of it is stored.")
     expires_at: datetime = strawberry.field(description="After this the token is refused.")
@@ -164,7 +182,9 @@ class TwoFactorChallenge:
     methods: list[SecondFactorKind] = strawberry.field(description="What verifySignIn accepts.")
 
 
-@strawberry.type(description="A message about a change on the account, shown as a banner and kept in a feed.")
+@strawberry.type(
+    description="A message about a change on the account, shown as a banner and kept in a feed."
+)
 class Notification(Node):
     kind: NotificationKind = strawberry.field(description="What it is about.")
     level: NotificationLevel = strawberry.field(description="How it should look.")
@@ -208,7 +228,9 @@ class NotificationEdge:
 class NotificationConnection:
     edges: list[NotificationEdge] = strawberry.field(description="The page.")
     page_info: PageInfo = strawberry.field(description="Cursors of the page.")
-    total_count: int = strawberry.field(description="All matching notifications, not only this page.")
+    total_count: int = strawberry.field(
+        description="All matching notifications, not only this page."
+    )
 
 
 @strawberry.type(description="An edge of a SecurityEventConnection.")
@@ -221,7 +243,9 @@ class SecurityEventEdge:
 class SecurityEventConnection:
     edges: list[SecurityEventEdge] = strawberry.field(description="The page.")
     page_info: PageInfo = strawberry.field(description="Cursors of the page.")
-    total_count: int = strawberry.field(description="All events of the account, not only this page.")
+    total_count: int = strawberry.field(
+        description="All events of the account, not only this page."
+    )
 
 
 @strawberry.type(description="A document sent with a lost-device recovery request.")
@@ -230,7 +254,9 @@ class RecoveryDocument:
     file_name: str = strawberry.field(description="Name of the uploaded file.")
     content_type: str = strawberry.field(description="Detected from the content.")
     size: int = strawberry.field(description="In bytes.")
-    download_url: str = strawberry.field(description="Short-lived link, served only to a SUPPORT session.")
+    download_url: str = strawberry.field(
+        description="Short-lived link, served only to a SUPPORT session."
+    )
 
 
 @strawberry.type(description="A customer's request to turn 2FA off after losing the device.")
@@ -239,7 +265,9 @@ class RecoveryRequest(Node):
     message: str | None = strawberry.field(description="The customer's message.")
     created_at: datetime = strawberry.field(description="When it was sent.")
     resolved_at: datetime | None = strawberry.field(description="When support answered.")
-    resolution_note: str | None = strawberry.field(description="Support's note, sent to the customer.")
+    resolution_note: str | None = strawberry.field(
+        description="Support's note, sent to the customer."
+    )
     account: Account | None = strawberry.field(description="Visible to SUPPORT only.")
     documents: list[RecoveryDocument] = strawberry.field(
         description="Visible to SUPPORT only; empty once the documents are purged."

@@ -16,9 +16,7 @@ from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 
 
-async def replace_batch(
-    rt: Runtime, account_id: int, connection: BaseDBAsyncClient
-) -> list[str]:
+async def replace_batch(rt: Runtime, account_id: int, connection: BaseDBAsyncClient) -> list[str]:
     """A fresh batch of codes for the account, replacing every earlier one.
 
     Runs inside the caller's transaction, which must already hold the TwoFactor row lock,
@@ -40,8 +38,10 @@ async def replace_batch(
         ],
         using_db=connection,
     )
-    await TwoFactor.filter(account_id=account_id).using_db(connection).update(
-        backup_codes_generated_at=now
+    await (
+        TwoFactor.filter(account_id=account_id)
+        .using_db(connection)
+        .update(backup_codes_generated_at=now)
     )
     return codes
 
@@ -60,9 +60,7 @@ async def remaining(account_id: int) -> int:
     return await BackupCode.filter(account_id=account_id, used_at=None).count()
 
 
-async def regenerate(
-    rt: Runtime, account: Account, password: str, meta: RequestMeta
-) -> list[str]:
+async def regenerate(rt: Runtime, account: Account, password: str, meta: RequestMeta) -> list[str]:
     if not await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
         raise TwoFactorNotEnabled()
     await check_password(rt, account, password, meta)

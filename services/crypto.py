@@ -71,7 +71,9 @@ class KeyRing:
 
 def _digest_subkey(key: bytes) -> bytes:
     # A separate subkey so the HMAC key is never the encryption key itself.
-    return hashlib.sha256(b"verrou/backup-code-digest/v1\x00" + base64.urlsafe_b64decode(key)).digest()
+    return hashlib.sha256(
+        b"verrou/backup-code-digest/v1\x00" + base64.urlsafe_b64decode(key)
+    ).digest()
 
 
 def load_key_ring(encryption_keys: str, var_dir: Path, *, development: bool) -> KeyRing:

@@ -37,7 +37,8 @@ async def mark_notifications_read(
 
 async def find_own(kind: str, pk: int, account_id: int) -> Notification | SecurityEvent | None:
     """A notification or security event, only if it belongs to the account."""
-    model = {"Notification": Notification, "SecurityEvent": SecurityEvent}.get(kind)
-    if model is None:
-        return None
-    return await model.get_or_none(id=pk, account_id=account_id)
+    if kind == "Notification":
+        return await Notification.get_or_none(id=pk, account_id=account_id)
+    if kind == "SecurityEvent":
+        return await SecurityEvent.get_or_none(id=pk, account_id=account_id)
+    return None

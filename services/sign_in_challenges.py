@@ -65,9 +65,11 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
         raise
 
     async with in_transaction() as connection:
-        closed = await SignInChallenge.filter(id=challenge.id, used_at=None).using_db(
-            connection
-        ).update(used_at=rt.clock.now())
+        closed = (
+            await SignInChallenge.filter(id=challenge.id, used_at=None)
+            .using_db(connection)
+            .update(used_at=rt.clock.now())
+        )
         if closed != 1:  # a parallel request finished this challenge first
             raise ChallengeExpired(field=["input", "challengeToken"])
         if used_backup_code:

@@ -74,9 +74,11 @@ async def start(rt: Runtime, account: Account, password: str, meta: RequestMeta)
     expires_at = now + timedelta(seconds=rt.settings.setup_ttl_seconds)
     async with in_transaction() as connection:
         # Starting again replaces the pending setup; an active device is never touched.
-        await TwoFactor.filter(account_id=account.id, state=TwoFactorState.PENDING).using_db(
-            connection
-        ).delete()
+        await (
+            TwoFactor.filter(account_id=account.id, state=TwoFactorState.PENDING)
+            .using_db(connection)
+            .delete()
+        )
         if await TwoFactor.exists(account_id=account.id, using_db=connection):
             raise TwoFactorAlreadyEnabled()
         await TwoFactor.create(
@@ -108,9 +110,7 @@ async def cancel(account: Account) -> None:
     await TwoFactor.filter(account_id=account.id, state=TwoFactorState.PENDING).delete()
 
 
-async def confirm(
-    rt: Runtime, account: Account, code: str, meta: RequestMeta
-) -> list[str]:
+async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -> list[str]:
     """Turn 2FA on with the first good code; returns the backup codes, shown this once."""
     device = await TwoFactor.get_or_none(account_id=account.id)
     if device is None:
@@ -129,10 +129,14 @@ async def confirm(
     async with in_transaction() as connection:
         # The one conditional UPDATE that decides: of concurrent confirmations, one wins,
         # and the step it stores makes the confirming code unusable for sign-in.
-        won = await TwoFactor.filter(
-            id=device.id, state=TwoFactorState.PENDING, pending_expires_at__gt=now
-        ).using_db(connection).update(
-            state=TwoFactorState.ACTIVE, enabled_at=now, pending_expires_at=None, last_step=step
+        won = (
+            await TwoFactor.filter(
+                id=device.id, state=TwoFactorState.PENDING, pending_expires_at__gt=now
+            )
+            .using_db(connection)
+            .update(
+                state=TwoFactorState.ACTIVE, enabled_at=now, pending_expires_at=None, last_step=step
+            )
         )
         if won != 1:
             raise NoPendingSetup(field=["input", "code"])
@@ -182,8 +186,9 @@ async def remove_device(
     async with in_transaction() as connection:
         await TwoFactor.filter(account_id=account_id).using_db(connection).delete()
         await BackupCode.filter(account_id=account_id).using_db(connection).delete()
-        await SignInChallenge.filter(account_id=account_id, used_at=None).using_db(
-            connection
-        ).update(used_at=rt.clock.now())
+        await (
+            SignInChallenge.filter(account_id=account_id, used_at=None)
+            .using_db(connection)
+            .update(used_at=rt.clock.now())
+        )
         await security_events.record(rt, account_id, kind, meta, connection)
-

@@ -121,7 +121,9 @@ class Api:
         token: str = payload["session"]["token"]
         return token
 
-    async def sign_in(self, email: str = "alice@example.com", password: str = PASSWORD) -> dict[str, Any]:
+    async def sign_in(
+        self, email: str = "alice@example.com", password: str = PASSWORD
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = (
             await self.data(SIGN_IN, {"input": {"email": email, "password": password}})
         )["signIn"]
