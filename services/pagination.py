@@ -14,6 +14,7 @@ from services.errors import InvalidInput
 
 MAX_PAGE = 100
 _PREFIX = "cursor:"
+_MAX_PK = 2**63 - 1  # 64-bit keys: anything larger would overflow the database driver
 
 T = TypeVar("T", bound=Model)
 
@@ -48,7 +49,10 @@ def decode_cursor(cursor: str, field: list[str]) -> int:
         text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
         if not text.startswith(_PREFIX):
             raise ValueError(cursor)
-        return int(text.removeprefix(_PREFIX))
+        pk = int(text.removeprefix(_PREFIX))
+        if not 0 < pk <= _MAX_PK:
+            raise ValueError(cursor)
+        return pk
     except (ValueError, UnicodeError, binascii.Error):
         raise InvalidInput(field=field) from None
 
@@ -57,7 +61,7 @@ async def newest_first(
     query: QuerySet[T], *, first: int, after: str | None, field_prefix: list[str] | None = None
 ) -> Page[T]:
     prefix = field_prefix or []
-    if first < 0 or first > MAX_PAGE:
+    if first < 1 or first > MAX_PAGE:
         raise InvalidInput(field=[*prefix, "first"])
     total = await query.count()
     window: Any = query
