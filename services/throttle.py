@@ -1,8 +1,8 @@
 """Counting failed attempts in the database, so every process and every restart sees them.
 
 An attempt is recorded *before* it is checked and removed only if it succeeds. Parallel
-requests (or aliases in one request) therefore all see each other's in-flight attempts, and
-no more than `max_failures` guesses can be in the window at once.
+requests (or aliases in one request) therefore see the in-flight attempts recorded before
+theirs, and no more than `max_failures` guesses can be in the window at once.
 """
 
 from __future__ import annotations
@@ -38,14 +38,11 @@ async def begin_attempt(rt: Runtime, subject: str) -> Attempt:
     window = timedelta(seconds=rt.settings.failure_window_seconds)
     row = await FailedAttempt.create(subject=subject, created_at=now)
     recent = FailedAttempt.filter(subject=subject, created_at__gt=now - window)
-    if await recent.count() > rt.settings.max_failures:
+    # Count this attempt and those recorded before it, not later ones still in flight: of a
+    # burst, the first `max_failures` go through and only the rest are refused.
+    if await recent.filter(id__lte=row.id).count() > rt.settings.max_failures:
         await FailedAttempt.filter(id=row.id).delete()
         oldest = await recent.order_by("created_at").first()
         reopens = (oldest.created_at if oldest else now) + window
         raise RateLimited(retry_after=max(1, math.ceil((reopens - now).total_seconds())))
     return Attempt(row)
-
-
-async def failures(rt: Runtime, subject: str) -> int:
-    since = rt.clock.now() - timedelta(seconds=rt.settings.failure_window_seconds)
-    return await FailedAttempt.filter(subject=subject, created_at__gt=since).count()
