@@ -64,6 +64,8 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
         await security_events.record(rt, account.id, SecurityEventKind.SECOND_FACTOR_FAILED, meta)
         raise
 
+    # The code was right: whatever happens next, it is not a failed guess.
+    await attempt.succeeded()
     async with in_transaction() as connection:
         closed = (
             await SignInChallenge.filter(id=challenge.id, used_at=None)
@@ -78,7 +80,6 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
             )
         await security_events.record(rt, account.id, SecurityEventKind.SIGNED_IN, meta, connection)
         issued = await open_session(rt, account, meta, connection)
-    await attempt.succeeded()
     return VerifiedSignIn(
         issued=issued,
         used_backup_code=used_backup_code,

@@ -47,7 +47,8 @@ def otpauth_uri(secret: str, issuer: str, account_name: str) -> str:
 
 def matching_step(secret: str, code: str, at: datetime, *, digits: int = DIGITS) -> int | None:
     """The time step whose code is `code`, within ±VALID_WINDOW of `at`; None if none."""
-    if not code.isdigit() or len(code) != digits:
+    # ASCII digits only: str.isdigit() (and pyotp's normalisation) would take other scripts.
+    if not re.fullmatch(f"[0-9]{{{digits}}}", code):
         return None
     totp = pyotp.TOTP(secret, digits=digits, interval=PERIOD)
     try:

@@ -126,6 +126,8 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
     if step is None:
         await security_events.record(rt, account.id, SecurityEventKind.SECOND_FACTOR_FAILED, meta)
         raise InvalidCode(field=["input", "code"])
+    # The code was right: whatever happens next, it is not a failed guess.
+    await attempt.succeeded()
     async with in_transaction() as connection:
         # The one conditional UPDATE that decides: of concurrent confirmations, one wins,
         # and the step it stores makes the confirming code unusable for sign-in.
@@ -139,12 +141,14 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
             )
         )
         if won != 1:
+            # Another request confirmed first, or the setup was cancelled or replaced.
+            if await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
+                raise TwoFactorAlreadyEnabled()
             raise NoPendingSetup(field=["input", "code"])
         codes = await backup_codes.replace_batch(rt, account.id, connection)
         await security_events.record(
             rt, account.id, SecurityEventKind.TWO_FACTOR_ENABLED, meta, connection
         )
-    await attempt.succeeded()
     return codes
 
 
