@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint migrate clean
+.PHONY: run test lint migrate schema clean
 
 $(BIN)/.runtime: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,8 @@ $(BIN)/.test: requirements-test.lock $(BIN)/.runtime
 	$(BIN)/pip install --quiet -r requirements-test.lock
 	touch $@
 
+# `serve` applies the migrations before it listens.
 run: $(BIN)/.runtime
-	$(BIN)/python server.py migrate
 	$(BIN)/python server.py serve
 
 migrate: $(BIN)/.runtime
@@ -31,6 +31,10 @@ test: $(BIN)/.test
 lint: $(BIN)/.test
 	$(BIN)/ruff check .
 	$(BIN)/mypy services models
+
+# Rewrite schema.graphql from the code (tests/test_contract.py fails when they differ).
+schema: $(BIN)/.runtime
+	$(BIN)/python -c "from schema.build import build_schema; print(build_schema().as_str())" > schema.graphql
 
 clean:
 	rm -rf $(VENV)

@@ -1,0 +1,42 @@
+"""The schema served is the contract: nothing of ../shared/contract is renamed or dropped,
+and the committed schema.graphql is what the code prints (`make schema` rewrites it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import build_schema as parse_sdl
+from graphql.utilities import find_breaking_changes
+
+from schema.build import build_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT = ROOT.parent / "shared" / "contract" / "schema.graphql"
+
+
+def test_committed_schema_file_is_the_printed_schema() -> None:
+    assert (ROOT / "schema.graphql").read_text() == build_schema().as_str() + "\n"
+
+
+def test_schema_breaks_nothing_of_the_public_contract() -> None:
+    if not CONTRACT.exists():
+        pytest.skip(f"no contract at {CONTRACT}: the comparison needs ../shared beside the repo")
+    changes = find_breaking_changes(
+        parse_sdl(CONTRACT.read_text()), parse_sdl(build_schema().as_str())
+    )
+    assert [change.description for change in changes] == []
+
+
+def test_every_type_field_and_argument_has_a_description() -> None:
+    schema = build_schema()._schema
+    missing: list[str] = []
+    for name, graphql_type in schema.type_map.items():
+        if name.startswith("__") or name in {"String", "Int", "Boolean", "ID", "Float"}:
+            continue
+        if not graphql_type.description:
+            missing.append(name)
+        for field_name, field in getattr(graphql_type, "fields", {}).items():
+            if not field.description:
+                missing.append(f"{name}.{field_name}")
+    assert missing == []
