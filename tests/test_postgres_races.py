@@ -23,9 +23,12 @@ from tests.conftest import TEST_KEY, make_settings, start
 from tests.helpers import PASSWORD, Api, error_codes
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(
-    not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: PostgreSQL race tests skipped"
-)
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: PostgreSQL race tests skipped"
+    ),
+]
 
 REGENERATE = """
 mutation R($input: RegenerateBackupCodesInput!) {
