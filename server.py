@@ -28,6 +28,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from resolvers.context import Context, build_context
 from schema.build import build_schema
 from services import accounts
+from services.broker import InProcessBroker
 from services.clock import Clock
 from services.crypto import load_key_ring
 from services.database import apply_migrations, tortoise_config
@@ -60,6 +61,7 @@ def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
             development=settings.is_development,
         ),
         passwords=Passwords(settings),
+        broker=InProcessBroker(),
     )
 
 

@@ -2,6 +2,7 @@
 
 from models.accounts import Account, Session, SignInChallenge
 from models.activity import FailedAttempt, Notification, SecurityEvent
+from models.outbox import OutboxEmail
 from models.two_factor import BackupCode, TwoFactor
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "BackupCode",
     "FailedAttempt",
     "Notification",
+    "OutboxEmail",
     "SecurityEvent",
     "Session",
     "SignInChallenge",

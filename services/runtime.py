@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
+from services.broker import Broker
 from services.clock import Clock
 from services.crypto import KeyRing
 from services.passwords import Passwords
@@ -16,6 +18,9 @@ class Runtime:
     clock: Clock
     keys: KeyRing
     passwords: Passwords
+    broker: Broker
+    # Set after a transaction that wrote outbox rows commits: wakes the mail worker.
+    mail_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True)

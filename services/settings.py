@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     mail_from: str = "Verrou <no-reply@localhost>"
     support_email: str = "support@localhost"
+    smtp_timeout_seconds: float = 10.0
+    # How often the mail worker looks for rows it was not woken for (other processes',
+    # retries that came due); a change made by this process wakes it at once.
+    outbox_poll_seconds: float = 5.0
+    # Off only for tools that must not send (the worker runs in the app's lifespan).
+    outbox_worker: bool = True
 
     # Comma-separated Fernet keys, newest first. Empty in development: a key is generated
     # once into var/ (see services.crypto.load_key_ring).
