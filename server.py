@@ -23,9 +23,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from tortoise.contrib.starlette import RegisterTortoise
 
-from resolvers.context import Context, build_context
+from resolvers.context import Context, authenticate_connection, build_context
 from schema.build import build_schema
 from services import accounts
 from services.broker import InProcessBroker
@@ -49,6 +50,12 @@ class VerrouGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         return await build_context(request, response, self.runtime)
+
+    async def on_ws_connect(self, context: Context) -> None:
+        if not await authenticate_connection(context):
+            # graphql-transport-ws closes with 4403; legacy graphql-ws sends
+            # connection_error, then closes.
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": "Unauthorized"})
 
 
 def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -12,6 +13,7 @@ from models import Account, Session
 from services import accounts
 from services.i18n import locale_from_accept_language
 from services.runtime import RequestMeta, Runtime
+from services.status import TwoFactorStatus
 
 
 @dataclass
@@ -23,10 +25,27 @@ class Context:
     session: Session | None
     # Of the account when signed in, else from Accept-Language.
     locale: str
+    # WebSocket only: the `connection_init` payload (Strawberry sets it).
+    connection_params: dict[str, Any] | None = None
+    # Statuses a live event carried, so its `account { twoFactor }` needs no query.
+    primed_two_factor: dict[int, TwoFactorStatus] = field(default_factory=dict)
 
     @property
     def account(self) -> Account | None:
         return self.session.account if self.session is not None else None
+
+
+async def authenticate_connection(context: Context) -> bool:
+    """WebSocket: the token of `connection_init` (or of the upgrade request) signs it in."""
+    params = context.connection_params or {}
+    raw = params.get("authorization") or params.get("Authorization")
+    token = bearer_token(raw) if isinstance(raw, str) else None
+    if token is not None:
+        context.session = await accounts.authenticate(context.runtime, token)
+    if context.session is None:
+        return False
+    context.locale = context.session.account.locale.value
+    return True
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -8,10 +8,11 @@ import strawberry
 from models import Account, Notification, SecurityEvent
 from resolvers.context import Context
 from resolvers.errors import top_level_error
-from services import history, two_factor
-from services.errors import VerrouError
+from services import history, status
+from services.errors import Forbidden, VerrouError
 from services.i18n import translate
 from services.pagination import Page
+from services.status import TwoFactorStatus
 
 DEFAULT_PAGE = 20
 
@@ -22,8 +23,21 @@ def _page_size(first: int | None) -> int:
 
 async def two_factor_status(
     info: strawberry.Info[Context, None], account_id: int
-) -> two_factor.TwoFactorStatus:
-    return await two_factor.get_status(info.context.runtime, account_id)
+) -> TwoFactorStatus:
+    primed = info.context.primed_two_factor.get(account_id)
+    if primed is not None:
+        return primed
+    return await status.get_status(info.context.runtime, account_id)
+
+
+async def notification_account(
+    info: strawberry.Info[Context, None], notification: Notification
+) -> Account:
+    # Only the owner ever sees a notification, so the owner is the signed-in account.
+    account = info.context.account
+    if account is None or account.id != notification.account_id:
+        raise top_level_error(Forbidden(), info.context.locale)
+    return account
 
 
 async def security_events(

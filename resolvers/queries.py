@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
@@ -60,8 +59,3 @@ async def recovery_requests(info: Info) -> Any:
 
 async def request_recovery(info: Info) -> Any:
     raise not_built("Lost-device recovery")
-
-
-async def notifications_subscription(info: Info) -> AsyncGenerator[Any, None]:
-    raise not_built("Live notifications")
-    yield  # makes this an async generator, as subscriptions must be

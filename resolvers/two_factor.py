@@ -22,6 +22,7 @@ from schema.payloads import (
 )
 from schema.types import TwoFactorSetup, TwoFactorStatus
 from services import backup_codes, two_factor
+from services import status as status_service
 from services.errors import Unauthenticated
 
 Info = strawberry.Info[Context, None]
@@ -29,7 +30,7 @@ Info = strawberry.Info[Context, None]
 
 async def _status(info: Info, account_id: int) -> TwoFactorStatus:
     # The service's dataclass has the GraphQL type's fields.
-    return await two_factor.get_status(info.context.runtime, account_id)  # type: ignore[return-value]
+    return await status_service.get_status(info.context.runtime, account_id)  # type: ignore[return-value]
 
 
 async def status(info: Info) -> TwoFactorStatus:

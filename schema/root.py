@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from resolvers import queries, sessions, two_factor
+from resolvers import queries, sessions, subscriptions, two_factor
 from schema.enums import RecoveryStatus
 from schema.inputs import RequestTwoFactorRecoveryInput, ResolveRecoveryRequestInput
 from schema.payloads import (
@@ -118,5 +118,5 @@ class Subscription:
         description="Live notifications of the signed-in account, pushed to every open session of it."
     )
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
-        async for item in queries.notifications_subscription(info):
-            yield item
+        async for notification in subscriptions.notifications(info):
+            yield notification

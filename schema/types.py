@@ -202,8 +202,8 @@ class Notification(Node):
     @strawberry.field(
         description="The account, so a client cache can refresh its 2FA status from the event itself."
     )
-    async def account(self) -> Account:
-        return await self.account  # type: ignore[misc, no-any-return]
+    async def account(self, info: Info) -> Account:
+        return await fields.notification_account(info, self)  # type: ignore[arg-type, return-value]
 
 
 @strawberry.type(description="One entry of the account's security history.")

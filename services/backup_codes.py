@@ -9,9 +9,10 @@ from tortoise.transactions import in_transaction
 
 from models import Account, BackupCode, TwoFactor
 from models.two_factor import TwoFactorState
-from services import security_events, totp
+from services import notifications, security_events, totp
 from services.accounts import check_password
 from services.errors import TwoFactorNotEnabled
+from services.notifications import NotificationKind
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 
@@ -56,10 +57,6 @@ async def spend(rt: Runtime, account_id: int, normalized_code: str) -> bool:
     return used == 1
 
 
-async def remaining(account_id: int) -> int:
-    return await BackupCode.filter(account_id=account_id, used_at=None).count()
-
-
 async def regenerate(rt: Runtime, account: Account, password: str, meta: RequestMeta) -> list[str]:
     if not await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
         raise TwoFactorNotEnabled()
@@ -77,4 +74,8 @@ async def regenerate(rt: Runtime, account: Account, password: str, meta: Request
         await security_events.record(
             rt, account.id, SecurityEventKind.BACKUP_CODES_REGENERATED, meta, connection
         )
+        notification = await notifications.record(
+            rt, account, NotificationKind.BACKUP_CODES_REGENERATED, meta, connection
+        )
+    await notifications.publish(rt, account, [notification])
     return codes

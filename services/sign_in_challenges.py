@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models import SignInChallenge
-from services import backup_codes, security_events, totp, two_factor
+from models import Account, Notification, SignInChallenge
+from services import backup_codes, notifications, security_events, totp, two_factor
 from services.accounts import IssuedSession, open_session
 from services.crypto import token_digest
 from services.errors import ChallengeExpired, InvalidCode, SecondFactorError
+from services.notifications import NotificationKind
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
+from services.status import remaining_backup_codes
 from services.throttle import begin_attempt, second_factor_subject
 
 
@@ -74,14 +77,38 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
         )
         if closed != 1:  # a parallel request finished this challenge first
             raise ChallengeExpired(field=["input", "challengeToken"])
+        remaining = await remaining_backup_codes(account.id, connection)
+        live = []
         if used_backup_code:
             await security_events.record(
                 rt, account.id, SecurityEventKind.BACKUP_CODE_USED, meta, connection
             )
+            live = await _warn_backup_code_used(rt, account, remaining, meta, connection)
         await security_events.record(rt, account.id, SecurityEventKind.SIGNED_IN, meta, connection)
         issued = await open_session(rt, account, meta, connection)
+    await notifications.publish(rt, account, live)
     return VerifiedSignIn(
-        issued=issued,
-        used_backup_code=used_backup_code,
-        backup_codes_remaining=await backup_codes.remaining(account.id),
+        issued=issued, used_backup_code=used_backup_code, backup_codes_remaining=remaining
     )
+
+
+async def _warn_backup_code_used(
+    rt: Runtime,
+    account: Account,
+    remaining: int,
+    meta: RequestMeta,
+    connection: BaseDBAsyncClient,
+) -> list[Notification]:
+    params: dict[str, object] = {"remaining": remaining}
+    warnings = [
+        await notifications.record(
+            rt, account, NotificationKind.BACKUP_CODE_USED, meta, connection, params
+        )
+    ]
+    if remaining <= rt.settings.backup_codes_low_threshold:
+        warnings.append(
+            await notifications.record(
+                rt, account, NotificationKind.BACKUP_CODES_LOW, meta, connection, params
+            )
+        )
+    return warnings

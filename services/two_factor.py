@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 
 from models import Account, BackupCode, SignInChallenge, TwoFactor
 from models.two_factor import TwoFactorState
-from services import backup_codes, security_events, totp
+from services import backup_codes, notifications, security_events, totp
 from services.accounts import check_password
 from services.errors import (
     CodeAlreadyUsed,
@@ -21,19 +21,11 @@ from services.errors import (
     TwoFactorAlreadyEnabled,
     TwoFactorNotEnabled,
 )
+from services.notifications import NotificationKind
 from services.qr import render_qr
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 from services.throttle import begin_attempt, second_factor_subject
-
-
-@dataclass(frozen=True)
-class TwoFactorStatus:
-    enabled: bool
-    enabled_at: datetime | None
-    pending_setup: bool
-    backup_codes_remaining: int
-    backup_codes_generated_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -45,24 +37,6 @@ class TwoFactorSetup:
     issuer: str
     account_name: str
     expires_at: datetime
-
-
-async def get_status(rt: Runtime, account_id: int) -> TwoFactorStatus:
-    device = await TwoFactor.get_or_none(account_id=account_id)
-    active = device is not None and device.state == TwoFactorState.ACTIVE
-    pending = (
-        device is not None
-        and device.state == TwoFactorState.PENDING
-        and device.pending_expires_at is not None
-        and device.pending_expires_at > rt.clock.now()
-    )
-    return TwoFactorStatus(
-        enabled=active,
-        enabled_at=device.enabled_at if active and device else None,
-        pending_setup=pending,
-        backup_codes_remaining=await backup_codes.remaining(account_id) if active else 0,
-        backup_codes_generated_at=device.backup_codes_generated_at if active and device else None,
-    )
 
 
 async def start(rt: Runtime, account: Account, password: str, meta: RequestMeta) -> TwoFactorSetup:
@@ -149,6 +123,10 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
         await security_events.record(
             rt, account.id, SecurityEventKind.TWO_FACTOR_ENABLED, meta, connection
         )
+        notification = await notifications.record(
+            rt, account, NotificationKind.TWO_FACTOR_ENABLED, meta, connection
+        )
+    await notifications.publish(rt, account, [notification])
     return codes
 
 
@@ -180,19 +158,33 @@ async def disable(
     if not confirmed:
         raise ConfirmationRequired(field=["input", "confirm"])
     await check_password(rt, account, password, meta)
-    await remove_device(rt, account.id, meta, SecurityEventKind.TWO_FACTOR_DISABLED)
+    await remove_device(
+        rt,
+        account,
+        meta,
+        SecurityEventKind.TWO_FACTOR_DISABLED,
+        NotificationKind.TWO_FACTOR_DISABLED,
+    )
 
 
 async def remove_device(
-    rt: Runtime, account_id: int, meta: RequestMeta, kind: SecurityEventKind
+    rt: Runtime,
+    account: Account,
+    meta: RequestMeta,
+    event: SecurityEventKind,
+    notification_kind: NotificationKind,
 ) -> None:
     """Delete the secret, every backup code and open challenge, in one transaction."""
     async with in_transaction() as connection:
-        await TwoFactor.filter(account_id=account_id).using_db(connection).delete()
-        await BackupCode.filter(account_id=account_id).using_db(connection).delete()
+        removed = await TwoFactor.filter(account_id=account.id).using_db(connection).delete()
+        if not removed:  # a concurrent request turned it off first: one change, one email
+            raise TwoFactorNotEnabled()
+        await BackupCode.filter(account_id=account.id).using_db(connection).delete()
         await (
-            SignInChallenge.filter(account_id=account_id, used_at=None)
+            SignInChallenge.filter(account_id=account.id, used_at=None)
             .using_db(connection)
             .update(used_at=rt.clock.now())
         )
-        await security_events.record(rt, account_id, kind, meta, connection)
+        await security_events.record(rt, account.id, event, meta, connection)
+        notification = await notifications.record(rt, account, notification_kind, meta, connection)
+    await notifications.publish(rt, account, [notification])

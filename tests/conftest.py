@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 
@@ -81,3 +84,38 @@ async def app(settings: Settings, clock: FrozenClock) -> Starlette:
 async def api(app: Starlette, clock: FrozenClock) -> AsyncIterator[Api]:
     async for client in start(app):
         yield Api(client, clock)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    app: Starlette
+    url: str
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/graphql"
+
+
+@pytest.fixture
+async def live(app: Starlette) -> AsyncIterator[LiveServer]:
+    """The app behind a real uvicorn on a free port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield LiveServer(app=app, url=f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        await serving

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-
 import httpx
 import pyotp
-import pytest
-import uvicorn
 
-from server import create_app
 from services.clock import FrozenClock
-from services.settings import Settings
+from tests.conftest import LiveServer
 from tests.helpers import (
     CONFIRM,
     PASSWORD,
@@ -40,33 +33,6 @@ mutation Disable($input: DisableTwoFactorInput!) {
 SIGN_OUT = "mutation { signOut { errors { code } } }"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-async def base_url(settings: Settings, clock: FrozenClock) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, clock=clock), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
-
-
 async def call(
     client: httpx.AsyncClient,
     query: str,
@@ -84,8 +50,8 @@ async def call(
     return data
 
 
-async def test_whole_lifecycle_over_a_real_socket(base_url: str, clock: FrozenClock) -> None:
-    async with httpx.AsyncClient(base_url=base_url) as client:
+async def test_whole_lifecycle_over_a_real_socket(live: LiveServer, clock: FrozenClock) -> None:
+    async with httpx.AsyncClient(base_url=live.url) as client:
         assert (await client.get("/healthz")).status_code == 200
 
         signed_up = (

@@ -1,0 +1,26 @@
+"""The live notifications of the signed-in account."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+
+from resolvers.context import Context
+from resolvers.errors import top_level_error
+from services import notifications as notifications_service
+from services.errors import Unauthenticated
+
+
+async def notifications(info: strawberry.Info[Context, None]) -> AsyncGenerator[Any, None]:
+    context = info.context
+    account = context.account
+    if account is None:
+        raise top_level_error(Unauthenticated(), context.locale)
+    # Leaving this block (client gone, `complete`, server shutdown) unsubscribes.
+    async with context.runtime.broker.subscribe(account.id) as events:
+        async for message in events:
+            live = notifications_service.decode(message)
+            context.primed_two_factor[account.id] = live.two_factor
+            yield live.notification

@@ -1,0 +1,128 @@
+"""Security emails to the billing contact, rendered from templates/email/ and queued in the outbox.
+
+A new kind needs one file per locale and nothing in Python:
+templates/email/<locale>/<kind in lower case>.txt, which sets `subject` and `summary`
+(plain text: what happened; the caller's params are in scope). The shared layouts add when,
+from which IP address, which account, and what to do if it was not the account's owner.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models import Account, OutboxEmail
+from services.i18n import normalize_locale
+from services.runtime import RequestMeta, Runtime
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
+
+_KIND = re.compile(r"[A-Z][A-Z0-9_]*")
+_MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def format_when(at: datetime, locale: str) -> str:
+    """25/11/2026 à 12:00 UTC, or 25 November 2026 at 12:00 UTC (not the process's locale)."""
+    at = at.astimezone(UTC)
+    if locale == "en":
+        return f"{at.day} {_MONTHS_EN[at.month - 1]} {at.year} at {at:%H:%M} UTC"
+    return f"{at:%d/%m/%Y} à {at:%H:%M} UTC"
+
+
+def mail_from_address(mail_from: str) -> str:
+    """The bare address of MAIL_FROM ("Verrou <no-reply@x>" → "no-reply@x")."""
+    return parseaddr(mail_from)[1] or mail_from
+
+
+def render(
+    kind: str, locale: str, facts: Mapping[str, object], params: Mapping[str, object]
+) -> tuple[str, str, str]:
+    """(subject, text, html) of one kind of email; jinja2.TemplateNotFound for an unknown kind."""
+    if not _KIND.fullmatch(kind):
+        raise ValueError(f"not an email kind: {kind!r}")
+    env = environment()
+    # The facts win over params, so a parameter can never stand in for the IP or the account.
+    context = {**params, **facts}
+    module = env.get_template(f"{locale}/{kind.lower()}.txt").make_module(context)
+    subject = " ".join(str(module.subject).split())
+    summary = str(module.summary).strip()
+    footer = env.get_template(f"{locale}/_footer.txt").render(context).strip()
+    body = {**context, "subject": subject, "summary": summary, "footer": footer}
+    text = env.get_template(f"{locale}/_layout.txt").render(body)
+    html = env.get_template(f"{locale}/_layout.html").render(body)
+    return subject, text, html
+
+
+async def enqueue(
+    rt: Runtime,
+    account: Account,
+    kind: str,
+    meta: RequestMeta,
+    params: Mapping[str, object],
+    connection: BaseDBAsyncClient | None = None,
+) -> OutboxEmail:
+    """Queue the email telling the billing contact about a change, in the change's transaction."""
+    settings = rt.settings
+    now = rt.clock.now()
+    locale = normalize_locale(account.locale)
+    facts: dict[str, object] = {
+        "when": format_when(now, locale),
+        "ip_address": meta.ip_address,
+        "account_email": account.email,
+        "company_name": account.company_name,
+        "support_email": settings.support_email,
+    }
+    subject, text, html = render(kind, locale, facts, params)
+
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = account.billing_contact_email
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now)
+    domain = mail_from_address(settings.mail_from).rpartition("@")[2] or "localhost"
+    message_id = make_msgid(domain=domain)
+    message["Message-ID"] = message_id
+    # Quoted-printable keeps the stored message 7-bit, as SMTP without SMTPUTF8 needs.
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+
+    return await OutboxEmail.create(
+        using_db=connection,
+        recipient=account.billing_contact_email,
+        subject=subject[:255],
+        message_id=message_id,
+        message=message.as_string(),
+        created_at=now,
+        next_attempt_at=now,
+    )

@@ -1,0 +1,158 @@
+"""Notifications: a row in the account's feed, an email to the billing contact, and a live
+event to every open subscription — the first two in the change's own transaction, the
+event only after it commits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models import Account, Notification
+from models.accounts import Locale, Role
+from services import emails, status
+from services.runtime import RequestMeta, Runtime
+from services.status import TwoFactorStatus
+
+logger = logging.getLogger("verrou.notifications")
+
+
+class NotificationKind(StrEnum):
+    TWO_FACTOR_ENABLED = "TWO_FACTOR_ENABLED"
+    TWO_FACTOR_DISABLED = "TWO_FACTOR_DISABLED"
+    BACKUP_CODES_REGENERATED = "BACKUP_CODES_REGENERATED"
+    BACKUP_CODE_USED = "BACKUP_CODE_USED"
+    BACKUP_CODES_LOW = "BACKUP_CODES_LOW"
+    RECOVERY_REQUESTED = "RECOVERY_REQUESTED"
+    RECOVERY_APPROVED = "RECOVERY_APPROVED"
+    RECOVERY_REJECTED = "RECOVERY_REJECTED"
+
+
+LEVELS = {
+    NotificationKind.TWO_FACTOR_ENABLED: "SUCCESS",
+    NotificationKind.TWO_FACTOR_DISABLED: "SUCCESS",
+    NotificationKind.BACKUP_CODES_REGENERATED: "SUCCESS",
+    NotificationKind.BACKUP_CODE_USED: "WARNING",
+    NotificationKind.BACKUP_CODES_LOW: "WARNING",
+    NotificationKind.RECOVERY_REQUESTED: "INFO",
+    NotificationKind.RECOVERY_APPROVED: "SUCCESS",
+    NotificationKind.RECOVERY_REJECTED: "WARNING",
+}
+
+
+@dataclass(frozen=True)
+class LiveNotification:
+    """What a subscriber receives: enough to answer the subscription without a query."""
+
+    notification: Notification
+    account: Account
+    two_factor: TwoFactorStatus
+
+
+async def record(
+    rt: Runtime,
+    account: Account,
+    kind: NotificationKind,
+    meta: RequestMeta,
+    connection: BaseDBAsyncClient,
+    params: dict[str, object] | None = None,
+) -> Notification:
+    """Write the feed row and the email in the caller's transaction; publish after commit."""
+    params = params or {}
+    notification = await Notification.create(
+        using_db=connection,
+        account_id=account.id,
+        kind=kind.value,
+        level=LEVELS[kind],
+        message_key=f"NOTIFICATION_{kind.value}",
+        params=params,
+        created_at=rt.clock.now(),
+    )
+    await emails.enqueue(rt, account, kind.value, meta, params, connection)
+    return notification
+
+
+async def publish(rt: Runtime, account: Account, notifications: list[Notification]) -> None:
+    """After commit: wake the mail worker and push the events to live subscribers."""
+    rt.mail_ready.set()
+    if not notifications:
+        return
+    snapshot = await status.get_status(rt, account.id)
+    for notification in notifications:
+        try:
+            await rt.broker.publish(account.id, encode(notification, account, snapshot))
+        except OSError:
+            # The change is committed and the feed has it: a broker outage costs only the
+            # live banner, which clients recover from the feed.
+            logger.exception("could not publish notification %s", notification.id)
+
+
+def encode(notification: Notification, account: Account, two_factor: TwoFactorStatus) -> str:
+    return json.dumps(
+        {
+            "notification": {
+                "id": notification.id,
+                "kind": notification.kind,
+                "level": notification.level,
+                "message_key": notification.message_key,
+                "params": notification.params,
+                "created_at": notification.created_at.isoformat(),
+            },
+            "account": {
+                "id": account.id,
+                "email": account.email,
+                "company_name": account.company_name,
+                "billing_contact_email": account.billing_contact_email,
+                "locale": account.locale.value,
+                "role": account.role.value,
+                "created_at": account.created_at.isoformat(),
+            },
+            "two_factor": {
+                key: value.isoformat() if isinstance(value, datetime) else value
+                for key, value in asdict(two_factor).items()
+            },
+        }
+    )
+
+
+def decode(message: str) -> LiveNotification:
+    event = json.loads(message)
+    note, owner, two_factor = event["notification"], event["account"], event["two_factor"]
+    account = Account(
+        id=owner["id"],
+        email=owner["email"],
+        company_name=owner["company_name"],
+        billing_contact_email=owner["billing_contact_email"],
+        locale=Locale(owner["locale"]),
+        role=Role(owner["role"]),
+        created_at=datetime.fromisoformat(owner["created_at"]),
+    )
+    notification = Notification(
+        id=note["id"],
+        account_id=owner["id"],
+        kind=note["kind"],
+        level=note["level"],
+        message_key=note["message_key"],
+        params=note["params"],
+        created_at=datetime.fromisoformat(note["created_at"]),
+        read_at=None,
+    )
+    return LiveNotification(
+        notification=notification,
+        account=account,
+        two_factor=TwoFactorStatus(
+            enabled=two_factor["enabled"],
+            enabled_at=_datetime(two_factor["enabled_at"]),
+            pending_setup=two_factor["pending_setup"],
+            backup_codes_remaining=two_factor["backup_codes_remaining"],
+            backup_codes_generated_at=_datetime(two_factor["backup_codes_generated_at"]),
+        ),
+    )
+
+
+def _datetime(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -1,0 +1,183 @@
+"""Live notifications over a real uvicorn socket, with a real WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from services.broker import InProcessBroker
+from services.clock import FrozenClock
+from tests.conftest import LiveServer
+from tests.helpers import PASSWORD, Api
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, Subscriber, subscriber
+
+REGENERATE = """
+mutation R($input: RegenerateBackupCodesInput!) {
+  regenerateBackupCodes(input: $input) { errors { code } }
+}
+"""
+DISABLE = """
+mutation D($input: DisableTwoFactorInput!) {
+  disableTwoFactor(input: $input) { errors { code } }
+}
+"""
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    for _ in range(int(within / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def broker(live: LiveServer) -> InProcessBroker:
+    runtime_broker = live.app.state.runtime.broker
+    assert isinstance(runtime_broker, InProcessBroker)
+    return runtime_broker
+
+
+@pytest.fixture
+async def over_socket(live: LiveServer, clock: FrozenClock) -> AsyncIterator[Api]:
+    """The API over the same real socket the WebSocket clients use."""
+    headers = {"user-agent": "verrou-tests/1.0"}
+    async with httpx.AsyncClient(base_url=live.url, headers=headers) as client:
+        yield Api(client, clock)
+
+
+async def test_every_open_session_of_the_account_receives_the_event(
+    live: LiveServer, over_socket: Api
+) -> None:
+    api = over_socket
+    laptop = await api.sign_up()
+    phone = (await api.sign_in())["session"]["token"]
+    async with (
+        subscriber(live.ws_url, laptop, protocol=TRANSPORT_WS) as first,
+        subscriber(live.ws_url, phone, protocol=LEGACY_WS) as second,
+    ):
+        await until(lambda: broker(live).subscriber_count() == 2)
+        await api.enable_two_factor(laptop)
+        for client in (first, second):
+            event = (await client.next_event())["data"]["notifications"]
+            assert event["kind"] == "TWO_FACTOR_ENABLED"
+            assert event["level"] == "SUCCESS"
+            assert event["message"]
+            # A client cache refreshes its 2FA status from the event alone.
+            assert event["account"]["twoFactor"] == {
+                "enabled": True,
+                "method": "TOTP",
+                "backupCodesRemaining": 10,
+            }
+
+
+async def test_another_account_receives_nothing(live: LiveServer, over_socket: Api) -> None:
+    api = over_socket
+    alice = await api.sign_up("alice@example.com")
+    bob = await api.sign_up("bob@example.com")
+    async with subscriber(live.ws_url, bob) as bobs:
+        await until(lambda: broker(live).subscriber_count() == 1)
+        await api.enable_two_factor(alice)
+        await api.enable_two_factor(bob)
+        # Bob's first event is his own: Alice's never reached him.
+        event = (await bobs.next_event())["data"]["notifications"]
+        assert event["account"]["email"] == "bob@example.com"
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_each_change_is_pushed_with_its_kind_and_level(
+    live: LiveServer, over_socket: Api, protocol: str
+) -> None:
+    api = over_socket
+    token = await api.sign_up()
+    async with subscriber(live.ws_url, token, protocol=protocol) as client:
+        await until(lambda: broker(live).subscriber_count() == 1)
+        enabled = await api.enable_two_factor(token)
+        assert await kind_and_level(client) == ("TWO_FACTOR_ENABLED", "SUCCESS")
+
+        await api.data(REGENERATE, {"input": {"password": PASSWORD}}, token=token)
+        assert await kind_and_level(client) == ("BACKUP_CODES_REGENERATED", "SUCCESS")
+
+        await api.data(DISABLE, {"input": {"password": PASSWORD, "confirm": True}}, token=token)
+        assert await kind_and_level(client) == ("TWO_FACTOR_DISABLED", "SUCCESS")
+        assert enabled.secret  # the setup happened through the same socket
+
+
+async def test_backup_code_use_warns_and_warns_again_when_few_remain(
+    live: LiveServer, over_socket: Api
+) -> None:
+    api = over_socket
+    token = await api.sign_up()
+    async with subscriber(live.ws_url, token) as client:
+        await until(lambda: broker(live).subscriber_count() == 1)
+        enabled = await api.enable_two_factor(token)
+        await kind_and_level(client)
+        for used, code in enumerate(enabled.backup_codes[:8], start=1):
+            verified = await api.verify(await api.challenge(), code)
+            assert verified["backupCodesRemaining"] == 10 - used
+            event = (await client.next_event())["data"]["notifications"]
+            assert (event["kind"], event["level"]) == ("BACKUP_CODE_USED", "WARNING")
+            assert event["account"]["twoFactor"]["backupCodesRemaining"] == 10 - used
+        # 2 left after the eighth: that use also says the codes are running low.
+        assert await kind_and_level(client) == ("BACKUP_CODES_LOW", "WARNING")
+
+
+async def kind_and_level(client: Subscriber) -> tuple[str, str]:
+    event = (await client.next_event())["data"]["notifications"]
+    return event["kind"], event["level"]
+
+
+async def test_token_in_the_upgrade_request_header_also_signs_in(
+    live: LiveServer, over_socket: Api
+) -> None:
+    token = await over_socket.sign_up()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with subscriber(live.ws_url, None, headers=headers) as client:
+        await until(lambda: broker(live).subscriber_count() == 1)
+        await over_socket.enable_two_factor(token)
+        assert await kind_and_level(client) == ("TWO_FACTOR_ENABLED", "SUCCESS")
+
+
+@pytest.mark.parametrize("token", [None, "not-a-real-token"])
+async def test_transport_ws_without_a_session_is_closed_4403(
+    live: LiveServer, token: str | None
+) -> None:
+    async with connect(live.ws_url, subprotocols=[TRANSPORT_WS]) as connection:  # type: ignore[list-item]
+        payload = {"authorization": f"Bearer {token}"} if token else {}
+        await connection.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
+    assert broker(live).subscriber_count() == 0
+
+
+@pytest.mark.parametrize("token", [None, "not-a-real-token"])
+async def test_legacy_ws_without_a_session_gets_connection_error_then_close(
+    live: LiveServer, token: str | None
+) -> None:
+    async with connect(live.ws_url, subprotocols=[LEGACY_WS]) as connection:  # type: ignore[list-item]
+        payload = {"authorization": f"Bearer {token}"} if token else {}
+        await connection.send(json.dumps({"type": "connection_init", "payload": payload}))
+        message = json.loads(await asyncio.wait_for(connection.recv(), 5))
+        assert message["type"] == "connection_error"
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(connection.recv(), 5)
+
+
+async def test_a_disconnected_subscriber_leaves_nothing_behind(
+    live: LiveServer, over_socket: Api
+) -> None:
+    token = await over_socket.sign_up()
+    tasks_before = len(asyncio.all_tasks())
+    for protocol in (TRANSPORT_WS, LEGACY_WS):
+        async with subscriber(live.ws_url, token, protocol=protocol):
+            await until(lambda: broker(live).subscriber_count() == 1)
+        await until(lambda: broker(live).subscriber_count() == 0)
+    assert broker(live)._channels == {}
+    await until(lambda: len(asyncio.all_tasks()) <= tasks_before)
