@@ -39,7 +39,9 @@ class InProcessBroker:
                 # A stalled client must not hold memory without bound; the feed keeps
                 # every notification, so the oldest live one is the one to let go.
                 queue.get_nowait()
-                logger.warning("subscriber of account %s lags: dropped its oldest event", account_id)
+                logger.warning(
+                    "subscriber of account %s lags: dropped its oldest event", account_id
+                )
             queue.put_nowait(message)
 
     @contextlib.asynccontextmanager
