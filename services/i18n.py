@@ -80,6 +80,50 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Confirmez la désactivation de la double authentification.",
         "en": "Confirm that you want to turn two-factor authentication off.",
     },
+    "FILE_TOO_LARGE": {
+        "fr": "Ce fichier est trop volumineux ({max_mb} Mo au plus).",
+        "en": "This file is too large ({max_mb} MB at most).",
+    },
+    "UNSUPPORTED_FILE_TYPE": {
+        "fr": "Ce fichier n'est ni un PDF, ni une image JPEG ou PNG.",
+        "en": "This file is not a PDF, JPEG or PNG.",
+    },
+    "ALREADY_RESOLVED": {
+        "fr": "Cette demande a déjà été traitée.",
+        "en": "This request was already resolved.",
+    },
+    "NOTIFICATION_TWO_FACTOR_ENABLED": {
+        "fr": "La double authentification est activée sur votre compte.",
+        "en": "Two-factor authentication is now on for your account.",
+    },
+    "NOTIFICATION_TWO_FACTOR_DISABLED": {
+        "fr": "La double authentification est désactivée sur votre compte.",
+        "en": "Two-factor authentication is now off for your account.",
+    },
+    "NOTIFICATION_BACKUP_CODES_REGENERATED": {
+        "fr": "De nouveaux codes de secours ont été créés ; les anciens ne fonctionnent plus.",
+        "en": "New backup codes were created; the old ones no longer work.",
+    },
+    "NOTIFICATION_BACKUP_CODE_USED": {
+        "fr": "Un code de secours a servi à vous connecter. Il vous en reste {remaining}.",
+        "en": "A backup code was used to sign in. You have {remaining} left.",
+    },
+    "NOTIFICATION_BACKUP_CODES_LOW": {
+        "fr": "Il ne vous reste que {remaining} codes de secours : pensez à en créer de nouveaux.",
+        "en": "Only {remaining} backup codes left: create new ones soon.",
+    },
+    "NOTIFICATION_RECOVERY_REQUESTED": {
+        "fr": "Votre demande de désactivation de la double authentification a été envoyée.",
+        "en": "Your request to turn two-factor authentication off was sent.",
+    },
+    "NOTIFICATION_RECOVERY_APPROVED": {
+        "fr": "Le support a accepté votre demande : la double authentification est désactivée.",
+        "en": "Support approved your request: two-factor authentication is off.",
+    },
+    "NOTIFICATION_RECOVERY_REJECTED": {
+        "fr": "Le support a refusé votre demande de désactivation de la double authentification.",
+        "en": "Support rejected your request to turn two-factor authentication off.",
+    },
 }
 
 
@@ -106,6 +150,7 @@ def locale_from_accept_language(header: str | None) -> str:
 
 
 def translate(key: str, locale: str, params: Mapping[str, object] | None = None) -> str:
-    texts = MESSAGES.get(key) or MESSAGES["INVALID_INPUT"]
+    # A missing key is a bug that tests catch (every code and kind has both languages).
+    texts = MESSAGES[key]
     text = texts.get(locale) or texts[DEFAULT_LOCALE]
     return text.format(**params) if params else text
