@@ -22,7 +22,9 @@ mutation M($input: MarkNotificationsReadInput!) {
 }
 """
 REGENERATE = """
-mutation R($input: RegenerateBackupCodesInput!) { regenerateBackupCodes(input: $input) { errors { code } } }
+mutation R($input: RegenerateBackupCodesInput!) {
+  regenerateBackupCodes(input: $input) { errors { code } }
+}
 """
 NODE = "query N($id: ID!) { node(id: $id) { id ... on Notification { kind } } }"
 
