@@ -34,6 +34,7 @@ from services.clock import Clock
 from services.crypto import load_key_ring
 from services.database import apply_migrations, tortoise_config
 from services.errors import VerrouError
+from services.outbox import OutboxWorker, transport_for
 from services.passwords import Passwords
 from services.runtime import Runtime
 from services.settings import Settings, SettingsError
@@ -72,6 +73,23 @@ def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     )
 
 
+@contextlib.asynccontextmanager
+async def mail_worker(runtime: Runtime) -> AsyncIterator[None]:
+    """Deliver the outbox for as long as the app runs; rows left unsent wait in the
+    database for the next process."""
+    if not runtime.settings.outbox_worker:
+        yield
+        return
+    worker = OutboxWorker(runtime, transport_for(runtime.settings))
+    task = asyncio.create_task(worker.run(), name="verrou-mail-worker")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def healthz(_: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -93,7 +111,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # that request tasks need under Tortoise 1.x.
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await runtime.passwords.warm_up()
-            yield
+            async with mail_worker(runtime):
+                yield
+            await runtime.broker.close()
 
     app = Starlette(
         routes=[
