@@ -74,9 +74,12 @@ def render(
     env = environment()
     # The facts win over params, so a parameter can never stand in for the IP or the account.
     context = {**params, **facts}
-    module = env.get_template(f"{locale}/{kind.lower()}.txt").make_module(context)
-    subject = " ".join(str(module.subject).split())
-    summary = str(module.summary).strip()
+    name = f"{locale}/{kind.lower()}.txt"
+    exported = vars(env.get_template(name).make_module(context))
+    if "subject" not in exported or "summary" not in exported:
+        raise ValueError(f"{name} must set both subject and summary")
+    subject = " ".join(str(exported["subject"]).split())
+    summary = str(exported["summary"]).strip()
     footer = env.get_template(f"{locale}/_footer.txt").render(context).strip()
     body = {**context, "subject": subject, "summary": summary, "footer": footer}
     text = env.get_template(f"{locale}/_layout.txt").render(body)

@@ -1,0 +1,352 @@
+"""The mail worker against a real SMTP server (aiosmtpd) and a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import logging
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword
+from aiosmtpd.smtp import Session as SmtpSession
+from pydantic import SecretStr
+from starlette.applications import Starlette
+
+from models import Account, OutboxEmail
+from services import emails
+from services.clock import FrozenClock
+from services.outbox import (
+    FileTransport,
+    OutboxWorker,
+    SmtpTransport,
+    failed_count,
+    pending_count,
+    transport_for,
+)
+from services.runtime import RequestMeta, Runtime
+from services.settings import Settings
+from tests.conftest import T0, make_settings
+from tests.helpers import Api
+
+BILLING = "billing@acme.example"
+META = RequestMeta(ip_address="203.0.113.7")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class SmtpServer:
+    """aiosmtpd on a fixed port, so it can be stopped ("SMTP down") and started again."""
+
+    def __init__(self, port: int, *, with_auth: bool = False) -> None:
+        self.port = port
+        self.with_auth = with_auth
+        self.envelopes: list[Envelope] = []
+        self.logins: list[tuple[bytes, bytes]] = []
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    def _authenticate(
+        self, server: SMTP, session: SmtpSession, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        self.logins.append((data.login, data.password))
+        return AuthResult(success=True)
+
+    def start(self) -> None:
+        extra: dict[str, Any] = {}
+        if self.with_auth:
+            extra = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **extra)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def message_ids(self) -> Counter[str]:
+        parsed = (email.message_from_bytes(e.original_content or b"") for e in self.envelopes)
+        return Counter(str(message["Message-ID"]) for message in parsed)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
+    return make_settings(
+        db_path,
+        tmp_path / "var",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_timeout_seconds=5,
+        mail_from="Verrou <no-reply@verrou.example>",
+        outbox_worker=False,
+        outbox_poll_seconds=3600,
+    )
+
+
+@pytest.fixture
+def rt(app: Starlette) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime
+
+
+@pytest.fixture
+def worker(rt: Runtime, settings: Settings) -> OutboxWorker:
+    return OutboxWorker(rt, SmtpTransport(settings))
+
+
+async def queue(api: Api, rt: Runtime, count: int = 1) -> list[OutboxEmail]:
+    if not await Account.exists(email="alice@example.com"):
+        await api.sign_up("alice@example.com", billingContactEmail=BILLING)
+    account = await Account.get(email="alice@example.com")
+    return [await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {}) for _ in range(count)]
+
+
+async def test_an_email_is_delivered_once_to_the_billing_contact(
+    api: Api, rt: Runtime, worker: OutboxWorker, smtp: SmtpServer
+) -> None:
+    (row,) = await queue(api, rt)
+    assert await pending_count() == 1
+
+    assert await worker.deliver_due() == 1
+    assert await worker.deliver_due() == 0
+
+    (envelope,) = smtp.envelopes
+    assert envelope.mail_from == "no-reply@verrou.example"
+    assert envelope.rcpt_tos == [BILLING]
+    assert smtp.message_ids() == {row.message_id: 1}
+    await row.refresh_from_db()
+    assert (row.sent_at, row.locked_until, row.attempts) == (T0, None, 0)
+    assert await pending_count() == 0
+
+
+async def test_smtp_down_retries_in_5_seconds_then_delivers(
+    api: Api, rt: Runtime, worker: OutboxWorker, smtp: SmtpServer, clock: FrozenClock
+) -> None:
+    (row,) = await queue(api, rt)
+    smtp.stop()
+
+    assert await worker.deliver_due() == 0
+    await row.refresh_from_db()
+    assert (row.attempts, row.sent_at, row.locked_until) == (1, None, None)
+    assert row.next_attempt_at == T0 + timedelta(seconds=5)
+    assert row.last_error is not None and row.last_error.startswith("SMTP")
+    assert "203.0.113.7" not in row.last_error and "acme" not in row.last_error
+
+    smtp.start()
+    assert await worker.deliver_due() == 0  # not due yet
+    clock.advance(4)
+    assert await worker.deliver_due() == 0
+    clock.advance(1)
+    assert await worker.deliver_due() == 1
+    assert smtp.message_ids() == {row.message_id: 1}
+    await row.refresh_from_db()
+    assert (row.attempts, row.sent_at) == (1, T0 + timedelta(seconds=5))
+
+
+async def test_backoff_doubles_and_stops_at_ten_minutes(
+    api: Api, rt: Runtime, worker: OutboxWorker, smtp: SmtpServer, clock: FrozenClock
+) -> None:
+    (row,) = await queue(api, rt)
+    smtp.stop()
+
+    delays = []
+    for _ in range(9):
+        assert await worker.deliver_due() == 0
+        await row.refresh_from_db()
+        delays.append((row.next_attempt_at - clock.now()).total_seconds())
+        clock.set(row.next_attempt_at)
+    assert delays == [5, 10, 20, 40, 80, 160, 320, 600, 600]
+    assert row.attempts == 9 and row.failed_at is None
+
+
+async def test_after_24_hours_it_gives_up_and_logs_no_content(
+    api: Api,
+    rt: Runtime,
+    worker: OutboxWorker,
+    smtp: SmtpServer,
+    clock: FrozenClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (row,) = await queue(api, rt)
+    smtp.stop()
+    clock.advance(24 * 3600 - 1)
+    assert await worker.deliver_due() == 0
+    await row.refresh_from_db()
+    assert row.failed_at is None and row.attempts == 1
+
+    clock.set(row.next_attempt_at)
+    with caplog.at_level(logging.INFO, logger="verrou.outbox"):
+        assert await worker.deliver_due() == 0
+    given_up = await OutboxEmail.get(id=row.id)
+    assert (given_up.failed_at, given_up.attempts, given_up.locked_until) == (clock.now(), 2, None)
+    assert (await pending_count(), await failed_count()) == (0, 1)
+
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    line = error.getMessage()
+    assert row.message_id in line and "acme.example" in line
+    for content in ("billing@", "203.0.113.7", "alice@example.com", row.subject, "Subject"):
+        assert content not in line
+
+    smtp.start()
+    clock.advance(3600)
+    assert await worker.deliver_due() == 0
+    assert smtp.envelopes == []
+
+
+async def test_two_workers_at_once_send_each_message_exactly_once(
+    api: Api, rt: Runtime, settings: Settings, smtp: SmtpServer
+) -> None:
+    rows = await queue(api, rt, count=12)
+    workers = [OutboxWorker(rt, SmtpTransport(settings)) for _ in range(3)]
+
+    sent = await asyncio.gather(*(w.deliver_due() for w in workers))
+
+    assert sum(sent) == 12
+    assert smtp.message_ids() == {row.message_id: 1 for row in rows}
+    assert await pending_count() == 0
+
+
+async def test_a_row_leased_by_another_worker_waits_for_the_lease_to_pass(
+    api: Api, rt: Runtime, worker: OutboxWorker, smtp: SmtpServer, clock: FrozenClock
+) -> None:
+    (row,) = await queue(api, rt)
+    await OutboxEmail.filter(id=row.id).update(locked_until=T0 + timedelta(minutes=5))
+
+    assert await worker.deliver_due() == 0
+    clock.advance(5 * 60)
+    assert await worker.deliver_due() == 0
+    clock.advance(1)
+    assert await worker.deliver_due() == 1
+    assert smtp.message_ids() == {row.message_id: 1}
+
+
+async def test_login_is_sent_when_a_username_is_set(
+    api: Api, rt: Runtime, settings: Settings
+) -> None:
+    server = SmtpServer(free_port(), with_auth=True)
+    server.start()
+    try:
+        authenticated = settings.model_copy(
+            update={
+                "smtp_port": server.port,
+                "smtp_username": "mailer",
+                "smtp_password": SecretStr("s3cret"),
+            }
+        )
+        (row,) = await queue(api, rt)
+        assert await OutboxWorker(rt, SmtpTransport(authenticated)).deliver_due() == 1
+    finally:
+        server.stop()
+    assert server.logins == [(b"mailer", b"s3cret")]
+    assert server.message_ids() == {row.message_id: 1}
+
+
+async def test_file_transport_writes_a_parseable_eml_and_logs_its_path(
+    api: Api, rt: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (row,) = await queue(api, rt)
+    directory = tmp_path / "mail"
+
+    with caplog.at_level(logging.INFO, logger="verrou.outbox"):
+        assert await OutboxWorker(rt, FileTransport(directory)).deliver_due() == 1
+
+    path = directory / f"20261125T120000-{row.id}.eml"
+    message = email.message_from_string(path.read_text(), policy=email.policy.default)
+    assert message["Message-ID"] == row.message_id and message["To"] == BILLING
+    assert f"wrote email {row.message_id} to {path}" in caplog.messages
+
+
+def test_smtp_is_used_when_a_host_is_set(settings: Settings) -> None:
+    assert isinstance(transport_for(settings), SmtpTransport)
+    local = transport_for(settings.model_copy(update={"smtp_host": None}))
+    assert isinstance(local, FileTransport)
+    assert local.directory == settings.var_dir / "mail"
+
+
+async def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"still false after {seconds} s")
+
+
+async def test_run_wakes_up_when_mail_is_ready(
+    api: Api, rt: Runtime, worker: OutboxWorker, smtp: SmtpServer
+) -> None:
+    rt.mail_ready.set()
+    task = asyncio.create_task(worker.run())
+    try:
+        await wait_for(lambda: not rt.mail_ready.is_set())  # the first pass has begun
+        await asyncio.sleep(0.1)
+        (row,) = await queue(api, rt)
+        rt.mail_ready.set()
+        # The poll interval is an hour: only the event can bring the worker back this soon.
+        await wait_for(lambda: smtp.message_ids() == {row.message_id: 1})
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class BrokenOnce:
+    """A transport whose first send fails with a bug, not a delivery error."""
+
+    def __init__(self, inner: SmtpTransport) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def send(self, row: OutboxEmail) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("unexpected")
+        await self.inner.send(row)
+
+
+async def test_run_survives_a_failed_pass_and_the_lease_frees_the_row(
+    api: Api,
+    rt: Runtime,
+    settings: Settings,
+    smtp: SmtpServer,
+    clock: FrozenClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (row,) = await queue(api, rt)
+    transport = BrokenOnce(SmtpTransport(settings))
+    task = asyncio.create_task(OutboxWorker(rt, transport).run())
+    try:
+        await wait_for(lambda: any(r.levelno == logging.ERROR for r in caplog.records))
+        assert caplog.records[-1].exc_info is not None
+        clock.advance(5 * 60 + 1)
+        rt.mail_ready.set()
+        await wait_for(lambda: smtp.message_ids() == {row.message_id: 1})
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert transport.calls == 2
