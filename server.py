@@ -139,6 +139,9 @@ def _serve(settings: Settings, workers: int) -> None:
         workers=workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        # Notifications are a few hundred bytes: compressing them saves nothing, and each
+        # connection's zlib state would cost more memory than the rest of it.
+        ws_per_message_deflate=False,
     )
 
 

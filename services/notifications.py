@@ -4,6 +4,7 @@ event only after it commits."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -119,6 +120,10 @@ def encode(notification: Notification, account: Account, two_factor: TwoFactorSt
     )
 
 
+# Every subscriber of an account receives the same message: decode it once, and hand them
+# all the same objects (read-only from here on), which also lets the API layer share one
+# execution of the event among them.
+@functools.lru_cache(maxsize=64)
 def decode(message: str) -> LiveNotification:
     event = json.loads(message)
     note, owner, two_factor = event["notification"], event["account"], event["two_factor"]

@@ -181,3 +181,27 @@ async def test_a_disconnected_subscriber_leaves_nothing_behind(
         await until(lambda: broker(live).subscriber_count() == 0)
     assert broker(live)._channels == {}
     await until(lambda: len(asyncio.all_tasks()) <= tasks_before)
+
+
+async def test_subscribers_with_different_selections_each_get_their_own_answer(
+    live: LiveServer, over_socket: Api
+) -> None:
+    token = await over_socket.sign_up()
+    narrow = "subscription { notifications { kind } }"
+    wide = "subscription { notifications { level account { email } } }"
+    async with (
+        subscriber(live.ws_url, token, query=narrow) as first,
+        subscriber(live.ws_url, token, query=wide) as second,
+        subscriber(live.ws_url, token, query=narrow) as third,
+    ):
+        await until(lambda: broker(live).subscriber_count() == 3)
+        await over_socket.enable_two_factor(token)
+        assert (await first.next_event())["data"] == {
+            "notifications": {"kind": "TWO_FACTOR_ENABLED"}
+        }
+        assert (await second.next_event())["data"] == {
+            "notifications": {"level": "SUCCESS", "account": {"email": "alice@example.com"}}
+        }
+        assert (await third.next_event())["data"] == {
+            "notifications": {"kind": "TWO_FACTOR_ENABLED"}
+        }

@@ -64,11 +64,12 @@ async def subscriber(
     *,
     protocol: str = TRANSPORT_WS,
     headers: dict[str, str] | None = None,
+    query: str = NOTIFICATIONS,
 ) -> AsyncIterator[Subscriber]:
     """Connected, initialised (token in connection_init) and subscribed to notifications."""
     async with connect(url, subprotocols=[protocol], additional_headers=headers) as connection:  # type: ignore[list-item]
         client = Subscriber(connection, protocol)
         ack = await client.init({"authorization": f"Bearer {token}"} if token else {})
         assert ack["type"] == "connection_ack", ack
-        await client.subscribe()
+        await client.subscribe(query)
         yield client
