@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from services.clock import FrozenClock
 from services.database import apply_migrations
 from services.settings import Settings
 from tests.helpers import Api
+from tests.smtp_server import SmtpServer
 
 # A fixed instant on a 30-second boundary, so TOTP steps are predictable.
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -119,3 +120,12 @@ async def live(app: Starlette) -> AsyncIterator[LiveServer]:
     finally:
         server.should_exit = True
         await serving
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on a free port (stop() and start() it to play an outage)."""
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -171,6 +173,15 @@ class Api:
         # The confirming step is spent: later sign-ins need a later code.
         self.clock.advance(30)
         return Enabled(secret=secret, backup_codes=confirmed["backupCodes"])
+
+
+async def until(condition: Callable[[], object], within: float = 5.0) -> None:
+    """Wait for something another task or process does; fail if it does not happen."""
+    for _ in range(int(within / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
 
 
 def error_codes(payload: dict[str, Any]) -> list[str]:

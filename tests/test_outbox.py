@@ -7,17 +7,11 @@ import contextlib
 import email
 import email.policy
 import logging
-import socket
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword
-from aiosmtpd.smtp import Session as SmtpSession
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
@@ -34,64 +28,12 @@ from services.outbox import (
 )
 from services.runtime import RequestMeta, Runtime
 from services.settings import Settings
-from tests.conftest import T0, make_settings
+from tests.conftest import T0, free_port, make_settings
 from tests.helpers import Api
+from tests.smtp_server import SmtpServer
 
 BILLING = "billing@acme.example"
 META = RequestMeta(ip_address="203.0.113.7")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class SmtpServer:
-    """aiosmtpd on a fixed port, so it can be stopped ("SMTP down") and started again."""
-
-    def __init__(self, port: int, *, with_auth: bool = False) -> None:
-        self.port = port
-        self.with_auth = with_auth
-        self.envelopes: list[Envelope] = []
-        self.logins: list[tuple[bytes, bytes]] = []
-        self._controller: Controller | None = None
-
-    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-    def _authenticate(
-        self, server: SMTP, session: SmtpSession, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        assert isinstance(data, LoginPassword)
-        self.logins.append((data.login, data.password))
-        return AuthResult(success=True)
-
-    def start(self) -> None:
-        extra: dict[str, Any] = {}
-        if self.with_auth:
-            extra = {"authenticator": self._authenticate, "auth_require_tls": False}
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **extra)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def message_ids(self) -> Counter[str]:
-        parsed = (email.message_from_bytes(e.original_content or b"") for e in self.envelopes)
-        return Counter(str(message["Message-ID"]) for message in parsed)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from services.broker import InProcessBroker
 from services.clock import FrozenClock
 from tests.conftest import LiveServer
-from tests.helpers import PASSWORD, Api
+from tests.helpers import PASSWORD, Api, until
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, Subscriber, subscriber
 
 REGENERATE = """
@@ -27,14 +27,6 @@ mutation D($input: DisableTwoFactorInput!) {
   disableTwoFactor(input: $input) { errors { code } }
 }
 """
-
-
-async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
-    for _ in range(int(within / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def broker(live: LiveServer) -> InProcessBroker:
