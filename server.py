@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import getpass
 import logging
 import sys
@@ -28,6 +29,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from resolvers.context import Context, authenticate_connection, build_context
 from schema.build import build_schema
+from schema.fanout import FanOutSchema
 from services import accounts
 from services.broker import InProcessBroker
 from services.clock import Clock
@@ -97,9 +99,10 @@ async def healthz(_: Request) -> Response:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     runtime = make_runtime(settings, clock)
+    schema = FanOutSchema(build_schema(introspection=settings.introspection_enabled))
     graphql = VerrouGraphQL(
         runtime,
-        schema=build_schema(introspection=settings.introspection_enabled),
+        schema=schema,  # type: ignore[arg-type]
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         # GET is for queries only; Strawberry refuses mutations over GET.
         allow_queries_via_get=True,
@@ -124,11 +127,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.subscriptions = schema
     return app
 
 
 def _serve(settings: Settings, workers: int) -> None:
     import uvicorn
+
+    if settings.tune_gc:
+        tune_garbage_collector()
 
     asyncio.run(apply_migrations(settings.database_url))
     uvicorn.run(
@@ -143,6 +150,15 @@ def _serve(settings: Settings, workers: int) -> None:
         # connection's zlib state would cost more memory than the rest of it.
         ws_per_message_deflate=False,
     )
+
+
+def tune_garbage_collector() -> None:
+    """Collect less often than CPython's default (700 allocations): with thousands of open
+    subscriptions, one notification's fan-out otherwise triggers collections that walk the
+    whole heap in its middle (bench/subscribers.py: 720 -> 510 ms of CPU for 5,000
+    subscribers, and no more 1.4 s outliers). No gc.freeze(): it shrinks the count that
+    full collections are weighed against, and made them more frequent, not less."""
+    gc.set_threshold(30_000, 50, 100)
 
 
 def _read_password() -> str:

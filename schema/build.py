@@ -7,7 +7,6 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
-from schema.execution import SharedEventExecutor
 from schema.root import Mutation, Query, Subscription
 from schema.types import Account, Notification, RecoveryRequest, SecurityEvent
 
@@ -37,5 +36,4 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         types=[Account, Notification, SecurityEvent, RecoveryRequest],
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True),
-        execution_context_class=SharedEventExecutor,
     )

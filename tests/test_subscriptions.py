@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from schema.fanout import FanOutSchema
 from services.broker import InProcessBroker
 from services.clock import FrozenClock
 from tests.conftest import LiveServer
@@ -27,6 +28,19 @@ mutation D($input: DisableTwoFactorInput!) {
   disableTwoFactor(input: $input) { errors { code } }
 }
 """
+
+
+def ready(live: LiveServer, members: int) -> Callable[[], bool]:
+    """Every subscription is registered and its group listens to the broker."""
+    fanout: FanOutSchema = live.app.state.subscriptions
+
+    def check() -> bool:
+        return (
+            fanout.member_count() == members
+            and broker(live).subscriber_count() == fanout.group_count()
+        )
+
+    return check
 
 
 def broker(live: LiveServer) -> InProcessBroker:
@@ -53,7 +67,7 @@ async def test_every_open_session_of_the_account_receives_the_event(
         subscriber(live.ws_url, laptop, protocol=TRANSPORT_WS) as first,
         subscriber(live.ws_url, phone, protocol=LEGACY_WS) as second,
     ):
-        await until(lambda: broker(live).subscriber_count() == 2)
+        await until(ready(live, 2))
         await api.enable_two_factor(laptop)
         for client in (first, second):
             event = (await client.next_event())["data"]["notifications"]
@@ -73,7 +87,7 @@ async def test_another_account_receives_nothing(live: LiveServer, over_socket: A
     alice = await api.sign_up("alice@example.com")
     bob = await api.sign_up("bob@example.com")
     async with subscriber(live.ws_url, bob) as bobs:
-        await until(lambda: broker(live).subscriber_count() == 1)
+        await until(ready(live, 1))
         await api.enable_two_factor(alice)
         await api.enable_two_factor(bob)
         # Bob's first event is his own: Alice's never reached him.
@@ -88,7 +102,7 @@ async def test_each_change_is_pushed_with_its_kind_and_level(
     api = over_socket
     token = await api.sign_up()
     async with subscriber(live.ws_url, token, protocol=protocol) as client:
-        await until(lambda: broker(live).subscriber_count() == 1)
+        await until(ready(live, 1))
         enabled = await api.enable_two_factor(token)
         assert await kind_and_level(client) == ("TWO_FACTOR_ENABLED", "SUCCESS")
 
@@ -106,7 +120,7 @@ async def test_backup_code_use_warns_and_warns_again_when_few_remain(
     api = over_socket
     token = await api.sign_up()
     async with subscriber(live.ws_url, token) as client:
-        await until(lambda: broker(live).subscriber_count() == 1)
+        await until(ready(live, 1))
         enabled = await api.enable_two_factor(token)
         await kind_and_level(client)
         for used, code in enumerate(enabled.backup_codes[:8], start=1):
@@ -130,7 +144,7 @@ async def test_token_in_the_upgrade_request_header_also_signs_in(
     token = await over_socket.sign_up()
     headers = {"Authorization": f"Bearer {token}"}
     async with subscriber(live.ws_url, None, headers=headers) as client:
-        await until(lambda: broker(live).subscriber_count() == 1)
+        await until(ready(live, 1))
         await over_socket.enable_two_factor(token)
         assert await kind_and_level(client) == ("TWO_FACTOR_ENABLED", "SUCCESS")
 
@@ -169,9 +183,10 @@ async def test_a_disconnected_subscriber_leaves_nothing_behind(
     tasks_before = len(asyncio.all_tasks())
     for protocol in (TRANSPORT_WS, LEGACY_WS):
         async with subscriber(live.ws_url, token, protocol=protocol):
-            await until(lambda: broker(live).subscriber_count() == 1)
-        await until(lambda: broker(live).subscriber_count() == 0)
+            await until(ready(live, 1))
+        await until(ready(live, 0))
     assert broker(live)._channels == {}
+    assert live.app.state.subscriptions.group_count() == 0
     await until(lambda: len(asyncio.all_tasks()) <= tasks_before)
 
 
@@ -186,7 +201,7 @@ async def test_subscribers_with_different_selections_each_get_their_own_answer(
         subscriber(live.ws_url, token, query=wide) as second,
         subscriber(live.ws_url, token, query=narrow) as third,
     ):
-        await until(lambda: broker(live).subscriber_count() == 3)
+        await until(ready(live, 3))
         await over_socket.enable_two_factor(token)
         assert (await first.next_event())["data"] == {
             "notifications": {"kind": "TWO_FACTOR_ENABLED"}
@@ -197,3 +212,35 @@ async def test_subscribers_with_different_selections_each_get_their_own_answer(
         assert (await third.next_event())["data"] == {
             "notifications": {"kind": "TWO_FACTOR_ENABLED"}
         }
+
+
+async def test_one_member_leaving_keeps_the_others_served(
+    live: LiveServer, over_socket: Api
+) -> None:
+    token = await over_socket.sign_up()
+    async with subscriber(live.ws_url, token) as staying:
+        async with subscriber(live.ws_url, token):
+            await until(ready(live, 2))
+            assert live.app.state.subscriptions.group_count() == 1  # one shared stream
+        await until(ready(live, 1))
+        await over_socket.enable_two_factor(token)
+        assert await kind_and_level(staying) == ("TWO_FACTOR_ENABLED", "SUCCESS")
+
+
+async def test_queries_over_the_socket_are_answered_each_on_their_own(
+    live: LiveServer, over_socket: Api
+) -> None:
+    token = await over_socket.sign_up()
+    async with connect(live.ws_url, subprotocols=[TRANSPORT_WS]) as connection:  # type: ignore[list-item]
+        client = Subscriber(connection, TRANSPORT_WS)
+        assert (await client.init({"authorization": f"Bearer {token}"}))["type"] == "connection_ack"
+        for operation_id in ("a", "b"):
+            await client.subscribe("{ viewer { email } }", operation_id)
+            answer = await client.receive()
+            assert answer == {
+                "id": operation_id,
+                "type": "next",
+                "payload": {"data": {"viewer": {"email": "alice@example.com"}}},
+            }
+            assert (await client.receive())["type"] == "complete"
+    assert live.app.state.subscriptions.group_count() == 0

@@ -1,0 +1,172 @@
+"""Identical live subscriptions share one GraphQL stream.
+
+A notification goes to every open subscription of an account: every tab and device, often
+thousands on one process. Each running its own subscription would execute the same
+selection on the same event and get the same answer, at a cost that grows with every
+subscriber. Here subscriptions that send the same document with the same variables, for
+the same account and language, join one group: the group runs the subscription once and
+hands each result to every member; a member costs one queue and its own socket write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from strawberry import Schema
+
+logger = logging.getLogger("verrou.subscriptions")
+
+Key = tuple[str, str, str, str | None, int, str]
+_END = object()
+
+
+@functools.lru_cache(maxsize=256)
+def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return None  # the schema's own stream reports the syntax error
+    return operation.operation if operation else None
+
+
+class _Group:
+    def __init__(
+        self, key: Key, source: Callable[[], Awaitable[Any]], on_end: Callable[[_Group], None]
+    ) -> None:
+        self.key = key
+        self.members: set[asyncio.Queue[Any]] = set()
+        self._on_end = on_end
+        self._task = asyncio.create_task(self._pump(source), name="verrou-subscription-group")
+
+    async def _pump(self, source: Callable[[], Awaitable[Any]]) -> None:
+        ending: object = _END
+        try:
+            stream = await source()
+            async with contextlib.aclosing(stream):
+                async for result in stream:
+                    for queue in self.members:
+                        queue.put_nowait(result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # handed to every member, whose handler reports it
+            ending = error
+        finally:
+            self._on_end(self)
+            for queue in self.members:
+                queue.put_nowait(ending)
+
+    async def member(self) -> AsyncGenerator[Any, None]:
+        # Unbounded on purpose: a result is shared, so a queue holds references, not copies;
+        # a member that stops reading is a closed socket, and leaving drops its queue.
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.members.add(queue)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            self.members.discard(queue)
+            if not self.members:
+                self._on_end(self)
+                self._task.cancel()
+
+
+class FanOutSchema:
+    """The schema as the WebSocket handlers see it; everything but subscriptions passes
+    straight through."""
+
+    def __init__(self, schema: Schema) -> None:
+        self._schema = schema
+        self._groups: dict[Key, _Group] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._schema, name)
+
+    def member_count(self) -> int:
+        return sum(len(group.members) for group in self._groups.values())
+
+    def group_count(self) -> int:
+        return len(self._groups)
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        **options: Any,
+    ) -> Any:
+        def source() -> Awaitable[Any]:
+            return self._schema.stream(
+                query, variable_values, context_value, root_value, operation_name, **options
+            )
+
+        return await self._shared(
+            "stream", query, variable_values, context_value, operation_name, options, source
+        )
+
+    async def subscribe(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        **options: Any,
+    ) -> Any:
+        def source() -> Awaitable[Any]:
+            return self._schema.subscribe(
+                query, variable_values, context_value, root_value, operation_name, **options
+            )
+
+        return await self._shared(
+            "subscribe", query, variable_values, context_value, operation_name, options, source
+        )
+
+    async def _shared(
+        self,
+        method: str,
+        query: str | None,
+        variables: dict[str, Any] | None,
+        context: Any,
+        operation_name: str | None,
+        options: dict[str, Any],
+        source: Callable[[], Awaitable[Any]],
+    ) -> Any:
+        key = None if options else _key(method, query, variables, context, operation_name)
+        if key is None:
+            return await source()
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(key, source, self._forget)
+        return group.member()
+
+    def _forget(self, group: _Group) -> None:
+        # Only this group: a new one may already serve the same key.
+        if self._groups.get(group.key) is group:
+            del self._groups[group.key]
+
+
+def _key(
+    method: str, query: str | None, variables: Any, context: Any, operation_name: str | None
+) -> Key | None:
+    account = getattr(context, "account", None)
+    locale = getattr(context, "locale", None)
+    if query is None or account is None or locale is None:
+        return None
+    if _operation_type(query, operation_name) is not OperationType.SUBSCRIPTION:
+        return None
+    encoded = json.dumps(variables, sort_keys=True, default=str) if variables else ""
+    return (method, query, encoded, operation_name, account.id, locale)
