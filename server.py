@@ -134,8 +134,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 def _serve(settings: Settings, workers: int) -> None:
     import uvicorn
 
-    if settings.tune_gc:
-        tune_garbage_collector()
+    tune_garbage_collector()
 
     asyncio.run(apply_migrations(settings.database_url))
     uvicorn.run(

@@ -25,6 +25,7 @@ logger = logging.getLogger("verrou.subscriptions")
 
 Key = tuple[str, str, str, str | None, int, str]
 _END = object()
+MEMBER_BACKLOG = 100
 
 
 @functools.lru_cache(maxsize=256)
@@ -34,6 +35,14 @@ def _operation_type(query: str, operation_name: str | None) -> OperationType | N
     except GraphQLError:
         return None  # the schema's own stream reports the syntax error
     return operation.operation if operation else None
+
+
+def _offer(queue: asyncio.Queue[Any], item: object) -> None:
+    if queue.full():
+        # A client that stopped reading: the feed keeps every notification, so its oldest
+        # live one is the one to let go.
+        queue.get_nowait()
+    queue.put_nowait(item)
 
 
 class _Group:
@@ -52,7 +61,7 @@ class _Group:
             async with contextlib.aclosing(stream):
                 async for result in stream:
                     for queue in self.members:
-                        queue.put_nowait(result)
+                        _offer(queue, result)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # handed to every member, whose handler reports it
@@ -60,12 +69,10 @@ class _Group:
         finally:
             self._on_end(self)
             for queue in self.members:
-                queue.put_nowait(ending)
+                _offer(queue, ending)
 
     async def member(self) -> AsyncGenerator[Any, None]:
-        # Unbounded on purpose: a result is shared, so a queue holds references, not copies;
-        # a member that stops reading is a closed socket, and leaving drops its queue.
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        queue: asyncio.Queue[Any] = asyncio.Queue(MEMBER_BACKLOG)
         self.members.add(queue)
         try:
             while True:

@@ -55,8 +55,6 @@ def make_settings(db_path: Path, var_dir: Path, **overrides: Any) -> Settings:
         "var_dir": var_dir,
         "encryption_keys": TEST_KEY,
         "environment": "development",
-        # A test session is no server: leave the collector as CPython sets it.
-        "tune_gc": False,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
