@@ -3,6 +3,7 @@
 from models.accounts import Account, Session, SignInChallenge
 from models.activity import FailedAttempt, Notification, SecurityEvent
 from models.outbox import OutboxEmail
+from models.recovery import RecoveryDocument, RecoveryRequest
 from models.two_factor import BackupCode, TwoFactor
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "FailedAttempt",
     "Notification",
     "OutboxEmail",
+    "RecoveryDocument",
+    "RecoveryRequest",
     "SecurityEvent",
     "Session",
     "SignInChallenge",

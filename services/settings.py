@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     public_url: str | None = None
     totp_issuer: str = "Verrou"
 
+    # Lost-device recovery: uploads, where documents live, and how long after resolution.
+    recovery_dir: Path | None = None  # default: <var_dir>/recovery
+    max_document_bytes: int = 10 * 1000 * 1000
+    document_retention_days: int = 30
+    download_link_ttl_seconds: int = Field(default=600, le=600)
+    purge_interval_seconds: float = 3600.0
+
     session_ttl_seconds: int = 14 * 24 * 3600
     challenge_ttl_seconds: int = 5 * 60
     setup_ttl_seconds: int = 10 * 60
@@ -88,6 +95,10 @@ class Settings(BaseSettings):
         if self.graphql_introspection is None:
             return self.is_development
         return self.graphql_introspection
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.recovery_dir or self.var_dir / "recovery"
 
     @property
     def base_url(self) -> str:
