@@ -8,17 +8,15 @@ python server.py create-account EMAIL [--role …] [--company …] [--billing-em
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import gc
-import getpass
 import logging
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -27,19 +25,20 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise.contrib.starlette import RegisterTortoise
 
+from middleware import BodySizeLimit
+from resolvers import downloads
 from resolvers.context import Context, authenticate_connection, build_context
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
-from services import accounts
+from services import recovery
 from services.broker import InProcessBroker
 from services.clock import Clock
 from services.crypto import load_key_ring
-from services.database import apply_migrations, tortoise_config
-from services.errors import VerrouError
+from services.database import tortoise_config
 from services.outbox import OutboxWorker, transport_for
 from services.passwords import Passwords
 from services.runtime import Runtime
-from services.settings import Settings, SettingsError
+from services.settings import Settings
 
 logger = logging.getLogger("verrou")
 
@@ -92,6 +91,26 @@ async def mail_worker(runtime: Runtime) -> AsyncIterator[None]:
             await task
 
 
+@contextlib.asynccontextmanager
+async def periodic_purge(runtime: Runtime) -> AsyncIterator[None]:
+    """Delete recovery documents past their retention period, now and then."""
+
+    async def purge_forever() -> None:
+        while True:
+            removed = await recovery.purge(runtime)
+            if removed:
+                logger.info("purged %d recovery document(s)", removed)
+            await asyncio.sleep(runtime.settings.purge_interval_seconds)
+
+    task = asyncio.create_task(purge_forever(), name="verrou-document-purge")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def healthz(_: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -106,6 +125,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         # GET is for queries only; Strawberry refuses mutations over GET.
         allow_queries_via_get=True,
+        # The recovery documents (GraphQL multipart request spec).
+        multipart_uploads_enabled=True,
     )
 
     @contextlib.asynccontextmanager
@@ -114,14 +135,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # that request tasks need under Tortoise 1.x.
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await runtime.passwords.warm_up()
-            async with mail_worker(runtime):
+            async with mail_worker(runtime), periodic_purge(runtime):
                 yield
             await runtime.broker.close()
 
     app = Starlette(
+        middleware=[Middleware(BodySizeLimit, limit=settings.max_request_bytes)],
         routes=[
             Route("/healthz", healthz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/recovery-documents/{document_id:int}",
+                downloads.recovery_document,
+                methods=["GET"],
+            ),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
@@ -131,100 +158,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     return app
 
 
-def _serve(settings: Settings, workers: int) -> None:
-    import uvicorn
-
-    tune_garbage_collector()
-
-    asyncio.run(apply_migrations(settings.database_url))
-    uvicorn.run(
-        "server:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        # Notifications are a few hundred bytes: compressing them saves nothing, and each
-        # connection's zlib state would cost more memory than the rest of it.
-        ws_per_message_deflate=False,
-    )
-
-
-def tune_garbage_collector() -> None:
-    """Collect less often than CPython's default (700 allocations): with thousands of open
-    subscriptions, one notification's fan-out otherwise triggers collections that walk the
-    whole heap in its middle (bench/subscribers.py: 720 -> 510 ms of CPU for 5,000
-    subscribers, and no more 1.4 s outliers). No gc.freeze(): it shrinks the count that
-    full collections are weighed against, and made them more frequent, not less."""
-    gc.set_threshold(30_000, 50, 100)
-
-
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        return getpass.getpass("Password: ")
-    return sys.stdin.readline().rstrip("\n")
-
-
-async def _create_account(settings: Settings, args: argparse.Namespace) -> int:
-    from tortoise import Tortoise
-
-    from models.accounts import Locale, Role
-
-    runtime = make_runtime(settings)
-    await apply_migrations(settings.database_url)
-    await Tortoise.init(config=tortoise_config(settings.database_url))
-    try:
-        account = await accounts.create_account(
-            runtime,
-            email=args.email,
-            password=_read_password(),
-            company_name=args.company,
-            billing_contact_email=args.billing_email,
-            locale=Locale(args.locale),
-            role=Role(args.role),
-        )
-    except VerrouError as error:
-        print(f"error: {error.code} ({error.message_key})", file=sys.stderr)
-        return 1
-    finally:
-        await Tortoise.close_connections()
-    print(f"created {account.role.value} account {account.email}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="server.py", description="Verrou 2FA backend")
-    commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="serve the API (the default)")
-    serve.add_argument("--workers", type=int, default=1)
-    commands.add_parser("migrate", help="apply the database migrations")
-    create = commands.add_parser("create-account", help="create an account; password on stdin")
-    create.add_argument("email")
-    create.add_argument("--role", choices=["customer", "support"], default="customer")
-    create.add_argument("--company")
-    create.add_argument("--billing-email")
-    create.add_argument("--locale", choices=["fr", "en"], default="fr")
-    args = parser.parse_args(argv)
-
-    try:
-        settings = Settings()
-    except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
-
-    if args.command == "migrate":
-        asyncio.run(apply_migrations(settings.database_url))
-        print("migrations applied")
-        return 0
-    if args.command == "create-account":
-        return asyncio.run(_create_account(settings, args))
-    _serve(settings, getattr(args, "workers", 1))
-    return 0
-
-
 if __name__ == "__main__":
+    from cli import main
+
     sys.exit(main())

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import strawberry
 
-from models import Account, Notification, SecurityEvent
+from models import Account, Notification, RecoveryDocument, RecoveryRequest, SecurityEvent
+from models.accounts import Role
+from models.recovery import RecoveryStatus
 from resolvers.context import Context
 from resolvers.errors import top_level_error
-from services import history, status
+from services import documents, history, recovery, status
 from services.errors import Forbidden, VerrouError
 from services.i18n import translate
 from services.pagination import Page
 from services.status import TwoFactorStatus
 
+Info = strawberry.Info[Context, None]
 DEFAULT_PAGE = 20
 
 
@@ -70,3 +73,44 @@ async def unread_notification_count(account: Account) -> int:
 
 def notification_message(info: strawberry.Info[Context, None], notification: Notification) -> str:
     return translate(notification.message_key, info.context.locale, notification.params)
+
+
+def _is_support(info: Info) -> bool:
+    account = info.context.account
+    return account is not None and account.role == Role.SUPPORT
+
+
+async def recovery_queue(
+    info: Info, status: str | None, first: int | None, after: str | None
+) -> Page[RecoveryRequest]:
+    if not _is_support(info):
+        raise top_level_error(Forbidden(), info.context.locale)
+    try:
+        return await recovery.queue(
+            RecoveryStatus(status) if status else None,
+            first=_page_size(first),
+            after=after,
+        )
+    except VerrouError as error:
+        raise top_level_error(error, info.context.locale) from None
+
+
+async def recovery_account(info: Info, request: RecoveryRequest) -> Account | None:
+    if not _is_support(info):
+        return None
+    return await Account.get(id=request.account_id)
+
+
+async def recovery_documents(info: Info, request: RecoveryRequest) -> list[RecoveryDocument]:
+    if not _is_support(info):
+        return []
+    return await recovery.documents_of(request.id)
+
+
+def download_url(info: Info, document: RecoveryDocument) -> str:
+    return documents.download_url(info.context.runtime, document.id)
+
+
+async def visible_recovery_request(info: Info, request_id: int) -> RecoveryRequest | None:
+    viewer = info.context.account
+    return await recovery.visible(viewer, request_id) if viewer is not None else None

@@ -6,8 +6,9 @@ from typing import Any
 
 import strawberry
 
+from resolvers import fields
 from resolvers.context import Context
-from resolvers.errors import PublicError, signed_in
+from resolvers.errors import signed_in
 from resolvers.payload_errors import payload_errors
 from schema.global_id import from_global_id
 from schema.inputs import MarkNotificationsReadInput
@@ -30,6 +31,8 @@ async def node(info: Info, id: strawberry.ID) -> Any:
     kind, pk = decoded
     if kind == "Account":
         return account if pk == account.id else None
+    if kind == "RecoveryRequest":
+        return await fields.visible_recovery_request(info, pk)
     return await history.find_own(kind, pk, account.id)
 
 
@@ -46,16 +49,3 @@ async def mark_notifications_read(
         ids.append(decoded[1])
     left = await history.mark_notifications_read(info.context.runtime, account.id, ids)
     return MarkNotificationsReadPayload(unread_notification_count=left)
-
-
-def not_built(feature: str) -> PublicError:
-    # The contract is complete, so every field exists; these answer plainly until built.
-    return PublicError("NOT_IMPLEMENTED", f"{feature} is not available yet on this server.")
-
-
-async def recovery_requests(info: Info) -> Any:
-    raise not_built("Lost-device recovery")
-
-
-async def request_recovery(info: Info) -> Any:
-    raise not_built("Lost-device recovery")

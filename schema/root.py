@@ -6,9 +6,8 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from resolvers import queries, sessions, subscriptions, two_factor
+from resolvers import fields, queries, recovery, sessions, subscriptions, two_factor
 from schema.enums import RecoveryStatus
-from schema.inputs import RequestTwoFactorRecoveryInput, ResolveRecoveryRequestInput
 from schema.payloads import (
     CancelTwoFactorSetupPayload,
     ConfirmTwoFactorPayload,
@@ -55,7 +54,9 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
     ) -> RecoveryRequestConnection:
-        return await queries.recovery_requests(info)  # type: ignore[no-any-return]
+        return await fields.recovery_queue(  # type: ignore[return-value]
+            info, status.value if status else None, first, after
+        )
 
 
 @strawberry.type(
@@ -99,17 +100,21 @@ class Mutation:
         resolver=queries.mark_notifications_read, description="Mark notifications read."
     )
 
-    @strawberry.mutation(description="Lost device: ask support to turn 2FA off, with documents.")
-    async def request_two_factor_recovery(
-        self, info: Info, input: RequestTwoFactorRecoveryInput
-    ) -> RequestTwoFactorRecoveryPayload:
-        return await queries.request_recovery(info)  # type: ignore[no-any-return]
-
-    @strawberry.mutation(description="SUPPORT only. APPROVE turns the account's 2FA off.")
-    async def resolve_recovery_request(
-        self, info: Info, input: ResolveRecoveryRequestInput
-    ) -> ResolveRecoveryRequestPayload:
-        return await queries.request_recovery(info)  # type: ignore[no-any-return]
+    request_two_factor_recovery: RequestTwoFactorRecoveryPayload = strawberry.mutation(
+        resolver=recovery.request_recovery,
+        description=(
+            "Lost device: ask support to turn 2FA off. Send it as a GraphQL multipart request "
+            "with the identity document (and the KBIS for a company); PDF, JPEG or PNG, "
+            "10 MB at most each. The challenge token of signIn proves the password."
+        ),
+    )
+    resolve_recovery_request: ResolveRecoveryRequestPayload = strawberry.mutation(
+        resolver=recovery.resolve_request,
+        description=(
+            "SUPPORT only. APPROVE turns the account's 2FA off (secret and codes deleted, "
+            "every session ended); either way the customer is emailed the decision and note."
+        ),
+    )
 
 
 @strawberry.type(description="Live updates over WebSocket.")

@@ -254,9 +254,12 @@ class RecoveryDocument:
     file_name: str = strawberry.field(description="Name of the uploaded file.")
     content_type: str = strawberry.field(description="Detected from the content.")
     size: int = strawberry.field(description="In bytes.")
-    download_url: str = strawberry.field(
-        description="Short-lived link, served only to a SUPPORT session."
+
+    @strawberry.field(
+        description="Short-lived link (10 minutes at most), served only to a SUPPORT session."
     )
+    def download_url(self, info: Info) -> str:
+        return fields.download_url(info, self)  # type: ignore[arg-type]
 
 
 @strawberry.type(description="A customer's request to turn 2FA off after losing the device.")
@@ -268,10 +271,14 @@ class RecoveryRequest(Node):
     resolution_note: str | None = strawberry.field(
         description="Support's note, sent to the customer."
     )
-    account: Account | None = strawberry.field(description="Visible to SUPPORT only.")
-    documents: list[RecoveryDocument] = strawberry.field(
-        description="Visible to SUPPORT only; empty once the documents are purged."
-    )
+
+    @strawberry.field(description="Visible to SUPPORT only.")
+    async def account(self, info: Info) -> Account | None:
+        return await fields.recovery_account(info, self)  # type: ignore[arg-type, return-value]
+
+    @strawberry.field(description="Visible to SUPPORT only; empty once the documents are purged.")
+    async def documents(self, info: Info) -> list[RecoveryDocument]:
+        return await fields.recovery_documents(info, self)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Opaque global id.")
     def id(self) -> strawberry.ID:

@@ -61,6 +61,21 @@ class KeyRing:
         """Re-encrypt under the newest key."""
         return self._fernet.rotate(token.encode("ascii")).decode("ascii")
 
+    def sign(self, message: str, purpose: bytes) -> str:
+        """HMAC-SHA256 of message under the newest key's subkey for purpose."""
+        subkey = _subkey(self.keys[0], purpose)
+        return hmac.new(subkey, message.encode(), hashlib.sha256).hexdigest()
+
+    def verify(self, message: str, signature: str, purpose: bytes) -> bool:
+        """Whether signature was made by sign() under any key of the ring (constant time)."""
+        if not signature.isascii():  # compare_digest refuses other text
+            return False
+        expected = [
+            hmac.new(_subkey(key, purpose), message.encode(), hashlib.sha256).hexdigest()
+            for key in self.keys
+        ]
+        return any([hmac.compare_digest(candidate, signature) for candidate in expected])
+
     def digests(self, value: str) -> list[str]:
         """HMAC-SHA256 of value under each key's digest subkey; the newest key's first."""
         return [
@@ -69,11 +84,13 @@ class KeyRing:
         ]
 
 
+def _subkey(key: bytes, purpose: bytes) -> bytes:
+    # One subkey per purpose, so an HMAC key is never the encryption key itself.
+    return hashlib.sha256(b"verrou/" + purpose + b"\x00" + base64.urlsafe_b64decode(key)).digest()
+
+
 def _digest_subkey(key: bytes) -> bytes:
-    # A separate subkey so the HMAC key is never the encryption key itself.
-    return hashlib.sha256(
-        b"verrou/backup-code-digest/v1\x00" + base64.urlsafe_b64decode(key)
-    ).digest()
+    return _subkey(key, b"backup-code-digest/v1")
 
 
 def load_key_ring(encryption_keys: str, var_dir: Path, *, development: bool) -> KeyRing:

@@ -1,15 +1,18 @@
-"""Security emails to the billing contact, rendered from templates/email/ and queued in the outbox.
+"""Emails rendered from templates/email/ and queued in the outbox.
 
-A new kind needs one file per locale and nothing in Python:
-templates/email/<locale>/<kind in lower case>.txt, which sets `subject` and `summary`
+Security emails go to the billing contact. A new kind needs one file per locale and nothing in
+Python: templates/email/<locale>/<kind in lower case>.txt, which sets `subject` and `summary`
 (plain text: what happened; the caller's params are in scope). The shared layouts add when,
 from which IP address, which account, and what to do if it was not the account's owner.
+
+Announcements to support are internal, always in French, and framed by their own layout.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -24,6 +27,7 @@ from services.i18n import normalize_locale
 from services.runtime import RequestMeta, Runtime
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
+SUPPORT_RECOVERY_REQUESTED = "SUPPORT_RECOVERY_REQUESTED"
 
 _KIND = re.compile(r"[A-Z][A-Z0-9_]*")
 _MONTHS_EN = (
@@ -40,6 +44,19 @@ _MONTHS_EN = (
     "November",
     "December",
 )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The frame of a kind: <locale>/<name>.txt and .html around it, <locale>/<footer>.txt last."""
+
+    name: str
+    footer: str
+
+
+CUSTOMER = Layout("_layout", "_footer")
+# The customer's "if it was not you" advice would mislead support; theirs says what not to expect.
+SUPPORT = Layout("_support_layout", "_support_footer")
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +83,11 @@ def mail_from_address(mail_from: str) -> str:
 
 
 def render(
-    kind: str, locale: str, facts: Mapping[str, object], params: Mapping[str, object]
+    kind: str,
+    locale: str,
+    facts: Mapping[str, object],
+    params: Mapping[str, object],
+    layout: Layout = CUSTOMER,
 ) -> tuple[str, str, str]:
     """(subject, text, html) of one kind of email; jinja2.TemplateNotFound for an unknown kind."""
     if not _KIND.fullmatch(kind):
@@ -80,10 +101,10 @@ def render(
         raise ValueError(f"{name} must set both subject and summary")
     subject = " ".join(str(exported["subject"]).split())
     summary = str(exported["summary"]).strip()
-    footer = env.get_template(f"{locale}/_footer.txt").render(context).strip()
+    footer = env.get_template(f"{locale}/{layout.footer}.txt").render(context).strip()
     body = {**context, "subject": subject, "summary": summary, "footer": footer}
-    text = env.get_template(f"{locale}/_layout.txt").render(body)
-    html = env.get_template(f"{locale}/_layout.html").render(body)
+    text = env.get_template(f"{locale}/{layout.name}.txt").render(body)
+    html = env.get_template(f"{locale}/{layout.name}.html").render(body)
     return subject, text, html
 
 
@@ -96,7 +117,9 @@ async def enqueue(
     connection: BaseDBAsyncClient | None = None,
 ) -> OutboxEmail:
     """Queue the email telling the billing contact about a change, in the change's transaction."""
-    settings = rt.settings
+    if kind.startswith("SUPPORT_"):
+        # Support's emails carry the back-office link; the customer must never receive one.
+        raise ValueError(f"{kind} is for support: use its own function")
     now = rt.clock.now()
     locale = normalize_locale(account.locale)
     facts: dict[str, object] = {
@@ -104,16 +127,49 @@ async def enqueue(
         "ip_address": meta.ip_address,
         "account_email": account.email,
         "company_name": account.company_name,
-        "support_email": settings.support_email,
+        "support_email": rt.settings.support_email,
     }
-    subject, text, html = render(kind, locale, facts, params)
+    rendered = render(kind, locale, facts, params)
+    return await _queue(rt, account.billing_contact_email, now, rendered, connection)
 
+
+async def enqueue_support_announcement(
+    rt: Runtime,
+    account: Account,
+    request_id: str,
+    link: str,
+    meta: RequestMeta,
+    connection: BaseDBAsyncClient | None = None,
+) -> OutboxEmail:
+    """Queue the email telling support a recovery request awaits review; never the documents."""
+    now = rt.clock.now()
+    facts: dict[str, object] = {
+        "when": format_when(now, "fr"),
+        "ip_address": meta.ip_address,
+        "account_email": account.email,
+        "company_name": account.company_name,
+        "request_id": request_id,
+        "link": link,
+    }
+    rendered = render(SUPPORT_RECOVERY_REQUESTED, "fr", facts, {}, SUPPORT)
+    return await _queue(rt, rt.settings.support_email, now, rendered, connection)
+
+
+async def _queue(
+    rt: Runtime,
+    recipient: str,
+    now: datetime,
+    rendered: tuple[str, str, str],
+    connection: BaseDBAsyncClient | None,
+) -> OutboxEmail:
+    subject, text, html = rendered
+    mail_from = rt.settings.mail_from
     message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = account.billing_contact_email
+    message["From"] = mail_from
+    message["To"] = recipient
     message["Subject"] = subject
     message["Date"] = format_datetime(now)
-    domain = mail_from_address(settings.mail_from).rpartition("@")[2] or "localhost"
+    domain = mail_from_address(mail_from).rpartition("@")[2] or "localhost"
     message_id = make_msgid(domain=domain)
     message["Message-ID"] = message_id
     # Quoted-printable keeps the stored message 7-bit, as SMTP without SMTPUTF8 needs.
@@ -122,7 +178,7 @@ async def enqueue(
 
     return await OutboxEmail.create(
         using_db=connection,
-        recipient=account.billing_contact_email,
+        recipient=recipient,
         subject=subject[:255],
         message_id=message_id,
         message=message.as_string(),

@@ -16,6 +16,9 @@ VerrouError
 ├── NoPendingSetup
 ├── SetupExpired
 ├── ConfirmationRequired
+├── FileTooLarge                 an upload over the size limit
+├── UnsupportedFileType          an upload that is not a PDF, JPEG or PNG
+├── AlreadyResolved              a recovery request answered already
 └── SecondFactorError
     ├── InvalidCode              wrong TOTP or backup code
     ├── CodeAlreadyUsed          a TOTP step at or before the last accepted one
@@ -93,6 +96,18 @@ class SetupExpired(VerrouError):
 
 class ConfirmationRequired(VerrouError):
     code = "CONFIRMATION_REQUIRED"
+
+
+class FileTooLarge(VerrouError):
+    code = "FILE_TOO_LARGE"
+
+
+class UnsupportedFileType(VerrouError):
+    code = "UNSUPPORTED_FILE_TYPE"
+
+
+class AlreadyResolved(VerrouError):
+    code = "ALREADY_RESOLVED"
 
 
 class SecondFactorError(VerrouError):

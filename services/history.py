@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from models import Notification, SecurityEvent
-from services.pagination import Page, newest_first
+from services.pagination import Page, page
 from services.runtime import Runtime
 
 
 async def security_events(account_id: int, *, first: int, after: str | None) -> Page[SecurityEvent]:
-    return await newest_first(SecurityEvent.filter(account_id=account_id), first=first, after=after)
+    return await page(SecurityEvent.filter(account_id=account_id), first=first, after=after)
 
 
 async def notifications(
@@ -17,7 +17,7 @@ async def notifications(
     query = Notification.filter(account_id=account_id)
     if unread_only:
         query = query.filter(read_at=None)
-    return await newest_first(query, first=first, after=after)
+    return await page(query, first=first, after=after)
 
 
 async def unread_notification_count(account_id: int) -> int:

@@ -92,6 +92,21 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Cette demande a déjà été traitée.",
         "en": "This request was already resolved.",
     },
+    "COMPANY_REGISTRATION_REQUIRED": {
+        "fr": "Pour un compte d'entreprise, joignez aussi l'extrait d'immatriculation (KBIS).",
+        "en": "For a company account, also attach the company registration extract (KBIS).",
+    },
+    "RECOVERY_ALREADY_PENDING": {
+        "fr": (
+            "Une demande est déjà en cours d'examen pour ce compte : "
+            "le support vous répondra par e-mail."
+        ),
+        "en": "A request is already being reviewed for this account: support will answer by email.",
+    },
+    "CANNOT_RESOLVE_OWN_REQUEST": {
+        "fr": "Vous ne pouvez pas traiter une demande qui concerne votre propre compte.",
+        "en": "You cannot resolve a request about your own account.",
+    },
     "NOTIFICATION_TWO_FACTOR_ENABLED": {
         "fr": "La double authentification est activée sur votre compte.",
         "en": "Two-factor authentication is now on for your account.",

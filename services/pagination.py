@@ -1,4 +1,4 @@
-"""Relay-style cursor pages over a query ordered newest first (by descending id)."""
+"""Relay-style cursor pages over a query ordered by id, newest or oldest first."""
 
 from __future__ import annotations
 
@@ -57,8 +57,13 @@ def decode_cursor(cursor: str, field: list[str]) -> int:
         raise InvalidInput(field=field) from None
 
 
-async def newest_first(
-    query: QuerySet[T], *, first: int, after: str | None, field_prefix: list[str] | None = None
+async def page(
+    query: QuerySet[T],
+    *,
+    first: int,
+    after: str | None,
+    newest_first: bool = True,
+    field_prefix: list[str] | None = None,
 ) -> Page[T]:
     prefix = field_prefix or []
     if first < 1 or first > MAX_PAGE:
@@ -66,8 +71,9 @@ async def newest_first(
     total = await query.count()
     window: Any = query
     if after is not None:
-        window = window.filter(id__lt=decode_cursor(after, [*prefix, "after"]))
-    rows = await window.order_by("-id").limit(first + 1)
+        boundary = decode_cursor(after, [*prefix, "after"])
+        window = window.filter(id__lt=boundary) if newest_first else window.filter(id__gt=boundary)
+    rows = await window.order_by("-id" if newest_first else "id").limit(first + 1)
     edges = [Edge(cursor=encode_cursor(row.pk), node=row) for row in rows[:first]]
     return Page(
         edges=edges,

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         return self.graphql_introspection
 
     @property
+    def max_request_bytes(self) -> int:
+        """Two documents and the rest of a multipart request."""
+        return 2 * self.max_document_bytes + 1_000_000
+
+    @property
     def documents_dir(self) -> Path:
         return self.recovery_dir or self.var_dir / "recovery"
 

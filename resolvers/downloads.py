@@ -1,0 +1,47 @@
+"""The one HTTP route besides GraphQL: a recovery document, for support, by signed link."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from models.accounts import Role
+from resolvers.context import bearer_token
+from services import accounts, documents
+from services.errors import Forbidden, NotFound
+from services.runtime import Runtime
+
+
+async def recovery_document(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    token = bearer_token(request.headers.get("authorization"))
+    session = await accounts.authenticate(runtime, token) if token else None
+    if session is None:
+        return PlainTextResponse(
+            "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    if session.account.role != Role.SUPPORT:
+        return PlainTextResponse("Forbidden", status_code=403)
+    try:
+        document_id = int(request.path_params["document_id"])
+        document, content = await documents.open_signed(
+            runtime,
+            document_id,
+            request.query_params.get("expires", ""),
+            request.query_params.get("signature", ""),
+        )
+    except Forbidden:
+        return PlainTextResponse("Forbidden: the link is invalid or expired", status_code=403)
+    except NotFound:
+        return PlainTextResponse("Not found", status_code=404)
+    return Response(
+        content,
+        media_type=document.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.file_name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
