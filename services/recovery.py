@@ -56,21 +56,15 @@ async def request(
         raise InvalidInput("COMPANY_REGISTRATION_REQUIRED", field=["input", "companyRegistration"])
     if await RecoveryRequest.exists(open_for=account.id):
         raise InvalidInput("RECOVERY_ALREADY_PENDING", field=["input"])
-    files = [
-        (
-            DocumentKind.IDENTITY,
-            await documents.read_checked(rt, identity_document, ["input", "identityDocument"]),
-        )
-    ]
+    uploads = [(DocumentKind.IDENTITY, identity_document, "identityDocument")]
     if company_registration is not None:
-        files.append(
-            (
-                DocumentKind.COMPANY_REGISTRATION,
-                await documents.read_checked(
-                    rt, company_registration, ["input", "companyRegistration"]
-                ),
-            )
+        uploads.append(
+            (DocumentKind.COMPANY_REGISTRATION, company_registration, "companyRegistration")
         )
+    files = [
+        (kind, await documents.read_checked(rt, upload, ["input", field]))
+        for kind, upload, field in uploads
+    ]
     stored = [(kind, checked, await documents.store(rt, checked)) for kind, checked in files]
     try:
         created, notification = await _record_request(rt, meta, challenge, message, stored)
