@@ -9,6 +9,7 @@ import getpass
 import logging
 import sys
 
+from pydantic import ValidationError
 from tortoise import Tortoise
 
 from models.accounts import Locale, Role
@@ -110,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "_".join(str(part) for part in problem["loc"]).upper() or "settings"
+            print(f"configuration error: {name}: {problem['msg']}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"

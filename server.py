@@ -1,9 +1,12 @@
-"""Verrou: the Starlette application, its lifespan, and the command line.
+"""Verrou: the Starlette application and its lifespan.
+
+Run as a script, it is the command line (cli.py):
 
 python server.py                      serve (same as `serve`)
 python server.py serve [--workers N]
 python server.py migrate
 python server.py create-account EMAIL [--role …] [--company …] [--billing-email …] [--locale …]
+python server.py purge-documents
 """
 
 from __future__ import annotations

@@ -193,3 +193,17 @@ def test_serve_answers_health_graphiql_and_graphql_over_a_socket(tmp_path: Path)
     with sqlite3.connect(tmp_path / "x.sqlite3") as connection:
         emails = connection.execute("SELECT email FROM account").fetchall()
     assert emails == [("served@example.com",)]
+
+
+
+def test_a_bad_setting_is_named_without_a_traceback(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "migrate", DOWNLOAD_LINK_TTL_SECONDS="900")
+    assert result.returncode == 2
+    assert "DOWNLOAD_LINK_TTL_SECONDS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_purge_documents_runs_on_an_empty_database(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "purge-documents")
+    assert result.returncode == 0, result.stderr
+    assert "purged 0 recovery document(s)" in result.stdout
