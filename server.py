@@ -26,6 +26,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET
 from tortoise.contrib.starlette import RegisterTortoise
 
 from middleware import BodySizeLimit
@@ -55,6 +56,14 @@ class VerrouGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         return await build_context(request, response, self.runtime)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            # Strawberry leaves a parsed multipart form open: close its spooled upload files.
+            if isinstance(request, Request):
+                await request.close()
 
     async def on_ws_connect(self, context: Context) -> None:
         if not await authenticate_connection(context):

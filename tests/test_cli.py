@@ -195,7 +195,6 @@ def test_serve_answers_health_graphiql_and_graphql_over_a_socket(tmp_path: Path)
     assert emails == [("served@example.com",)]
 
 
-
 def test_a_bad_setting_is_named_without_a_traceback(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "migrate", DOWNLOAD_LINK_TTL_SECONDS="900")
     assert result.returncode == 2
