@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import time
+import uuid
+
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,3 +59,58 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = PlainTextResponse(f"Request body over {self.limit} bytes", status_code=413)
         await response(scope, receive, send)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+request_log = logging.getLogger("verrou.requests")
+
+
+class RequestLog:
+    """One JSON log line and one metric sample per HTTP request, with a request id.
+
+    The path is logged without its query string: a signed download link carries its
+    signature there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def identified_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, identified_send)
+        finally:
+            seconds = time.perf_counter() - started
+            operation = state.get("graphql_operation")
+            outcome = state.get("graphql_outcome") or ("ok" if status < 400 else "error")
+            if scope["path"] == "/graphql" and operation is not None:
+                scope["app"].state.runtime.metrics.observe_request(operation, outcome, seconds)
+            request_log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope.get("method"),
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "operation": operation,
+                    "operation_name": state.get("graphql_operation_name"),
+                    "outcome": outcome,
+                },
+            )

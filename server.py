@@ -21,7 +21,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -29,8 +29,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 from tortoise.contrib.starlette import RegisterTortoise
 
-from middleware import BodySizeLimit
-from resolvers import downloads
+from middleware import BodySizeLimit, RequestLog
+from resolvers import downloads, probes
 from resolvers.context import Context, authenticate_connection, build_context
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
@@ -41,6 +41,7 @@ from services.crypto import load_key_ring
 from services.database import tortoise_config
 from services.outbox import OutboxWorker, transport_for
 from services.passwords import Passwords
+from services.redis_broker import RedisBroker
 from services.runtime import Runtime
 from services.settings import Settings
 
@@ -82,7 +83,7 @@ def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
             development=settings.is_development,
         ),
         passwords=Passwords(settings),
-        broker=InProcessBroker(),
+        broker=RedisBroker(settings.redis_url) if settings.redis_url else InProcessBroker(),
     )
 
 
@@ -123,10 +124,6 @@ async def periodic_purge(runtime: Runtime) -> AsyncIterator[None]:
             await task
 
 
-async def healthz(_: Request) -> Response:
-    return PlainTextResponse("ok")
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     runtime = make_runtime(settings, clock)
@@ -152,9 +149,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await runtime.broker.close()
 
     app = Starlette(
-        middleware=[Middleware(BodySizeLimit, limit=settings.max_request_bytes)],
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(BodySizeLimit, limit=settings.max_request_bytes),
+        ],
         routes=[
-            Route("/healthz", healthz),
+            Route("/healthz", probes.healthz),
+            Route("/readyz", probes.readyz),
+            Route("/metrics", probes.metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(
                 "/recovery-documents/{document_id:int}",

@@ -7,6 +7,7 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
+from schema.observability import OperationLabel
 from schema.root import Mutation, Query, Subscription
 from schema.types import Account, Notification, RecoveryRequest, SecurityEvent
 
@@ -26,6 +27,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: MaskErrors(should_mask_error=should_mask),
+        OperationLabel,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

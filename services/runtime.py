@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from services.broker import Broker
 from services.clock import Clock
 from services.crypto import KeyRing
+from services.metrics import Metrics
 from services.passwords import Passwords
 from services.settings import Settings
 
@@ -19,6 +20,7 @@ class Runtime:
     keys: KeyRing
     passwords: Passwords
     broker: Broker
+    metrics: Metrics = field(default_factory=Metrics)
     # Set after a transaction that wrote outbox rows commits: wakes the mail worker.
     mail_ready: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -33,6 +33,7 @@ async def record(
     connection: BaseDBAsyncClient | None = None,
 ) -> SecurityEvent:
     """Write the event; pass the change's transaction so both commit or neither does."""
+    rt.metrics.count_security_event(kind.value)
     return await SecurityEvent.create(
         using_db=connection,
         account_id=account_id,

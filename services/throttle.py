@@ -44,5 +44,6 @@ async def begin_attempt(rt: Runtime, subject: str) -> Attempt:
         await FailedAttempt.filter(id=row.id).delete()
         oldest = await recent.order_by("created_at").first()
         reopens = (oldest.created_at if oldest else now) + window
+        rt.metrics.count_rate_limited()
         raise RateLimited(retry_after=max(1, math.ceil((reopens - now).total_seconds())))
     return Attempt(row)
