@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import gc
 import getpass
-import logging
 import sys
 
 from pydantic import ValidationError
 from tortoise import Tortoise
 
+import logs
 from models.accounts import Locale, Role
 from server import make_runtime
 from services import accounts, recovery
@@ -37,6 +37,9 @@ def _serve(settings: Settings, workers: int) -> None:
         # Notifications are a few hundred bytes: compressing them saves nothing, and each
         # connection's zlib state would cost more memory than the rest of it.
         ws_per_message_deflate=False,
+        # Logging is ours (logs.py), and RequestLog writes one line per request.
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -117,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             name = "_".join(str(part) for part in problem["loc"]).upper() or "settings"
             print(f"configuration error: {name}: {problem['msg']}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings.log_level, as_json=settings.log_format == "json")
 
     if args.command == "migrate":
         asyncio.run(apply_migrations(settings.database_url))

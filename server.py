@@ -110,9 +110,13 @@ async def periodic_purge(runtime: Runtime) -> AsyncIterator[None]:
 
     async def purge_forever() -> None:
         while True:
-            removed = await recovery.purge(runtime)
-            if removed:
-                logger.info("purged %d recovery document(s)", removed)
+            try:
+                removed = await recovery.purge(runtime)
+            except Exception:  # the database may be away for a while: try again next time
+                logger.exception("document purge failed")
+            else:
+                if removed:
+                    logger.info("purged %d recovery document(s)", removed)
             await asyncio.sleep(runtime.settings.purge_interval_seconds)
 
     task = asyncio.create_task(purge_forever(), name="verrou-document-purge")

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     graphql_introspection: bool | None = None
     log_level: str = "INFO"
+    # "json": one JSON object per line (what log shippers read); "text" for a terminal.
+    log_format: Literal["json", "text"] = "json"
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
