@@ -136,13 +136,13 @@ class RedisBroker:
             finally:
                 self._pubsub = None
                 async with self._lock:
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py
             await asyncio.sleep(delay)
             delay = min(delay * 2, LAST_RETRY_SECONDS)
 
     async def _connect(self, pubsub: PubSub) -> None:
         async with self._lock:
-            await pubsub.connect()
+            await pubsub.connect()  # type: ignore[no-untyped-call]  # redis-py
             self._pubsub = pubsub
             self._subscribed = set(self._queues)
             if self._subscribed:
