@@ -66,6 +66,13 @@ class RedisBroker:
         except RedisError as error:
             raise BrokerUnavailable(f"Redis unavailable: {error}") from error
 
+    async def ping(self) -> None:
+        """For readiness: raises BrokerUnavailable when Redis does not answer."""
+        try:
+            await self._redis.ping()
+        except RedisError as error:
+            raise BrokerUnavailable(f"Redis unavailable: {error}") from error
+
     @contextlib.asynccontextmanager
     async def subscribe(self, account_id: int) -> AsyncIterator[AsyncIterator[str]]:
         if self._reader is None:

@@ -281,3 +281,13 @@ async def test_a_change_made_through_one_process_reaches_a_subscriber_of_another
             assert (event["kind"], event["level"]) == ("TWO_FACTOR_ENABLED", "SUCCESS")
             assert event["account"]["email"] == "alice@example.com"
             assert event["account"]["twoFactor"]["enabled"] is True
+
+
+async def test_readiness_follows_redis(api: Api, redis_server: RedisServer) -> None:
+    ready = await api.client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (200, {"database": "ok", "broker": "ok"})
+    redis_server.stop()
+    gone = await api.client.get("/readyz")
+    assert (gone.status_code, gone.json()) == (503, {"database": "ok", "broker": "unavailable"})
+    redis_server.start()
+    assert (await api.client.get("/readyz")).status_code == 200
