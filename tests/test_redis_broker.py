@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,41 +21,10 @@ from services.redis_broker import RedisBroker, channel_of
 from services.settings import Settings
 from tests.conftest import TEST_KEY, LiveServer, free_port, make_settings
 from tests.helpers import Api, until
+from tests.redis_server import REDIS_SERVER, RedisServer
 from tests.ws_client import subscriber
 
 ROOT = Path(__file__).parents[1]
-REDIS_SERVER = shutil.which("redis-server")
-
-
-class RedisServer:
-    """redis-server on a fixed port, without persistence, so it can be killed and restarted."""
-
-    def __init__(self, executable: str, port: int, workdir: Path) -> None:
-        self.executable = executable
-        self.port = port
-        self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [self.executable, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-        command += ["--dir", str(self.workdir)]
-        self._process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            time.sleep(0.02)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
 
 
 @pytest.fixture
@@ -255,6 +222,7 @@ async def test_the_channel_is_left_when_the_last_local_subscriber_leaves(
     assert await plain_redis.pubsub_channels() == []
 
 
+@pytest.mark.sqlite_only(reason="other_process sets DATABASE_URL=sqlite://{db_path}")
 async def test_a_change_made_through_one_process_reaches_a_subscriber_of_another(
     live: LiveServer, other_process: str, clock: FrozenClock, plain_redis: Redis
 ) -> None:
