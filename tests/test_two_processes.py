@@ -60,7 +60,7 @@ async def database_url() -> AsyncIterator[str]:
 
 
 def spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "server.py", "serve"], cwd=ROOT, env=env)  # noqa: S603
+    return subprocess.Popen([sys.executable, "server.py", "serve"], cwd=ROOT, env=env)
 
 
 @pytest.fixture
