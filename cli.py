@@ -7,13 +7,15 @@ import asyncio
 import gc
 import getpass
 import sys
+from typing import Any
 
+import uvicorn
 from pydantic import ValidationError
 from tortoise import Tortoise
 
 import logs
 from models.accounts import Locale, Role
-from server import make_runtime
+from server import create_app, make_runtime
 from services import accounts, recovery
 from services.database import apply_migrations, tortoise_config
 from services.errors import VerrouError
@@ -21,26 +23,39 @@ from services.settings import Settings, SettingsError
 
 
 def _serve(settings: Settings, workers: int) -> None:
-    import uvicorn
-
     tune_garbage_collector()
-
+    # Once, before any worker starts.
     asyncio.run(apply_migrations(settings.database_url))
-    uvicorn.run(
-        "server:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
         # Notifications are a few hundred bytes: compressing them saves nothing, and each
         # connection's zlib state would cost more memory than the rest of it.
-        ws_per_message_deflate=False,
+        "ws_per_message_deflate": False,
         # Logging is ours (logs.py), and RequestLog writes one line per request.
-        log_config=None,
-        access_log=False,
-    )
+        "log_config": None,
+        "access_log": False,
+    }
+    if workers > 1:
+        uvicorn.run("server:create_app", factory=True, workers=workers, **options)
+        return
+    app = create_app(settings)
+    GracefulServer(uvicorn.Config(app, **options), app).run()
+
+
+class GracefulServer(uvicorn.Server):
+    """On SIGTERM uvicorn stops accepting and finishes in-flight requests, but closes
+    WebSockets with 1012; ours get 1001 (going away) first."""
+
+    def __init__(self, config: uvicorn.Config, app: Any) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        await self.app.state.going_away()
+        await super().shutdown(sockets)
 
 
 def tune_garbage_collector() -> None:

@@ -52,6 +52,7 @@ class VerrouGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
+        self.open_sockets: set[WebSocket] = set()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -59,12 +60,21 @@ class VerrouGraphQL(GraphQL[Context, None]):
         return await build_context(request, response, self.runtime)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if isinstance(request, WebSocket):
+            self.open_sockets.add(request)
         try:
             return await super().run(request, context, root_value)
         finally:
+            self.open_sockets.discard(request)
             # Strawberry leaves a parsed multipart form open: close its spooled upload files.
             if isinstance(request, Request):
                 await request.close()
+
+    async def going_away(self) -> None:
+        """Close every WebSocket with 1001 (going away), so clients reconnect elsewhere."""
+        for socket in list(self.open_sockets):
+            with contextlib.suppress(RuntimeError, OSError):  # already closing or closed
+                await socket.close(code=1001, reason="server shutting down")
 
     async def on_ws_connect(self, context: Context) -> None:
         if not await authenticate_connection(context):
@@ -173,6 +183,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.runtime = runtime
     app.state.subscriptions = schema
+    app.state.going_away = graphql.going_away
     return app
 
 

@@ -1,0 +1,81 @@
+"""Stopping a served process: WebSockets hear 1001, and the process exits cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import TEST_KEY, free_port
+from tests.helpers import PASSWORD, SIGN_UP
+from tests.ws_client import NOTIFICATIONS, TRANSPORT_WS
+
+ROOT = Path(__file__).parents[1]
+
+
+def spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "server.py", "serve"], cwd=ROOT, env=env)
+
+
+async def test_sigterm_closes_websockets_with_going_away(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite://{tmp_path / 'db.sqlite3'}",
+        "VAR_DIR": str(tmp_path / "var"),
+        "ENCRYPTION_KEYS": TEST_KEY,
+        "LOG_LEVEL": "WARNING",
+    }
+    process = spawn(env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            body = (
+                await client.post(
+                    "/graphql",
+                    json={
+                        "query": SIGN_UP,
+                        "variables": {"input": {"email": "s@example.com", "password": PASSWORD}},
+                    },
+                )
+            ).json()
+            token = body["data"]["signUp"]["session"]["token"]
+        async with connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=[TRANSPORT_WS]) as ws:  # type: ignore[list-item]
+            await ws.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+                )
+            )
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(
+                json.dumps({"id": "1", "type": "subscribe", "payload": {"query": NOTIFICATIONS}})
+            )
+            await asyncio.sleep(0.2)
+            process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1001
+        # uvicorn shuts down gracefully, then re-raises the signal it caught.
+        assert await asyncio.to_thread(process.wait, 30) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
