@@ -34,8 +34,8 @@ def _serve(settings: Settings, workers: int) -> None:
         # Notifications are a few hundred bytes: compressing them saves nothing, and each
         # connection's zlib state would cost more memory than the rest of it.
         "ws_per_message_deflate": False,
-        # Logging is ours (logs.py), and RequestLog writes one line per request.
-        "log_config": None,
+        # Logging is ours (logs.py), in every worker; RequestLog writes one line per request.
+        "log_config": logs.dict_config(settings.log_level, as_json=settings.log_format == "json"),
         "access_log": False,
     }
     if workers > 1:

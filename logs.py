@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 from datetime import UTC, datetime
+from typing import Any
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -28,11 +30,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure(level: str, *, as_json: bool) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter() if as_json else logging.Formatter("%(levelname)s %(name)s %(message)s")
+def dict_config(level: str, *, as_json: bool) -> dict[str, Any]:
+    """For logging.config.dictConfig, and for uvicorn's `log_config`, which applies it in
+    every worker process too."""
+    formatter: dict[str, Any] = (
+        {"()": "logs.JsonFormatter"}
+        if as_json
+        else {"format": "%(levelname)s %(name)s %(message)s"}
     )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "default"}},
+        "root": {"handlers": ["default"], "level": level.upper()},
+        # uvicorn's loggers write through the root handler, in the same format.
+        "loggers": {
+            name: {"handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
+
+
+def configure(level: str, *, as_json: bool) -> None:
+    logging.config.dictConfig(dict_config(level, as_json=as_json))

@@ -99,6 +99,9 @@ class RequestLog:
             seconds = time.perf_counter() - started
             operation = state.get("graphql_operation")
             outcome = state.get("graphql_outcome") or ("ok" if status < 400 else "error")
+            if operation is None and scope["path"] == "/graphql" and scope["method"] == "POST":
+                # Refused before an operation existed (unparsable, or no query at all).
+                operation, outcome = "invalid", "rejected"
             if scope["path"] == "/graphql" and operation is not None:
                 scope["app"].state.runtime.metrics.observe_request(operation, outcome, seconds)
             request_log.info(

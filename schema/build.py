@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from schema.observability import OperationLabel
 from schema.root import Mutation, Query, Subscription
 from schema.types import Account, Notification, RecoveryRequest, SecurityEvent
+
+logger = logging.getLogger("verrou.graphql")
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -18,6 +23,19 @@ def should_mask(error: GraphQLError) -> bool:
     if error.path is None:
         return False
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
+class VerrouSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log unexpected failures only, by type and path. Strawberry's default logs every
+        error's message, and a request error's message repeats the input it refused, a
+        password included; those errors are the client's, and go back to the client."""
+        for error in errors:
+            if should_mask(error):
+                path = ".".join(str(part) for part in error.path or ())
+                logger.error("unexpected error in %s", path, exc_info=error.original_error)
 
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
@@ -31,7 +49,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return VerrouSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -25,9 +25,15 @@ class OperationLabel(SchemaExtension):
         if request is None or request.scope.get("type") != "http":
             return
         state = request.scope.setdefault("state", {})
-        state["graphql_operation"] = _root_fields(context.graphql_document, context.operation_name)
+        outcome = _outcome(context.result)
+        # A document the schema refused names fields that do not exist: not a label.
+        state["graphql_operation"] = (
+            "invalid"
+            if outcome == "rejected"
+            else _root_fields(context.graphql_document, context.operation_name)
+        )
         state["graphql_operation_name"] = context.operation_name
-        state["graphql_outcome"] = _outcome(context.result)
+        state["graphql_outcome"] = outcome
 
 
 def _root_fields(document: Any, operation_name: str | None) -> str:

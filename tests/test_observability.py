@@ -141,3 +141,13 @@ async def test_not_ready_once_the_database_is_gone(tmp_path: Path, clock: Frozen
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_refused_documents_are_labelled_invalid(api: Api) -> None:
+    await api.gql("{ madeUpFieldOne }")
+    await api.gql("{ madeUpFieldTwo }")
+    response = await api.client.post("/graphql", json={"query": "{ unparsable"})
+    assert response.status_code == 200
+    text = (await api.client.get("/metrics")).text
+    assert metric(text, 'verrou_requests_total{operation="invalid",outcome="rejected"}') == 3
+    assert "madeUpField" not in text

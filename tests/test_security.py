@@ -150,3 +150,16 @@ def test_production_refuses_to_start_on_development_defaults(tmp_path: Path) -> 
             encryption_keys=Fernet.generate_key().decode(),
             database_url="postgres://db/verrou",
         )
+
+
+async def test_a_refused_input_is_not_repeated_in_the_logs(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = await api.gql(
+        'mutation { signIn(input: {email: "a@b.example", password: "hunter2-but-longer", '
+        "nope: 1}) { errors { code } } }"
+    )
+    assert body["errors"]  # the client is told what was wrong with its own input
+    assert caplog.records
+    assert "hunter2-but-longer" not in caplog.text
