@@ -61,7 +61,9 @@ def _outcome(result: Any) -> str:
     if result is None:
         return "error"
     if result.errors:
-        return "rejected" if result.data is None else "error"
+        # Request errors (parse, validation, variables) have no path: nothing ran.
+        refused = result.data is None and all(error.path is None for error in result.errors)
+        return "rejected" if refused else "error"
     data = result.data or {}
     payload_errors = any(isinstance(value, dict) and value.get("errors") for value in data.values())
     return "user_error" if payload_errors else "ok"

@@ -151,3 +151,10 @@ async def test_refused_documents_are_labelled_invalid(api: Api) -> None:
     text = (await api.client.get("/metrics")).text
     assert metric(text, 'verrou_requests_total{operation="invalid",outcome="rejected"}') == 3
     assert "madeUpField" not in text
+
+
+async def test_a_refused_field_keeps_its_label(api: Api) -> None:
+    body = await api.gql("{ twoFactorStatus { enabled } }")
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    text = (await api.client.get("/metrics")).text
+    assert metric(text, 'verrou_requests_total{operation="twoFactorStatus",outcome="error"}') == 1
