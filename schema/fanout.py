@@ -26,6 +26,7 @@ logger = logging.getLogger("verrou.subscriptions")
 Key = tuple[str, str, str, str | None, int, str]
 _END = object()
 MEMBER_BACKLOG = 100
+_ARGUMENTS = ("variable_values", "context_value", "root_value", "operation_name")
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,53 +107,36 @@ class FanOutSchema:
     def group_count(self) -> int:
         return len(self._groups)
 
-    async def stream(
-        self,
-        query: str | None,
-        variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None,
-        root_value: Any | None = None,
-        operation_name: str | None = None,
-        **options: Any,
-    ) -> Any:
-        def source() -> Awaitable[Any]:
-            return self._schema.stream(
-                query, variable_values, context_value, root_value, operation_name, **options
-            )
+    async def stream(self, query: str | None, *args: Any, **options: Any) -> Any:
+        """graphql-transport-ws asks for this one."""
+        return await self._shared("stream", query, args, options)
 
-        return await self._shared(
-            "stream", query, variable_values, context_value, operation_name, options, source
-        )
-
-    async def subscribe(
-        self,
-        query: str | None,
-        variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None,
-        root_value: Any | None = None,
-        operation_name: str | None = None,
-        **options: Any,
-    ) -> Any:
-        def source() -> Awaitable[Any]:
-            return self._schema.subscribe(
-                query, variable_values, context_value, root_value, operation_name, **options
-            )
-
-        return await self._shared(
-            "subscribe", query, variable_values, context_value, operation_name, options, source
-        )
+    async def subscribe(self, query: str | None, *args: Any, **options: Any) -> Any:
+        """The legacy graphql-ws protocol asks for this one."""
+        return await self._shared("subscribe", query, args, options)
 
     async def _shared(
-        self,
-        method: str,
-        query: str | None,
-        variables: dict[str, Any] | None,
-        context: Any,
-        operation_name: str | None,
-        options: dict[str, Any],
-        source: Callable[[], Awaitable[Any]],
+        self, method: str, query: str | None, args: tuple[Any, ...], options: dict[str, Any]
     ) -> Any:
-        key = None if options else _key(method, query, variables, context, operation_name)
+        # The schema's own signature: (query, variable_values, context_value, root_value,
+        # operation_name, ...), positional or by keyword.
+        named = dict(zip(_ARGUMENTS, args, strict=False), **options)
+
+        def source() -> Awaitable[Any]:
+            return getattr(self._schema, method)(query, **named)  # type: ignore[no-any-return]
+
+        # Any other option (extensions, allowed types) may change the answer: not shared.
+        key = (
+            None
+            if set(named) - set(_ARGUMENTS)
+            else _key(
+                method,
+                query,
+                named.get("variable_values"),
+                named.get("context_value"),
+                named.get("operation_name"),
+            )
+        )
         if key is None:
             return await source()
         group = self._groups.get(key)
