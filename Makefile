@@ -29,11 +29,18 @@ define pytest
 	exit $$status
 endef
 
-# Tortoise caches each model's SQL for the first database dialect a process uses, so the
-# PostgreSQL tests run in a process of their own.
+# Tortoise caches each model's SQL for the first database dialect a process uses, so each
+# pass is a process of its own: the PostgreSQL race tests, the suite on SQLite, then (when
+# TEST_POSTGRES_URL is set) the same suite with each test on a fresh PostgreSQL database,
+# less the tests that use SQLite itself (marker sqlite_only).
 test: $(BIN)/.test
 	$(call pytest,-m postgres)
-	$(call pytest,-m "not postgres")
+	TEST_DATABASE=sqlite $(call pytest,-m "not postgres")
+	@if [ -z "$$TEST_POSTGRES_URL" ]; then \
+		echo "TEST_POSTGRES_URL is not set: the suite's PostgreSQL pass is skipped"; exit 0; \
+	fi; \
+	echo "The suite on PostgreSQL (TEST_DATABASE=postgres)"; \
+	TEST_DATABASE=postgres $(call pytest,-m "not postgres and not sqlite_only")
 
 lint: $(BIN)/.test
 	$(BIN)/ruff check .

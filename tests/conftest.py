@@ -1,16 +1,31 @@
-"""Fixtures: the real app on a real (migrated) SQLite database, with a pinned clock."""
+"""Fixtures: the real app on a real (migrated) database, with a pinned clock.
+
+The database is SQLite by default. With TEST_DATABASE=postgres (and TEST_POSTGRES_URL, an
+admin URL of a PostgreSQL server) every test gets a fresh PostgreSQL database instead,
+created from a template database migrated once per session. Run such a pass in a pytest
+process of its own: Tortoise caches each model's SQL for the first dialect a process uses.
+Tests that read the SQLite file itself are marked `sqlite_only` and skipped there.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import secrets
 import shutil
 import socket
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -28,20 +43,189 @@ from tests.smtp_server import SmtpServer
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 TEST_KEY = Fernet.generate_key().decode()
 
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "").strip().lower() or "sqlite"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+ON_POSTGRES = TEST_DATABASE == "postgres"
+
+T = TypeVar("T")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_DATABASE not in {"sqlite", "postgres"}:
+        raise pytest.UsageError(f"TEST_DATABASE={TEST_DATABASE!r}: expected sqlite or postgres")
+    if ON_POSTGRES and not POSTGRES_URL:
+        raise pytest.UsageError("TEST_DATABASE=postgres needs TEST_POSTGRES_URL")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if ON_POSTGRES:
+        return f"test database: PostgreSQL, a fresh database per test on {_server(POSTGRES_URL)}"
+    return "test database: SQLite, a fresh file per test"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(
+        reason="sqlite_only: uses SQLite itself (its file, sqlite3 or a sqlite:// URL)"
+    )
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is None:
+            continue
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else None)
+        item.add_marker(pytest.mark.skip(reason=f"sqlite_only: {reason}") if reason else skip)
+
+
+def _server(url: str) -> str:
+    return urlsplit(url).hostname or "?"
+
+
+def _database_url(name: str) -> str:
+    return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+
+
+class PostgresDatabases:
+    """The session's PostgreSQL databases: a template migrated once, and one clone of it per
+    test. An event loop of its own thread runs the admin statements, so sync fixtures can
+    use it whatever loop a test runs on. CREATE DATABASE costs a few hundred milliseconds
+    when the server's disk is busy, so the next clones are made while tests run, and a
+    test's database is dropped behind it, on a second connection."""
+
+    AHEAD = 2
+
+    def __init__(self, url: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="postgres-admin", daemon=True
+        )
+        self._thread.start()
+        self._creator: asyncpg.Connection | None = None
+        self._dropper: asyncpg.Connection | None = None
+        self._ready: deque[Future[str]] = deque()
+        self._dropping: list[Future[None]] = []
+        self.template = ""
+        try:
+            self._creator = self._wait(asyncpg.connect(url))
+            self._dropper = self._wait(asyncpg.connect(url))
+            self.template = self._wait(self._create("verrou_tpl_"))
+            asyncio.run(apply_migrations(_database_url(self.template)))
+        except BaseException:
+            self.close()
+            raise
+
+    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self._submit(coroutine).result()
+
+    async def _create(self, prefix: str, template: str | None = None) -> str:
+        # Only ever one at a time on the creating connection: each waits for the one before.
+        assert self._creator is not None
+        name = f"{prefix}{secrets.token_hex(6)}"
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        await self._creator.execute(f'CREATE DATABASE "{name}"{suffix}')
+        # Throwaway databases: a commit need not wait for its WAL flush (that changes
+        # durability across a server crash only, not what any transaction sees).
+        await self._creator.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
+        return name
+
+    async def _clone_after(self, previous: Future[str] | None) -> str:
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(previous)
+        return await self._create("verrou_t_", self.template)
+
+    async def _drop_after(self, previous: Future[None] | None, name: str) -> None:
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(previous)
+        assert self._dropper is not None
+        await self._dropper.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _fill(self) -> None:
+        while len(self._ready) < self.AHEAD:
+            last = self._ready[-1] if self._ready else None
+            self._ready.append(self._submit(self._clone_after(last)))
+
+    def take(self) -> str:
+        """A fresh clone of the template, for one test; give it back with drop()."""
+        self._fill()
+        name = self._ready.popleft().result()
+        self._fill()
+        return name
+
+    def drop(self, name: str) -> None:
+        last = self._dropping[-1] if self._dropping else None
+        self._dropping.append(self._submit(self._drop_after(last, name)))
+
+    def close(self) -> None:
+        try:
+            while self._ready:
+                with contextlib.suppress(Exception):
+                    self.drop(self._ready.popleft().result())
+            if self.template:
+                self.drop(self.template)
+            for dropping in self._dropping:
+                dropping.result()
+        finally:
+            for connection in (self._creator, self._dropper):
+                if connection is not None:
+                    self._wait(connection.close())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """The migrated template (TEST_DATABASE=postgres) and the per-test clones of it."""
+    databases = PostgresDatabases(POSTGRES_URL)
+    try:
+        yield databases
+    finally:
+        databases.close()
+
+
+# db_path -> the PostgreSQL URL that stands for it (TEST_DATABASE=postgres), so that
+# make_settings(db_path, ...) points every test at its own database in either mode.
+_POSTGRES_URLS: dict[Path, str] = {}
+
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One database migrated by the committed migrations; each test copies it."""
+    """One SQLite database migrated by the committed migrations; each test copies it."""
+    assert not ON_POSTGRES, "the SQLite template in a TEST_DATABASE=postgres process"
     path = tmp_path_factory.mktemp("template") / "verrou.sqlite3"
     asyncio.run(apply_migrations(f"sqlite://{path}"))
     return path
 
 
 @pytest.fixture
-def db_path(template_db: Path, tmp_path: Path) -> Path:
+def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """The test's SQLite file, a copy of the migrated template. Under TEST_DATABASE=postgres
+    no such file exists: the path stands for the test's fresh PostgreSQL database, which
+    make_settings(db_path, ...) and the `database_url` fixture then name."""
     path = tmp_path / "verrou.sqlite3"
-    shutil.copy(template_db, path)
-    return path
+    if not ON_POSTGRES:
+        shutil.copy(request.getfixturevalue("template_db"), path)
+        yield path
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = databases.take()
+    _POSTGRES_URLS[path] = _database_url(name)
+    try:
+        yield path
+    finally:
+        del _POSTGRES_URLS[path]
+        databases.drop(name)
+
+
+@pytest.fixture
+def database_url(db_path: Path) -> str:
+    """The URL of the test's database, SQLite or PostgreSQL."""
+    return _POSTGRES_URLS.get(db_path, f"sqlite://{db_path}")
 
 
 @pytest.fixture
@@ -50,8 +234,11 @@ def clock() -> FrozenClock:
 
 
 def make_settings(db_path: Path, var_dir: Path, **overrides: Any) -> Settings:
+    """Settings on the test's database: `db_path` is the `db_path` fixture's value (under
+    TEST_DATABASE=postgres it names the test's PostgreSQL database); any other path is a
+    SQLite file, which a TEST_DATABASE=postgres process must not open."""
     values: dict[str, Any] = {
-        "database_url": f"sqlite://{db_path}",
+        "database_url": _POSTGRES_URLS.get(db_path, f"sqlite://{db_path}"),
         "var_dir": var_dir,
         "encryption_keys": TEST_KEY,
         "environment": "development",

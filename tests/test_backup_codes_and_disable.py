@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 
 from models import BackupCode, SecurityEvent, TwoFactor
@@ -176,6 +177,7 @@ async def test_ten_concurrent_regenerations_leave_one_batch(api: Api, app: Starl
 # ---------------------------------------------------------------- storage
 
 
+@pytest.mark.sqlite_only
 async def test_backup_codes_are_stored_as_keyed_digests(api: Api, db_path: Path) -> None:
     token = await api.sign_up()
     enabled = await api.enable_two_factor(token)

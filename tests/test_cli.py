@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import PASSWORD, SIGN_UP
 
@@ -54,6 +55,7 @@ def tables(db: Path) -> set[str]:
     return {name for (name,) in rows}
 
 
+@pytest.mark.sqlite_only
 def test_migrate_creates_the_tables(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "migrate")
 
@@ -62,6 +64,7 @@ def test_migrate_creates_the_tables(tmp_path: Path) -> None:
     assert {"account", "two_factor", "session", "security_event", "failed_attempt"} <= found
 
 
+@pytest.mark.sqlite_only
 def test_create_account_stores_a_support_account_with_an_argon2id_hash(tmp_path: Path) -> None:
     result = run_cli(
         tmp_path,
@@ -98,6 +101,7 @@ def test_create_account_stores_a_support_account_with_an_argon2id_hash(tmp_path:
     assert PASSWORD not in result.stdout + result.stderr
 
 
+@pytest.mark.sqlite_only
 def test_create_account_twice_with_one_email_fails_with_email_taken(tmp_path: Path) -> None:
     first = run_cli(tmp_path, "create-account", "agent@example.com", stdin=PASSWORD + "\n")
     assert first.returncode == 0, first.stderr
@@ -110,6 +114,7 @@ def test_create_account_twice_with_one_email_fails_with_email_taken(tmp_path: Pa
         assert connection.execute("SELECT count(*) FROM account").fetchone() == (1,)
 
 
+@pytest.mark.sqlite_only
 def test_create_account_with_a_short_password_fails(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "create-account", "agent@example.com", stdin="short\n")
 
@@ -139,6 +144,7 @@ def wait_until_healthy(client: httpx.Client, process: subprocess.Popen[bytes]) -
     raise AssertionError("the server did not answer /healthz within 20 s")
 
 
+@pytest.mark.sqlite_only
 def test_serve_answers_health_graphiql_and_graphql_over_a_socket(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "server.log"

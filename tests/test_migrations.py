@@ -5,12 +5,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from services.database import apply_migrations, tortoise_config
 
 
+@pytest.mark.sqlite_only
 async def test_models_have_no_change_missing_from_the_migrations(tmp_path: Path) -> None:
     config = tortoise_config(f"sqlite://{tmp_path / 'check.sqlite3'}")
     async with TortoiseContext() as context:
@@ -21,6 +23,7 @@ async def test_models_have_no_change_missing_from_the_migrations(tmp_path: Path)
     assert [writer.name for writer in pending] == []
 
 
+@pytest.mark.sqlite_only
 async def test_migrations_build_every_table_on_an_empty_database(tmp_path: Path) -> None:
     path = tmp_path / "fresh.sqlite3"
     await apply_migrations(f"sqlite://{path}")

@@ -54,6 +54,7 @@ def sqlite_structure(path: Path) -> Structure:
     return structure
 
 
+@pytest.mark.sqlite_only
 async def test_migrations_and_models_agree_on_sqlite(tmp_path: Path) -> None:
     migrated, declared = tmp_path / "migrated.sqlite3", tmp_path / "declared.sqlite3"
     await apply_migrations(f"sqlite://{migrated}")

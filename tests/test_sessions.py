@@ -157,6 +157,7 @@ async def test_sign_up_keeps_an_explicit_billing_contact_email(api: Api) -> None
     assert account["companyName"] is None
 
 
+@pytest.mark.sqlite_only
 async def test_session_token_is_stored_only_as_its_sha256(api: Api, db_path: Path) -> None:
     token = await api.sign_up()
 

@@ -14,6 +14,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pyotp
+import pytest
 import resvg_py
 import zxingcpp
 from PIL import Image
@@ -497,6 +498,7 @@ async def test_backup_codes_are_never_shown_again(api: Api) -> None:
 # ---------------------------------------------------------------- at rest
 
 
+@pytest.mark.sqlite_only
 async def test_secret_and_backup_codes_are_not_stored_in_clear(api: Api, db_path: Path) -> None:
     token = await api.sign_up()
     enabled = await api.enable_two_factor(token)
@@ -554,6 +556,7 @@ async def confirm_concurrently(api: Api, db_path: Path, count: int) -> str:
     return token
 
 
+@pytest.mark.sqlite_only
 async def test_concurrent_confirmations_enable_once(
     db_path: Path, tmp_path: Path, clock: FrozenClock
 ) -> None:
@@ -564,6 +567,7 @@ async def test_concurrent_confirmations_enable_once(
         await confirm_concurrently(Api(client, clock), db_path, 20)
 
 
+@pytest.mark.sqlite_only
 async def test_concurrent_confirmations_within_the_default_throttle_enable_once(
     api: Api, db_path: Path
 ) -> None:
