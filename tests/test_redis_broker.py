@@ -60,12 +60,12 @@ def settings(db_path: Path, tmp_path: Path, redis_server: RedisServer) -> Settin
 
 
 @pytest.fixture
-def other_process(db_path: Path, tmp_path: Path, redis_server: RedisServer) -> Iterator[str]:
+def other_process(database_url: str, tmp_path: Path, redis_server: RedisServer) -> Iterator[str]:
     """A second Verrou process (`server.py serve`) on the same database and Redis; its URL."""
     port = free_port()
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"sqlite://{db_path}",
+        DATABASE_URL=database_url,
         VAR_DIR=str(tmp_path / "other-var"),
         ENCRYPTION_KEYS=TEST_KEY,
         ENVIRONMENT="development",
@@ -222,7 +222,6 @@ async def test_the_channel_is_left_when_the_last_local_subscriber_leaves(
     assert await plain_redis.pubsub_channels() == []
 
 
-@pytest.mark.sqlite_only(reason="other_process sets DATABASE_URL=sqlite://{db_path}")
 async def test_a_change_made_through_one_process_reaches_a_subscriber_of_another(
     live: LiveServer, other_process: str, clock: FrozenClock, plain_redis: Redis
 ) -> None:
