@@ -1,0 +1,277 @@
+"""`twoFactorStatus` throughput against a plain Starlette + Tortoise floor, and its latency
+under a sign-in (argon2) load, on one worker.
+
+    .venv/bin/python bench/status.py [--duration 10] [--clients 32]
+
+Both servers run in their own processes on one temporary SQLite database (Verrou's via
+`python server.py serve`, the floor via uvicorn on bench/floor_app.py); the load comes from
+`wrk` (Debian package) driven by Lua scripts written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pyotp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import PASSWORD, ROOT, free_port, server
+
+STATUS_QUERY = "{ twoFactorStatus { enabled backupCodesRemaining } }"
+SIGN_IN_ACCOUNTS = 20
+LATENCY_CLIENTS = 4
+LATENCY_PAUSE_MS = 20
+
+DONE_LUA = """
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + (t:get("ok") or 0) end
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,'
+    .. '"non2xx":%d,"socket_errors":%d,"ok":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout, total))
+end
+"""
+
+# Per-thread state: `ok` counts responses whose body contains `expect`.
+COMMON_LUA = """
+threads = {}
+counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+  table.insert(threads, thread)
+end
+function response(status, headers, body)
+  if body:find(expect, 1, true) then ok = ok + 1 end
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    non2xx: int
+    socket_errors: int
+    ok: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def gql(url: str, query: str, token: str | None = None, **variables: object) -> dict:  # type: ignore[type-arg]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = {"query": query, "variables": variables}
+    response = httpx.post(f"{url}/graphql", json=body, headers=headers, timeout=30)
+    return response.json()  # type: ignore[no-any-return]
+
+
+def sign_up(url: str, email: str) -> str:
+    query = "mutation($i: SignUpInput!) { signUp(input: $i) { session { token } } }"
+    data = gql(url, query, i={"email": email, "password": PASSWORD})["data"]
+    return data["signUp"]["session"]["token"]  # type: ignore[no-any-return]
+
+
+def account_with_two_factor(url: str) -> str:
+    """A session token of an account with 2FA on (and 10 unused backup codes)."""
+    token = sign_up(url, "status@example.com")
+    start = "mutation($i: StartTwoFactorInput!) { startTwoFactor(input: $i) { setup { secret } } }"
+    secret = gql(url, start, token, i={"password": PASSWORD})["data"]["startTwoFactor"]
+    code = pyotp.TOTP(secret["setup"]["secret"]).now()
+    confirm = "mutation($i: ConfirmTwoFactorInput!) { confirmTwoFactor(input: $i) { backupCodes } }"
+    gql(url, confirm, token, i={"code": code})
+    return token
+
+
+def status_lua(token: str, pause_ms: int = 0) -> str:
+    body = json.dumps({"query": STATUS_QUERY})
+    delay = f"function delay() return {pause_ms} end\n" if pause_ms else ""
+    return f"""{COMMON_LUA}
+expect = '"backupCodesRemaining"'
+function init(args)
+  ok = 0
+  req = wrk.format("POST", "/graphql",
+    {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {token}"}},
+    '{body}')
+end
+function request() return req end
+{delay}{DONE_LUA}"""
+
+
+def sign_in_lua() -> str:
+    """Each wrk thread (one connection) signs in to its own account, so that no email's
+    failure window (max 10 in flight) is ever full."""
+    query = "mutation($i: SignInInput!) { signIn(input: $i) { session { token } } }"
+    return f"""{COMMON_LUA}
+expect = '"token"'
+function init(args)
+  ok = 0
+  local email = "signin" .. id .. "@example.com"
+  local body = '{{"query":"{query}","variables":{{"i":{{"email":"' .. email
+    .. '","password":"{PASSWORD}"}}}}}}'
+  req = wrk.format("POST", "/graphql", {{["Content-Type"] = "application/json"}}, body)
+end
+function request() return req end
+{DONE_LUA}"""
+
+
+def wrk_command(url: str, lua: Path, threads: int, connections: int, seconds: float) -> list[str]:
+    return [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{round(seconds)}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(lua),
+        f"{url}/graphql",
+    ]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    raw = json.loads(line.removeprefix("RESULT "))
+    return WrkResult(
+        requests=raw["requests"],
+        seconds=raw["duration_us"] / 1e6,
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        non2xx=raw["non2xx"],
+        socket_errors=raw["socket_errors"],
+        ok=raw["ok"],
+    )
+
+
+def run_wrk(command: list[str]) -> WrkResult:
+    return parse_wrk(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+
+def write_lua(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+@contextmanager
+def floor_server(database_url: str) -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    process = subprocess.Popen(command, cwd=ROOT, env=environment)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_healthy(url: str) -> None:
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+def check_same_answer(urls: dict[str, str], token: str) -> None:
+    answers = {name: gql(url, STATUS_QUERY, token) for name, url in urls.items()}
+    if len({json.dumps(answer, sort_keys=True) for answer in answers.values()}) != 1:
+        raise RuntimeError(f"the targets disagree: {answers}")
+    print(f"both answer {answers['floor']}")
+
+
+def throughput_table(results: dict[str, WrkResult]) -> None:
+    floor = results["floor"].rate
+    print("\n| target | req/s | p50 (ms) | p99 (ms) | ratio to floor | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        errors = r.non2xx + r.socket_errors + (r.requests - r.ok)
+        print(
+            f"| {name} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
+            f"| {r.rate / floor:.0%} | {errors} |"
+        )
+
+
+def measure_throughput(urls: dict[str, str], lua: Path, seconds: float, clients: int) -> None:
+    print(f"\nthroughput: wrk, 1 thread, {clients} keep-alive connections, {seconds:g} s each")
+    results: dict[str, WrkResult] = {}
+    for name, url in urls.items():
+        run_wrk(wrk_command(url, lua, 1, clients, 2))  # warm-up
+        results[name] = run_wrk(wrk_command(url, lua, 1, clients, seconds))
+    throughput_table(results)
+
+
+def measure_under_sign_ins(url: str, paced: Path, sign_in: Path, seconds: float) -> None:
+    status = wrk_command(url, paced, 1, LATENCY_CLIENTS, seconds)
+    quiet = run_wrk(status)
+    load = subprocess.Popen(
+        wrk_command(url, sign_in, SIGN_IN_ACCOUNTS, SIGN_IN_ACCOUNTS, seconds + 2),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1)
+    loaded = run_wrk(status)
+    sign_ins = parse_wrk(load.communicate()[0])
+    print(
+        f"\nlatency: {LATENCY_CLIENTS} clients, each pausing {LATENCY_PAUSE_MS} ms between "
+        f"requests; load: {SIGN_IN_ACCOUNTS} concurrent signIn loops "
+        f"({sign_ins.rate:.1f} signIn/s, {sign_ins.ok}/{sign_ins.requests} succeeded, "
+        f"signIn p50 {sign_ins.p50_ms:.0f} ms)"
+    )
+    print("\n| twoFactorStatus | req/s | p50 (ms) | p99 (ms) | errors |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in (("no sign-in load", quiet), ("20 concurrent signIn", loaded)):
+        errors = r.non2xx + r.socket_errors + (r.requests - r.ok)
+        print(f"| {name} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {errors} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
+        directory = Path(tmp)
+        database_url = f"sqlite://{directory}/bench.sqlite3"
+        env = {"DATABASE_URL": database_url, "VAR_DIR": f"{directory}/var", "LOG_LEVEL": "CRITICAL"}
+        with server(**env) as verrou, floor_server(database_url) as floor:
+            token = account_with_two_factor(verrou.url)
+            for n in range(1, SIGN_IN_ACCOUNTS + 1):
+                sign_up(verrou.url, f"signin{n}@example.com")
+            urls = {"floor": floor, "graphql": verrou.url}
+            check_same_answer(urls, token)
+            saturating = write_lua(directory, "status.lua", status_lua(token))
+            measure_throughput(urls, saturating, args.duration, args.clients)
+            paced = write_lua(directory, "paced.lua", status_lua(token, LATENCY_PAUSE_MS))
+            sign_in = write_lua(directory, "sign_in.lua", sign_in_lua())
+            measure_under_sign_ins(verrou.url, paced, sign_in, args.duration)
+
+
+if __name__ == "__main__":
+    main()
