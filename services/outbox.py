@@ -125,8 +125,12 @@ class OutboxWorker:
             except Exception:
                 # A database hiccup must not end delivery for the life of the process.
                 logger.exception("mail worker pass failed; trying again later")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+            # cancellation that stops the worker when it races the event (seen in tests:
+            # shutdown then waits forever).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready.wait(), self._rt.settings.outbox_poll_seconds)
+                async with asyncio.timeout(self._rt.settings.outbox_poll_seconds):
+                    await ready.wait()
 
     async def deliver_due(self, limit: int = BATCH) -> int:
         """Send what is due and not leased by another worker; returns how many were sent."""
