@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 import logs
 from server import create_app
 from services.clock import FrozenClock
-from services.database import apply_migrations
 from tests.conftest import make_settings, start
 from tests.helpers import Api
+from tests.postgres import POSTGRES_URL, scratch_database
 
 WRONG_SIGN_IN = """
 mutation Whatever($input: SignInInput!) { signIn(input: $input) { errors { code } } }
@@ -118,29 +115,17 @@ def test_json_log_lines_carry_the_extra_fields() -> None:
     assert "ValueError" in json.loads(formatter.format(failing))["exception"]
 
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
-
-
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: skipped")
 async def test_not_ready_once_the_database_is_gone(tmp_path: Path, clock: FrozenClock) -> None:
-    assert POSTGRES_URL is not None
-    name = f"verrou_ready_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
-    try:
-        await apply_migrations(url)
-        settings = make_settings(tmp_path / "unused", tmp_path / "var", database_url=url)
+    async with scratch_database() as database:
+        settings = make_settings(tmp_path / "unused", tmp_path / "var", database_url=database.url)
         async for client in start(create_app(settings, clock=clock)):
             assert (await client.get("/readyz")).status_code == 200
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            await database.drop()
             response = await client.get("/readyz")
             assert response.status_code == 503
             assert response.json() == {"database": "unavailable"}
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_refused_documents_are_labelled_invalid(api: Api) -> None:

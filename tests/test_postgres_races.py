@@ -4,25 +4,20 @@ where SQLite would serialise them. Needs TEST_POSTGRES_URL (set by .ci/run)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 from models import BackupCode
 from server import create_app
 from services.clock import FrozenClock
 from services.crypto import KeyRing
-from services.database import apply_migrations
 from services.totp import normalize_code
 from tests.conftest import TEST_KEY, make_settings, start
 from tests.helpers import PASSWORD, Api, error_codes
+from tests.postgres import POSTGRES_URL, scratch_database
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(
@@ -39,19 +34,12 @@ mutation R($input: RegenerateBackupCodesInput!) {
 
 @pytest.fixture
 async def pg_api(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Api]:
-    assert POSTGRES_URL is not None
-    name = f"verrou_test_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
-    try:
-        await apply_migrations(url)
-        settings = make_settings(tmp_path / "unused.sqlite3", tmp_path / "var", database_url=url)
+    async with scratch_database() as database:
+        settings = make_settings(
+            tmp_path / "unused.sqlite3", tmp_path / "var", database_url=database.url
+        )
         async for client in start(create_app(settings, clock=clock)):
             yield Api(client, clock)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_twenty_parallel_uses_of_one_backup_code_open_one_session(pg_api: Api) -> None:

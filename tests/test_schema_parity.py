@@ -4,19 +4,16 @@ have the same tables, columns, nullability, keys and indexes."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import sqlite3
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 from tortoise.context import TortoiseContext
 
 from services.database import apply_migrations, tortoise_config
+from tests.postgres import POSTGRES_URL, scratch_database
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 Structure = dict[str, object]
 
 
@@ -102,19 +99,11 @@ async def postgres_structure(url: str) -> Structure:
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: skipped")
 async def test_migrations_and_models_agree_on_postgresql() -> None:
-    assert POSTGRES_URL is not None
-    names = [f"verrou_parity_{secrets.token_hex(5)}" for _ in range(2)]
-    admin = await asyncpg.connect(POSTGRES_URL)
-    urls = [urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}")) for name in names]
-    try:
-        for name in names:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        await apply_migrations(urls[0])
-        await from_models(urls[1])
-        built = await postgres_structure(urls[0])
+    async with (
+        scratch_database() as migrated,
+        scratch_database(migrated=False) as declared,
+    ):
+        await from_models(declared.url)
+        built = await postgres_structure(migrated.url)
         assert len(built["columns"]) > 50  # type: ignore[arg-type]
-        assert built == await postgres_structure(urls[1])
-    finally:
-        for name in names:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        assert built == await postgres_structure(declared.url)

@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pyotp
 import pytest
 from redis.asyncio import Redis
 
 from schema.global_id import from_global_id
-from services.database import apply_migrations
 from services.redis_broker import channel_of
 from tests.conftest import TEST_KEY, free_port
 from tests.helpers import CONFIRM, PASSWORD, SIGN_IN, SIGN_UP, START, VERIFY_SIGN_IN
+from tests.postgres import POSTGRES_URL, scratch_database
 from tests.redis_server import REDIS_SERVER, RedisServer
 from tests.ws_client import subscriber
 
 ROOT = Path(__file__).parents[1]
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: skipped"),
@@ -46,17 +42,8 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
-    assert POSTGRES_URL is not None
-    name = f"verrou_pair_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
-        await apply_migrations(url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database() as database:
+        yield database.url
 
 
 def spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
