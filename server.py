@@ -157,9 +157,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # RegisterTortoise, not a bare Tortoise.init: it enables the global context fallback
         # that request tasks need under Tortoise 1.x.
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-            await runtime.passwords.warm_up()
-            async with mail_worker(runtime), periodic_purge(runtime):
-                yield
+            # The hashing pool closes before the database does: a sign-in that is still
+            # hashing finishes its queries first.
+            async with runtime.passwords.serving():
+                await runtime.passwords.warm_up()
+                async with mail_worker(runtime), periodic_purge(runtime):
+                    yield
             await runtime.broker.close()
 
     app = Starlette(

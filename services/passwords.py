@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import secrets
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.settings import Settings
+
+T = TypeVar("T")
+
+
+def hashing_threads() -> int:
+    """One core fewer than the machine has (at least one thread). argon2 releases the GIL
+    and keeps a core busy for its whole run, so with the default executor (cores + 4
+    threads) twenty sign-ins take every core and every other request waits behind them;
+    a pool one core short leaves the event loop a core of its own. Sign-ins queue a little
+    longer under load, the rest of the API does not."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 class Passwords:
@@ -19,22 +35,41 @@ class Passwords:
             parallelism=settings.argon2_parallelism,
         )
         self._dummy_hash: str | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Hash on a pool of its own for the app's lifetime (see hashing_threads), then
+        wait for hashes in flight: a thread that finished after its event loop closed
+        would have nowhere to deliver its result. Outside this block (command-line tools)
+        hashing goes through the loop's default executor."""
+        self._pool = ThreadPoolExecutor(hashing_threads(), thread_name_prefix="argon2")
+        try:
+            yield
+        finally:
+            pool, self._pool = self._pool, None
+            await asyncio.to_thread(pool.shutdown, wait=True)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await self._off_loop(self._hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when password matches. With no hash (unknown account) a dummy hash is
         verified anyway, so an unknown email costs the same time as a wrong password."""
         if password_hash is None:
             password_hash = await self._dummy()
-        return await asyncio.to_thread(self._check, password_hash, password)
+        return await self._off_loop(self._check, password_hash, password)
 
     def _check(self, password_hash: str, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+    async def _off_loop(self, function: Callable[..., T], *args: str) -> T:
+        if self._pool is None:
+            return await asyncio.to_thread(function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     async def warm_up(self) -> None:
         """Compute the dummy hash at start-up, so the first unknown email is not slower."""

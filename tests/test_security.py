@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -87,6 +89,35 @@ async def test_password_hashing_runs_off_the_event_loop_thread(
     await api.sign_in(email="nobody@example.com")
     assert len(threads) == 3
     assert loop_thread not in threads
+
+
+async def test_hashing_leaves_the_event_loop_a_core(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent sign-ins hash on the app's own pool, never more at once than it has
+    threads (cores - 1), so requests that do not hash keep a core."""
+    await api.sign_up()
+    running, peak, names = 0, 0, set()
+    lock = threading.Lock()
+    real_verify = PasswordHasher.verify
+
+    def spy_verify(self: PasswordHasher, *args: object, **kwargs: object) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+            names.add(threading.current_thread().name.split("_")[0])
+        try:
+            return real_verify(self, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(PasswordHasher, "verify", spy_verify)
+    await asyncio.gather(*(api.sign_in() for _ in range(6)))
+    assert names == {"argon2"}
+    # cores - 1 at most, at least one.
+    assert 1 <= peak <= max(1, (os.cpu_count() or 2) - 1)
 
 
 async def test_an_unknown_email_still_verifies_a_hash(
