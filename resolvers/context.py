@@ -13,7 +13,7 @@ from models import Account, Session
 from services import accounts
 from services.i18n import locale_from_accept_language
 from services.runtime import RequestMeta, Runtime
-from services.status import TwoFactorStatus
+from services.status import TwoFactorStatus, status_of_session
 
 
 @dataclass
@@ -29,6 +29,10 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Statuses a live event carried, so its `account { twoFactor }` needs no query.
     primed_two_factor: dict[int, TwoFactorStatus] = field(default_factory=dict)
+    # HTTP only: the signed-in account's status, read with the session in one statement.
+    # Good for the queries of this request; a mutation may change it, so mutations (and a
+    # WebSocket, whose context lives as long as the connection) read it afresh.
+    session_status: TwoFactorStatus | None = None
 
     @property
     def account(self) -> Account | None:
@@ -74,4 +78,9 @@ async def build_context(
         ),
         session=session,
         locale=locale,
+        session_status=(
+            status_of_session(runtime, session)
+            if session is not None and not isinstance(request, WebSocket)
+            else None
+        ),
     )

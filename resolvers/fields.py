@@ -4,6 +4,7 @@ the GraphQL field names (snake_case), so no mapping layer is needed."""
 from __future__ import annotations
 
 import strawberry
+from graphql import OperationType
 
 from models import Account, Notification, RecoveryDocument, RecoveryRequest, SecurityEvent
 from models.accounts import Role
@@ -30,7 +31,15 @@ async def two_factor_status(
     primed = info.context.primed_two_factor.get(account_id)
     if primed is not None:
         return primed
-    return await status.get_status(info.context.runtime, account_id)
+    context = info.context
+    if (
+        context.session_status is not None
+        and context.session is not None
+        and context.session.account_id == account_id
+        and info.operation.operation is OperationType.QUERY
+    ):
+        return context.session_status
+    return await status.get_status(context.runtime, account_id)
 
 
 async def notification_account(

@@ -6,6 +6,7 @@ import strawberry
 
 from resolvers.context import Context
 from resolvers.errors import signed_in, top_level_error
+from resolvers.fields import two_factor_status
 from resolvers.payload_errors import payload_errors
 from schema.inputs import (
     ConfirmTwoFactorInput,
@@ -36,7 +37,7 @@ async def _status(info: Info, account_id: int) -> TwoFactorStatus:
 async def status(info: Info) -> TwoFactorStatus:
     if info.context.session is None:
         raise top_level_error(Unauthenticated(), info.context.locale)
-    return await _status(info, info.context.session.account_id)
+    return await two_factor_status(info, info.context.session.account_id)  # type: ignore[return-value]
 
 
 @payload_errors(StartTwoFactorPayload)

@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 from models import Account, Session, SignInChallenge, TwoFactor
 from models.accounts import Locale, Role
 from models.two_factor import TwoFactorState
-from services import security_events, throttle
+from services import security_events, status, throttle
 from services.crypto import new_token, token_digest
 from services.errors import EmailTaken, InvalidCredentials, InvalidInput
 from services.runtime import RequestMeta, Runtime
@@ -183,7 +183,8 @@ async def authenticate(rt: Runtime, token: str) -> Session | None:
     now = rt.clock.now()
     session = (
         await Session.filter(token_hash=token_digest(token), revoked_at=None, expires_at__gt=now)
-        .select_related("account")
+        .select_related(*status.SESSION_STATUS_RELATIONS)
+        .annotate(**{status.REMAINING_ANNOTATION: status.remaining_backup_codes_of_session()})
         .first()
     )
     if session is not None and now - session.last_seen_at > timedelta(minutes=1):

@@ -1,9 +1,10 @@
 """Fixtures: the real app on a real (migrated) database, with a pinned clock.
 
 The database is SQLite by default. With TEST_DATABASE=postgres (and TEST_POSTGRES_URL, an
-admin URL of a PostgreSQL server) every test gets a fresh PostgreSQL database instead,
-created from a template database migrated once per session. Run such a pass in a pytest
-process of its own: Tortoise caches each model's SQL for the first dialect a process uses.
+admin URL of a PostgreSQL server) every test gets a PostgreSQL database as fresh as a new
+one instead: a clone of a template migrated once per session, emptied between tests. Run
+such a pass in a pytest process of its own: Tortoise caches each model's SQL for the first
+dialect a process uses.
 Tests that read the SQLite file itself are marked `sqlite_only` and skipped there.
 """
 
@@ -18,7 +19,6 @@ import socket
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     if ON_POSTGRES:
-        return f"test database: PostgreSQL, a fresh database per test on {_server(POSTGRES_URL)}"
+        server = _server(POSTGRES_URL)
+        return f"test database: PostgreSQL, a fresh (emptied) database per test on {server}"
     return "test database: SQLite, a fresh file per test"
 
 
@@ -86,96 +87,133 @@ def _database_url(name: str) -> str:
 
 
 class PostgresDatabases:
-    """The session's PostgreSQL databases: a template migrated once, and one clone of it per
-    test. An event loop of its own thread runs the admin statements, so sync fixtures can
-    use it whatever loop a test runs on. CREATE DATABASE costs a few hundred milliseconds
-    when the server's disk is busy, so the next clones are made while tests run, and a
-    test's database is dropped behind it, on a second connection."""
+    """The session's PostgreSQL databases: a template migrated once, and clones of it that
+    tests borrow one at a time. A test gives its clone back emptied (every table but the
+    migration history truncated, identities restarted), so the next test starts from what
+    a fresh clone holds without a CREATE and a DROP DATABASE per test: each of those makes
+    the server take a checkpoint, seconds apiece on a busy disk, and a suite's queue of
+    them outlasted the suite. An event loop of its own thread runs the admin statements,
+    so sync fixtures can use it whatever loop a test runs on. Databases carry the pytest
+    process id in their names; those of a process that is gone (a run killed before its
+    clean-up) are dropped when the next run starts on the same machine."""
 
-    AHEAD = 2
+    KEEP = "tortoise_migrations"
 
     def __init__(self, url: str) -> None:
+        self._url = url
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="postgres-admin", daemon=True
         )
         self._thread.start()
-        self._creator: asyncpg.Connection | None = None
-        self._dropper: asyncpg.Connection | None = None
-        self._ready: deque[Future[str]] = deque()
-        self._dropping: list[Future[None]] = []
+        self._admin: asyncpg.Connection | None = None
+        self._borrowers: dict[str, asyncpg.Connection] = {}
+        self._free: deque[str] = deque()
+        self._tables = ""
         self.template = ""
         try:
-            self._creator = self._wait(asyncpg.connect(url))
-            self._dropper = self._wait(asyncpg.connect(url))
-            self.template = self._wait(self._create("verrou_tpl_"))
+            self._admin = self._wait(asyncpg.connect(url))
+            self._wait(self._sweep())
+            self.template = self._wait(self._create("tpl"))
             asyncio.run(apply_migrations(_database_url(self.template)))
+            self._tables = self._wait(self._list_tables())
         except BaseException:
             self.close()
             raise
 
-    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-
     def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self._submit(coroutine).result()
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
-    async def _create(self, prefix: str, template: str | None = None) -> str:
-        # Only ever one at a time on the creating connection: each waits for the one before.
-        assert self._creator is not None
-        name = f"{prefix}{secrets.token_hex(6)}"
+    async def _create(self, kind: str, template: str | None = None) -> str:
+        assert self._admin is not None
+        name = f"verrou_{kind}_{os.getpid()}_{secrets.token_hex(4)}"
         suffix = f' TEMPLATE "{template}"' if template else ""
-        await self._creator.execute(f'CREATE DATABASE "{name}"{suffix}')
+        await self._admin.execute(f'CREATE DATABASE "{name}"{suffix}')
         # Throwaway databases: a commit need not wait for its WAL flush (that changes
         # durability across a server crash only, not what any transaction sees).
-        await self._creator.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
+        await self._admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
         return name
 
-    async def _clone_after(self, previous: Future[str] | None) -> str:
-        if previous is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wrap_future(previous)
-        return await self._create("verrou_t_", self.template)
+    async def _sweep(self) -> None:
+        """Drop the databases of earlier runs on this machine whose process is gone."""
+        if urlsplit(self._url).hostname not in {"127.0.0.1", "localhost", "::1"}:
+            return
+        assert self._admin is not None
+        rows = await self._admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname ~ '^verrou_(t|tpl|scratch)_[0-9]+_'"
+        )
+        for row in rows:
+            name: str = row["datname"]
+            if _process_alive(int(name.split("_")[2])):
+                continue
+            with contextlib.suppress(asyncpg.PostgresError):
+                await self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    async def _drop_after(self, previous: Future[None] | None, name: str) -> None:
-        if previous is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wrap_future(previous)
-        assert self._dropper is not None
-        await self._dropper.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async def _list_tables(self) -> str:
+        connection = await asyncpg.connect(_database_url(self.template))
+        try:
+            rows = await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> $1",
+                self.KEEP,
+            )
+        finally:
+            await connection.close()
+        return ", ".join(f'"{row["tablename"]}"' for row in rows)
 
-    def _fill(self) -> None:
-        while len(self._ready) < self.AHEAD:
-            last = self._ready[-1] if self._ready else None
-            self._ready.append(self._submit(self._clone_after(last)))
+    async def _clone(self) -> str:
+        name = await self._create("t", self.template)
+        self._borrowers[name] = await asyncpg.connect(_database_url(name))
+        return name
+
+    async def _empty(self, name: str) -> None:
+        connection = self._borrowers[name]
+        # A test that left a transaction open would hold its locks: give up, not hang.
+        await connection.execute("SET lock_timeout = '10s'")
+        await connection.execute(f"TRUNCATE {self._tables} RESTART IDENTITY CASCADE")
+
+    async def _drop(self, name: str) -> None:
+        assert self._admin is not None
+        borrower = self._borrowers.pop(name, None)
+        if borrower is not None:
+            with contextlib.suppress(Exception):
+                await borrower.close(timeout=5)
+        await self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def take(self) -> str:
-        """A fresh clone of the template, for one test; give it back with drop()."""
-        self._fill()
-        name = self._ready.popleft().result()
-        self._fill()
-        return name
+        """A database as fresh as a new clone of the template, for one test."""
+        return self._free.popleft() if self._free else self._wait(self._clone())
 
-    def drop(self, name: str) -> None:
-        last = self._dropping[-1] if self._dropping else None
-        self._dropping.append(self._submit(self._drop_after(last, name)))
+    def give_back(self, name: str) -> None:
+        try:
+            self._wait(self._empty(name))
+        except Exception:
+            self._wait(self._drop(name))  # not reusable: a fresh clone next time
+        else:
+            self._free.append(name)
 
     def close(self) -> None:
         try:
-            while self._ready:
-                with contextlib.suppress(Exception):
-                    self.drop(self._ready.popleft().result())
-            if self.template:
-                self.drop(self.template)
-            for dropping in self._dropping:
-                dropping.result()
+            if self._admin is not None:
+                for name in [*self._free, *self._borrowers]:
+                    with contextlib.suppress(Exception):
+                        self._wait(self._drop(name))
+                if self.template:
+                    self._wait(self._drop(self.template))
+                self._wait(self._admin.close())
         finally:
-            for connection in (self._creator, self._dropper):
-                if connection is not None:
-                    self._wait(connection.close())
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             self._loop.close()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -219,7 +257,7 @@ def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
         yield path
     finally:
         del _POSTGRES_URLS[path]
-        databases.drop(name)
+        databases.give_back(name)
 
 
 @pytest.fixture

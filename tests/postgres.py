@@ -31,7 +31,8 @@ class ScratchDatabase:
 async def scratch_database(*, migrated: bool = True) -> AsyncIterator[ScratchDatabase]:
     """A new database on the server of TEST_POSTGRES_URL, dropped afterwards."""
     assert POSTGRES_URL is not None, "TEST_POSTGRES_URL is not set"
-    name = f"verrou_scratch_{secrets.token_hex(6)}"
+    # The pid lets the test session's clean-up drop it if this process dies first.
+    name = f"verrou_scratch_{os.getpid()}_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(POSTGRES_URL)
     database = ScratchDatabase(
         name, urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}")), admin
