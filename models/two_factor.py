@@ -49,3 +49,5 @@ class BackupCode(Model):
 
     class Meta:
         table = "backup_code"
+        # Every signed-in request counts an account's unused codes (services.status).
+        indexes = (("account_id", "used_at"),)
