@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError
 from tortoise import Tortoise
+from uvicorn.supervisors import multiprocess
 
 import logs
 from models.accounts import Locale, Role
@@ -39,23 +40,36 @@ def _serve(settings: Settings, workers: int) -> None:
         "access_log": False,
     }
     if workers > 1:
-        uvicorn.run("server:create_app", factory=True, workers=workers, **options)
+        config = uvicorn.Config("server:create_app", factory=True, workers=workers, **options)
+        # uvicorn's supervisor builds each worker's server in its Process class; ours gives
+        # every worker a GracefulServer. (Its workers are spawned: they unpickle the
+        # target, a method of GracefulProcess, and so import this module.)
+        multiprocess.Process = GracefulProcess  # type: ignore[misc]
+        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
-    app = create_app(settings)
-    GracefulServer(uvicorn.Config(app, **options), app).run()
+    GracefulServer(uvicorn.Config(create_app(settings), **options)).run()
 
 
 class GracefulServer(uvicorn.Server):
     """On SIGTERM uvicorn stops accepting and finishes in-flight requests, but closes
     WebSockets with 1012; ours get 1001 (going away) first."""
 
-    def __init__(self, config: uvicorn.Config, app: Any) -> None:
-        super().__init__(config)
-        self.app = app
-
     async def shutdown(self, sockets: Any = None) -> None:
-        await self.app.state.going_away()
+        app = self.config.loaded_app
+        # Down through uvicorn's wrappers (proxy headers and the like) to the app itself.
+        while app is not None and not hasattr(app, "state"):
+            app = getattr(app, "app", None)
+        if app is not None:
+            await app.state.going_away()
         await super().shutdown(sockets)
+
+
+class GracefulProcess(multiprocess.Process):
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = GracefulServer(config=self.config)
+        return self._server
 
 
 def tune_garbage_collector() -> None:

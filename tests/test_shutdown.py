@@ -22,11 +22,15 @@ from tests.ws_client import NOTIFICATIONS, TRANSPORT_WS
 ROOT = Path(__file__).parents[1]
 
 
-def spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "server.py", "serve"], cwd=ROOT, env=env)
+def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "server.py", "serve", *args]
+    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 (our own arguments)
 
 
-async def test_sigterm_closes_websockets_with_going_away(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one process", "two workers"])
+async def test_sigterm_closes_websockets_with_going_away(
+    tmp_path: Path, workers: list[str]
+) -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -37,7 +41,7 @@ async def test_sigterm_closes_websockets_with_going_away(tmp_path: Path) -> None
         "ENCRYPTION_KEYS": TEST_KEY,
         "LOG_LEVEL": "WARNING",
     }
-    process = spawn(env)
+    process = spawn(env, *workers)
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base) as client:
