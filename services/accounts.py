@@ -12,11 +12,12 @@ from tortoise.exceptions import IntegrityError
 from models import Account, Session, SignInChallenge, TwoFactor
 from models.accounts import Locale, Role
 from models.two_factor import TwoFactorState
-from services import security_events, status, throttle
+from services import security_events, throttle
 from services.crypto import new_token, token_digest
 from services.errors import EmailTaken, InvalidCredentials, InvalidInput
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
+from services.session_lookup import live_session
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256
@@ -181,12 +182,8 @@ async def _open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:
 async def authenticate(rt: Runtime, token: str) -> Session | None:
     """The live session of a bearer token (with its account loaded), or None."""
     now = rt.clock.now()
-    session = (
-        await Session.filter(token_hash=token_digest(token), revoked_at=None, expires_at__gt=now)
-        .select_related(*status.SESSION_STATUS_RELATIONS)
-        .annotate(**{status.REMAINING_ANNOTATION: status.remaining_backup_codes_of_session()})
-        .first()
-    )
+    # With the account's 2FA status in the same statement (services.status).
+    session = await live_session(token_digest(token), now)
     if session is not None and now - session.last_seen_at > timedelta(minutes=1):
         # Coarse, so a busy client does not write on every request.
         await Session.filter(id=session.id).update(last_seen_at=now)

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import RawSQL, Subquery
-from tortoise.functions import Count
 
 from models import BackupCode, Session, TwoFactor
 from models.two_factor import TwoFactorState
 from services.runtime import Runtime
+from services.session_lookup import UNUSED_CODES
 
 
 @dataclass(frozen=True)
@@ -30,27 +29,12 @@ async def get_status(rt: Runtime, account_id: int) -> TwoFactorStatus:
     return status_of(rt, device, remaining)
 
 
-# The session lookup that signs a request in (services.accounts.authenticate) brings the
-# account's device and this count in the same statement, so that `twoFactorStatus` and
-# `viewer { twoFactor }` cost no query of their own: the status is the most read thing
-# of the API, by every page of the customer area.
-SESSION_STATUS_RELATIONS = ("account", "account__two_factor")
-REMAINING_ANNOTATION = "backup_codes_remaining"
-
-
-def remaining_backup_codes_of_session() -> Subquery:
-    """A correlated sub-select counting the unused backup codes of the session's account."""
-    return Subquery(
-        BackupCode.filter(account_id=RawSQL('"session"."account_id"'), used_at=None)
-        .annotate(unused=Count("id"))
-        .values("unused")
-    )
-
-
 def status_of_session(rt: Runtime, session: Session) -> TwoFactorStatus:
-    """The status that came with a session fetched as above."""
+    """The status that came with a signed-in session: services.session_lookup reads the
+    account's device and unused-code count in the statement that finds the session, so
+    `twoFactorStatus` and `viewer { twoFactor }` cost no query of their own."""
     device: TwoFactor | None = getattr(session.account, "two_factor", None)
-    return status_of(rt, device, getattr(session, REMAINING_ANNOTATION))
+    return status_of(rt, device, getattr(session, UNUSED_CODES))
 
 
 def status_of(rt: Runtime, device: TwoFactor | None, remaining: int) -> TwoFactorStatus:

@@ -1,0 +1,67 @@
+"""The statement that signs every request in: the live session of a token digest, with its
+account, the account's TwoFactor row and the count of its unused backup codes.
+
+Written out by hand once per SQL dialect instead of built by Tortoise on each call: pypika
+assembling this query (two joins and a sub-select) cost more CPU than all that GraphQL does
+for `twoFactorStatus` (profiled; bench/README.md). The rows still become the model
+instances Tortoise would make (`Model._init_from_db`, related objects attached where its
+`select_related` attaches them), so callers cannot tell the difference.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from tortoise.models import Model
+
+from models import Account, Session, TwoFactor
+
+# The attribute of the returned Session holding the count of unused backup codes.
+UNUSED_CODES = "backup_codes_remaining"
+_PARTS: tuple[tuple[str, type[Model]], ...] = (("s", Session), ("a", Account), ("t", TwoFactor))
+
+
+def _columns(alias: str, model: type[Model]) -> list[str]:
+    return [f'{alias}."{column}" AS "{alias}.{column}"' for column in model._meta.db_fields]
+
+
+@functools.cache
+def _statement(dialect: str) -> str:
+    token, now = ("$1", "$2") if dialect == "postgres" else ("?", "?")
+    columns = ", ".join(column for alias, model in _PARTS for column in _columns(alias, model))
+    # Only column names of our own models and placeholders go into the text; the token
+    # digest and the time are bound parameters.
+    return (
+        f"SELECT {columns}, "  # noqa: S608
+        '(SELECT COUNT(*) FROM "backup_code" b '
+        'WHERE b."account_id" = s."account_id" AND b."used_at" IS NULL) AS "unused" '
+        'FROM "session" s JOIN "account" a ON a."id" = s."account_id" '
+        'LEFT JOIN "two_factor" t ON t."account_id" = s."account_id" '
+        f'WHERE s."token_hash" = {token} AND s."revoked_at" IS NULL AND s."expires_at" > {now} '
+        "LIMIT 1"
+    )
+
+
+def _instance(model: type[Model], alias: str, row: dict[str, Any]) -> Any:
+    prefix = f"{alias}."
+    values = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+    if all(value is None for value in values.values()):
+        return None  # the LEFT JOIN found no row
+    return model._init_from_db(**values)
+
+
+async def live_session(token_digest: str, now: datetime) -> Session | None:
+    db = Session._meta.db
+    at = Session._meta.fields_map["expires_at"].to_db_value(now, Session)
+    rows = await db.execute_query_dict(_statement(db.capabilities.dialect), [token_digest, at])
+    if not rows:
+        return None
+    row = rows[0]
+    session: Session = _instance(Session, "s", row)
+    account: Account = _instance(Account, "a", row)
+    object.__setattr__(session, "_account", account)
+    object.__setattr__(account, "_two_factor", _instance(TwoFactor, "t", row))
+    object.__setattr__(session, UNUSED_CODES, int(row["unused"]))
+    return session
