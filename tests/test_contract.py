@@ -27,4 +27,3 @@ def test_schema_breaks_nothing_of_the_public_contract() -> None:
         parse_sdl(CONTRACT.read_text()), parse_sdl(build_schema().as_str())
     )
     assert [change.description for change in changes] == []
-
