@@ -27,3 +27,17 @@ def test_schema_breaks_nothing_of_the_public_contract() -> None:
         parse_sdl(CONTRACT.read_text()), parse_sdl(build_schema().as_str())
     )
     assert [change.description for change in changes] == []
+
+
+def test_the_breaking_change_check_sees_changed_types() -> None:
+    """Guards the comparison above: graphql-core's find_breaking_changes, on our printed
+    schema with a field's type and an input field's type changed, reports both."""
+    ours = build_schema().as_str()
+    broken = ours.replace(
+        "unreadNotificationCount: Int!", "unreadNotificationCount: String!"
+    ).replace("challengeToken: String!", "challengeToken: Int!")
+    assert broken.count("challengeToken: Int!") == 2
+    changes = find_breaking_changes(parse_sdl(ours), parse_sdl(broken))
+    descriptions = " | ".join(change.description for change in changes)
+    assert "Account.unreadNotificationCount changed type from Int! to String!" in descriptions
+    assert "challengeToken changed type from String! to Int!" in descriptions
