@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
@@ -84,14 +85,17 @@ def server(var_dir: Path) -> Iterator[str]:
             process.wait()
 
 
-def gql(url: str, query: str, variables: dict[str, object], token: str | None = None) -> dict:
+def gql(
+    url: str, query: str, variables: dict[str, object], token: str | None = None
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = httpx.post(url, json={"query": query, "variables": variables}, headers=headers)
     response.raise_for_status()
-    body: dict = response.json()
+    body: dict[str, Any] = response.json()
     if body.get("errors"):
         raise SystemExit(f"GraphQL errors while preparing the account: {body['errors']}")
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def account_with_two_factor(url: str) -> str:
