@@ -52,3 +52,12 @@ schema: $(BIN)/.runtime
 
 clean:
 	rm -rf $(VENV)
+
+# Protocol conformance (issue 7): the npm graphql-http audits and the graphql-ws client
+# against a real server on a free port with a temporary SQLite database (conformance/run.py).
+conformance/node_modules/.package-lock.json: conformance/package-lock.json
+	cd conformance && npm ci --no-audit --no-fund
+
+.PHONY: conformance
+conformance: $(BIN)/.test conformance/node_modules/.package-lock.json
+	$(BIN)/python conformance/run.py

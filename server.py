@@ -16,22 +16,15 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.types.unset import UNSET
 from tortoise.contrib.starlette import RegisterTortoise
 
+from graphql_http import VerrouGraphQL
 from middleware import BodySizeLimit, RequestLog
 from resolvers import downloads, probes
-from resolvers.context import Context, authenticate_connection, build_context
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
 from services import recovery
@@ -46,41 +39,6 @@ from services.runtime import Runtime
 from services.settings import Settings
 
 logger = logging.getLogger("verrou")
-
-
-class VerrouGraphQL(GraphQL[Context, None]):
-    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.runtime = runtime
-        self.open_sockets: set[WebSocket] = set()
-
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> Context:
-        return await build_context(request, response, self.runtime)
-
-    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        if isinstance(request, WebSocket):
-            self.open_sockets.add(request)
-        try:
-            return await super().run(request, context, root_value)
-        finally:
-            self.open_sockets.discard(request)
-            # Strawberry leaves a parsed multipart form open: close its spooled upload files.
-            if isinstance(request, Request):
-                await request.close()
-
-    async def going_away(self) -> None:
-        """Close every WebSocket with 1001 (going away), so clients reconnect elsewhere."""
-        for socket in list(self.open_sockets):
-            with contextlib.suppress(RuntimeError, OSError):  # already closing or closed
-                await socket.close(code=1001, reason="server shutting down")
-
-    async def on_ws_connect(self, context: Context) -> None:
-        if not await authenticate_connection(context):
-            # graphql-transport-ws closes with 4403; legacy graphql-ws sends
-            # connection_error, then closes.
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": "Unauthorized"})
 
 
 def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

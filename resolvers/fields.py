@@ -110,6 +110,14 @@ async def recovery_account(info: Info, request: RecoveryRequest) -> Account | No
     return await Account.get(id=request.account_id)
 
 
+async def requester_account(info: Info, account_id: int) -> Account | None:
+    """Support sees the account of every recovery request (RecoveryRequest.account), so
+    `node` refetches it too: a Relay client refreshes an object through `node`."""
+    if not _is_support(info) or not await RecoveryRequest.exists(account_id=account_id):
+        return None
+    return await Account.get_or_none(id=account_id)
+
+
 async def recovery_documents(info: Info, request: RecoveryRequest) -> list[RecoveryDocument]:
     if not _is_support(info):
         return []

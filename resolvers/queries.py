@@ -30,7 +30,7 @@ async def node(info: Info, id: strawberry.ID) -> Any:
         return None
     kind, pk = decoded
     if kind == "Account":
-        return account if pk == account.id else None
+        return account if pk == account.id else await fields.requester_account(info, pk)
     if kind == "RecoveryRequest":
         return await fields.visible_recovery_request(info, pk)
     return await history.find_own(kind, pk, account.id)

@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from schema.observability import OperationLabel
 from schema.root import Mutation, Query, Subscription
+from schema.scalars import SCALARS
 from schema.types import Account, Notification, RecoveryRequest, SecurityEvent
 
 logger = logging.getLogger("verrou.graphql")
@@ -55,5 +56,5 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         subscription=Subscription,
         types=[Account, Notification, SecurityEvent, RecoveryRequest],
         extensions=extensions,  # type: ignore[arg-type]
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )

@@ -23,68 +23,84 @@ class Role(Enum):
 
 
 @strawberry.enum(
-    description="Stable machine-readable reason of a `UserError`; clients switch on it."
+    description=(
+        "Stable machine-readable reason of a `UserError`, and the `extensions.code` of a "
+        "top-level error; clients switch on it. Each value says when it happens, then what a "
+        "client should do (the README's error table is this text: tests/test_descriptions.py)."
+    )
 )
 class ErrorCode(Enum):
     INVALID_INPUT = strawberry.enum_value(
-        "INVALID_INPUT", description="An input field is malformed; `field` says which."
+        "INVALID_INPUT",
+        description="Malformed input: a bad email, a password outside 12 to 256 characters, a company name over 200 characters, a recovery message or note over 2,000 characters, a recovery request without the KBIS of a company account or while another one is pending, a connection's `first` outside 1 to 100 or a bad `after` cursor. Show `message` next to `field` and let the person fix it.",
     )
     UNAUTHENTICATED = strawberry.enum_value(
-        "UNAUTHENTICATED", description="No valid session: sign in and retry with the new token."
+        "UNAUTHENTICATED",
+        description="No valid session: a mutation that needs one got no valid bearer token (missing, expired or revoked); `twoFactorStatus` answers it as a top-level error. Send the person to sign in, then retry with the new token.",
     )
     FORBIDDEN = strawberry.enum_value(
-        "FORBIDDEN", description="Signed in, but this account may not do this."
+        "FORBIDDEN",
+        description="Signed in, but not allowed: `resolveRecoveryRequest` by an account that is not SUPPORT, or by an agent on a request about their own account (`recoveryRequests` answers it as a top-level error). Hide the action; retrying cannot help.",
     )
     NOT_FOUND = strawberry.enum_value(
-        "NOT_FOUND", description="The entity does not exist or is not visible to the caller."
+        "NOT_FOUND",
+        description="`resolveRecoveryRequest` with an id that is not a recovery request's, or one the caller may not see. Refresh the list.",
     )
     EMAIL_TAKEN = strawberry.enum_value(
-        "EMAIL_TAKEN", description="signUp with an email that already has an account."
+        "EMAIL_TAKEN",
+        description="`signUp` with an email that already has an account (case-insensitive). Offer to sign in instead.",
     )
     INVALID_CREDENTIALS = strawberry.enum_value(
-        "INVALID_CREDENTIALS", description="Wrong email or password (never says which)."
+        "INVALID_CREDENTIALS",
+        description="Wrong email or password (never says which) in `signIn`, or a wrong password in `startTwoFactor`, `regenerateBackupCodes` or `disableTwoFactor`. Ask for the password again.",
     )
     INVALID_CODE = strawberry.enum_value(
-        "INVALID_CODE", description="Wrong TOTP or backup code; let the person type it again."
+        "INVALID_CODE",
+        description="Wrong TOTP or backup code in `verifySignIn` or `confirmTwoFactor`. Let the person retype the code. If it keeps failing, check the phone's clock.",
     )
     CODE_ALREADY_USED = strawberry.enum_value(
         "CODE_ALREADY_USED",
-        description="A TOTP code that was already accepted once (replay): wait for the next code.",
+        description="A TOTP code that was already accepted once (replay): its time step is spent, for example by the code that confirmed the setup. Wait for the next code in the app (at most 30 s).",
     )
     RATE_LIMITED = strawberry.enum_value(
         "RATE_LIMITED",
-        description="Too many failed attempts; wait `retryAfter` seconds before trying again.",
+        description="More than 10 failed passwords (per email) or second factors (per account) in 15 minutes. Wait `retryAfter` seconds: disable the form and show a countdown.",
     )
     CHALLENGE_EXPIRED = strawberry.enum_value(
         "CHALLENGE_EXPIRED",
-        description="The sign-in challenge is unknown, used up or expired: sign in again.",
+        description="The sign-in challenge is unknown, used up or expired: the token given to `verifySignIn` or `requestTwoFactorRecovery` was never issued, is already used, is older than 5 minutes, or has had 5 wrong codes. Go back to the email and password step (`signIn`).",
     )
     TWO_FACTOR_ALREADY_ENABLED = strawberry.enum_value(
-        "TWO_FACTOR_ALREADY_ENABLED", description="2FA is already on; refresh the status."
+        "TWO_FACTOR_ALREADY_ENABLED",
+        description="`startTwoFactor` or `confirmTwoFactor` while 2FA is on. Refresh `twoFactorStatus`.",
     )
     TWO_FACTOR_NOT_ENABLED = strawberry.enum_value(
-        "TWO_FACTOR_NOT_ENABLED", description="The operation needs 2FA on, and it is off."
+        "TWO_FACTOR_NOT_ENABLED",
+        description="`regenerateBackupCodes` or `disableTwoFactor` while 2FA is off. Refresh `twoFactorStatus`.",
     )
     NO_PENDING_SETUP = strawberry.enum_value(
         "NO_PENDING_SETUP",
-        description="confirmTwoFactor without a started setup: call startTwoFactor.",
+        description="confirmTwoFactor without a started setup (never started, or cancelled). Call `startTwoFactor`.",
     )
     SETUP_EXPIRED = strawberry.enum_value(
         "SETUP_EXPIRED",
-        description="The setup is older than its expiry: call startTwoFactor again.",
+        description="`confirmTwoFactor` more than 10 minutes after `startTwoFactor`. Call `startTwoFactor` again and scan the new QR code (delete the old entry in the app).",
     )
     CONFIRMATION_REQUIRED = strawberry.enum_value(
         "CONFIRMATION_REQUIRED",
-        description="disableTwoFactor without confirm: true; ask the person to confirm.",
+        description='disableTwoFactor without confirm: true. Ask "continue?" and send `confirm: true`.',
     )
     FILE_TOO_LARGE = strawberry.enum_value(
-        "FILE_TOO_LARGE", description="An uploaded file is over the size limit."
+        "FILE_TOO_LARGE",
+        description="A `requestTwoFactorRecovery` document over 10 MB (`MAX_DOCUMENT_BYTES`); `field` names it. Ask for a smaller file.",
     )
     UNSUPPORTED_FILE_TYPE = strawberry.enum_value(
-        "UNSUPPORTED_FILE_TYPE", description="An uploaded file is not a PDF, JPEG or PNG."
+        "UNSUPPORTED_FILE_TYPE",
+        description="A `requestTwoFactorRecovery` document whose content is not a PDF, JPEG or PNG (the name and declared type do not count); `field` names it. Ask for a PDF, JPEG or PNG.",
     )
     ALREADY_RESOLVED = strawberry.enum_value(
-        "ALREADY_RESOLVED", description="The recovery request was already approved or rejected."
+        "ALREADY_RESOLVED",
+        description="The recovery request was already approved or rejected (`resolveRecoveryRequest` on a resolved request). Refresh the request; the earlier decision stands.",
     )
 
 
@@ -101,21 +117,41 @@ class SecondFactorKind(Enum):
 
 @strawberry.enum(description="What a notification is about.")
 class NotificationKind(Enum):
-    TWO_FACTOR_ENABLED = "TWO_FACTOR_ENABLED"
-    TWO_FACTOR_DISABLED = "TWO_FACTOR_DISABLED"
-    BACKUP_CODES_REGENERATED = "BACKUP_CODES_REGENERATED"
-    BACKUP_CODE_USED = "BACKUP_CODE_USED"
-    BACKUP_CODES_LOW = "BACKUP_CODES_LOW"
-    RECOVERY_REQUESTED = "RECOVERY_REQUESTED"
-    RECOVERY_APPROVED = "RECOVERY_APPROVED"
-    RECOVERY_REJECTED = "RECOVERY_REJECTED"
+    TWO_FACTOR_ENABLED = strawberry.enum_value(
+        "TWO_FACTOR_ENABLED", description="2FA was turned on (confirmTwoFactor)."
+    )
+    TWO_FACTOR_DISABLED = strawberry.enum_value(
+        "TWO_FACTOR_DISABLED", description="2FA was turned off (disableTwoFactor)."
+    )
+    BACKUP_CODES_REGENERATED = strawberry.enum_value(
+        "BACKUP_CODES_REGENERATED", description="A new batch of backup codes replaced the old one."
+    )
+    BACKUP_CODE_USED = strawberry.enum_value(
+        "BACKUP_CODE_USED", description="A backup code was used to sign in."
+    )
+    BACKUP_CODES_LOW = strawberry.enum_value(
+        "BACKUP_CODES_LOW", description="Few unused backup codes are left: time to regenerate them."
+    )
+    RECOVERY_REQUESTED = strawberry.enum_value(
+        "RECOVERY_REQUESTED", description="A lost-device recovery request was sent to support."
+    )
+    RECOVERY_APPROVED = strawberry.enum_value(
+        "RECOVERY_APPROVED", description="Support approved the recovery request: 2FA is off."
+    )
+    RECOVERY_REJECTED = strawberry.enum_value(
+        "RECOVERY_REJECTED", description="Support rejected the recovery request: 2FA stays on."
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")
 class NotificationLevel(Enum):
-    INFO = "INFO"
-    SUCCESS = "SUCCESS"
-    WARNING = "WARNING"
+    INFO = strawberry.enum_value("INFO", description="Neutral information.")
+    SUCCESS = strawberry.enum_value(
+        "SUCCESS", description="A change the person asked for went through (the blue banner)."
+    )
+    WARNING = strawberry.enum_value(
+        "WARNING", description="Something that may need the person's attention."
+    )
 
 
 @strawberry.enum(description="What happened, in the account's security history.")
@@ -152,15 +188,23 @@ class SecurityEventKind(Enum):
 
 @strawberry.enum(description="Where a lost-device recovery request stands.")
 class RecoveryStatus(Enum):
-    PENDING = "PENDING"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
+    PENDING = strawberry.enum_value("PENDING", description="Waiting for support's review.")
+    APPROVED = strawberry.enum_value(
+        "APPROVED", description="Support approved it: the account's 2FA was turned off."
+    )
+    REJECTED = strawberry.enum_value(
+        "REJECTED", description="Support rejected it: the account's 2FA is unchanged."
+    )
 
 
 @strawberry.enum(description="Support's answer to a recovery request.")
 class RecoveryDecision(Enum):
-    APPROVE = "APPROVE"
-    REJECT = "REJECT"
+    APPROVE = strawberry.enum_value(
+        "APPROVE", description="The documents check out: turn the account's 2FA off."
+    )
+    REJECT = strawberry.enum_value(
+        "REJECT", description="The documents do not check out: leave 2FA on."
+    )
 
 
 @strawberry.enum(description="What a recovery document is.")

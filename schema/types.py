@@ -7,7 +7,7 @@ names, so most fields are plain attributes. `self` in a field method is that obj
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -28,6 +28,10 @@ from schema.enums import (
 from schema.global_id import to_global_id
 
 Info = strawberry.Info[Context, None]
+
+# The two arguments of every connection (Relay cursor pagination, forward only).
+FIRST = "How many items at most, 1 to 100."
+AFTER = "The `endCursor` of the previous page; null: from the start."
 
 
 def _same_name(cls: type, obj: Any) -> bool:
@@ -145,9 +149,11 @@ class Account(Node):
     async def notifications(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        unread_only: bool | None = False,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        unread_only: Annotated[
+            bool | None, strawberry.argument(description="Only notifications not yet read.")
+        ] = False,
     ) -> NotificationConnection:
         return await fields.notifications(info, self, first, after, bool(unread_only))  # type: ignore[arg-type, return-value]
 
@@ -157,7 +163,10 @@ class Account(Node):
 
     @strawberry.field(description="The account's security history, newest first.")
     async def security_events(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> SecurityEventConnection:
         return await fields.security_events(info, self, first, after)  # type: ignore[arg-type, return-value]
 
@@ -256,7 +265,7 @@ class RecoveryDocument:
     size: int = strawberry.field(description="In bytes.")
 
     @strawberry.field(
-        description="Short-lived link (10 minutes at most), served only to a SUPPORT session."
+        description="Short-lived link, served only to a SUPPORT session (valid 10 minutes at most)."
     )
     def download_url(self, info: Info) -> str:
         return fields.download_url(info, self)  # type: ignore[arg-type]

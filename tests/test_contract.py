@@ -1,5 +1,6 @@
 """The schema served is the contract: nothing of ../shared/contract is renamed or dropped,
-and the committed schema.graphql is what the code prints (`make schema` rewrites it)."""
+and the committed schema.graphql is what the code prints (`make schema` rewrites it).
+Descriptions are checked in tests/test_descriptions.py."""
 
 from __future__ import annotations
 
@@ -28,15 +29,15 @@ def test_schema_breaks_nothing_of_the_public_contract() -> None:
     assert [change.description for change in changes] == []
 
 
-def test_every_type_field_and_argument_has_a_description() -> None:
-    schema = build_schema()._schema
-    missing: list[str] = []
-    for name, graphql_type in schema.type_map.items():
-        if name.startswith("__") or name in {"String", "Int", "Boolean", "ID", "Float"}:
-            continue
-        if not graphql_type.description:
-            missing.append(name)
-        for field_name, field in getattr(graphql_type, "fields", {}).items():
-            if not field.description:
-                missing.append(f"{name}.{field_name}")
-    assert missing == []
+def test_the_breaking_change_check_sees_changed_types() -> None:
+    """Guards the comparison above: graphql-core's find_breaking_changes, on our printed
+    schema with a field's type and an input field's type changed, reports both."""
+    ours = build_schema().as_str()
+    broken = ours.replace(
+        "unreadNotificationCount: Int!", "unreadNotificationCount: String!"
+    ).replace("challengeToken: String!", "challengeToken: Int!")
+    assert broken.count("challengeToken: Int!") == 2
+    changes = find_breaking_changes(parse_sdl(ours), parse_sdl(broken))
+    descriptions = " | ".join(change.description for change in changes)
+    assert "Account.unreadNotificationCount changed type from Int! to String!" in descriptions
+    assert "challengeToken changed type from String! to Int!" in descriptions

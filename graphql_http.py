@@ -1,0 +1,232 @@
+"""GraphQL over HTTP and WebSocket: Strawberry's ASGI view, made to follow the
+GraphQL-over-HTTP spec (https://graphql.github.io/graphql-over-http/draft/).
+
+Strawberry answers every request with `application/json` and 200. The spec adds the
+`application/graphql-response+json` media type, chosen by the request's `Accept` header; with
+it, a request error (the document does not parse or validate, or the variables do not
+coerce: nothing was executed) is a 400 whose body has no `data` entry, so any HTTP client or
+proxy can tell a refused request from an executed one. With `application/json` (a missing
+`Accept`, `*/*`, or `application/json` itself) nothing changes: 200 with `data: null`, which
+is what older clients expect.
+
+The conformance suite of the npm package graphql-http runs against this view in CI
+(conformance/audit.mjs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
+
+from resolvers.context import Context, authenticate_connection, build_context
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+
+# What each media range of an Accept header means here. Wildcards get application/json:
+# the spec asks for it (a client that sends `*/*` may not know the newer type).
+_SERVED = {
+    GRAPHQL_RESPONSE_JSON: GRAPHQL_RESPONSE_JSON,
+    JSON: JSON,
+    "application/*": JSON,
+    "*/*": JSON,
+}
+
+
+def negotiate(accept: str | None) -> str:
+    """The media type of the answer: the served type the Accept header ranks highest
+    (q-value, then the order written). No header, or nothing served in it: application/json
+    (the spec allows ignoring an Accept header it cannot satisfy; refusing with 406 would
+    break clients that send something odd for no reason)."""
+    best: tuple[float, int, str] | None = None
+    for position, media_range in enumerate((accept or "").split(",")):
+        kind, *parameters = (part.strip() for part in media_range.split(";"))
+        served = _SERVED.get(kind.lower())
+        if served is None:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                with contextlib.suppress(ValueError):
+                    quality = float(value)
+        if quality <= 0:
+            continue
+        # Highest q first; on a tie, the range written first.
+        candidate = (-quality, position, served)
+        if best is None or candidate < best:
+            best = candidate
+    return best[2] if best else JSON
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Parse, validation and variable errors come before execution: no data, and no error
+    points at a field (execution errors all carry the path of their field)."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
+
+
+class VerrouGraphQL(GraphQL[Context, None]):
+    def __init__(self, runtime: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runtime = runtime
+        self.open_sockets: set[WebSocket] = set()
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return await build_context(request, response, self.runtime)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if isinstance(request, WebSocket):
+            self.open_sockets.add(request)
+        else:
+            request.state.graphql_media_type = negotiate(request.headers.get("accept"))
+        try:
+            response = await super().run(request, context, root_value)
+        finally:
+            self.open_sockets.discard(request)
+            # Strawberry leaves a parsed multipart form open: close its spooled upload files.
+            if isinstance(request, Request):
+                await request.close()
+        if isinstance(request, Request):
+            return self._as_negotiated(request, response)
+        return response
+
+    def _as_negotiated(self, request: Request, response: Response) -> Response:
+        """Give a JSON result the negotiated media type and, for a request error under
+        application/graphql-response+json, its 400 (process_result marked it)."""
+        if response.media_type != JSON:
+            return response  # the GraphiQL page or a streamed (multipart, SSE) response
+        media_type: str = request.state.graphql_media_type
+        if media_type == JSON:
+            return response  # as it always was: 200, even with request errors
+        response.media_type = media_type
+        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        status = getattr(request.state, "graphql_status", None)
+        if status is not None and response.status_code == 200:
+            response.status_code = status
+        return response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if getattr(
+            request.state, "graphql_media_type", JSON
+        ) == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            # Nothing was executed: the spec's way to say so is no `data` entry at all.
+            processed.pop("data", None)
+            request.state.graphql_status = 400
+        return processed
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as error:
+            # A mutation over GET: 405 with Allow, as the spec says, rather than a bare 400.
+            if error.status_code == 400 and error.reason.endswith("not allowed when using GET"):
+                raise _MethodNotAllowed(error.reason) from error
+            raise
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except _MethodNotAllowed as error:
+            response = PlainTextResponse(error.reason, status_code=405, headers={"Allow": "POST"})
+        except HTTPException as error:
+            response = PlainTextResponse(error.reason, status_code=error.status_code)
+        await response(scope, receive, send)
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        """The GraphQL multipart request spec, with an error that names what is wrong
+        rather than Strawberry's "File(s) missing in form data" for every mistake."""
+        try:
+            form = await request.get_form_data()
+        except ValueError as error:
+            raise HTTPException(400, "Unable to parse the multipart body") from error
+        operations = _json_field(form.form.get("operations"), "operations")
+        files_map = _json_field(form.form.get("map"), "map")
+        if not isinstance(operations, dict | list):
+            raise HTTPException(400, "multipart field `operations` must be a JSON object")
+        if not isinstance(files_map, dict):
+            raise HTTPException(
+                400, "multipart field `map` must be a JSON object of file field → paths"
+            )
+        for key, paths in files_map.items():
+            if key not in form.files:
+                raise HTTPException(400, f"`map` names file field {key!r}, absent from the request")
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                raise HTTPException(
+                    400, f'`map` entry {key!r} must be a list of paths such as "variables.file"'
+                )
+            for path in paths:
+                if not _points_at_null(operations, path):
+                    raise HTTPException(
+                        400, f"`map` path {path!r} is not a null value in `operations`"
+                    )
+        return await super().parse_multipart(request)
+
+    async def going_away(self) -> None:
+        """Close every WebSocket with 1001 (going away), so clients reconnect elsewhere."""
+        for socket in list(self.open_sockets):
+            with contextlib.suppress(RuntimeError, OSError):  # already closing or closed
+                await socket.close(code=1001, reason="server shutting down")
+
+    async def on_ws_connect(self, context: Context) -> None:
+        if not await authenticate_connection(context):
+            # graphql-transport-ws closes with 4403; legacy graphql-ws sends
+            # connection_error, then closes.
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": "Unauthorized"})
+
+
+class _MethodNotAllowed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _json_field(value: object, name: str) -> object:
+    if value is None:
+        raise HTTPException(400, f"multipart request without its `{name}` field")
+    if not isinstance(value, str | bytes):
+        raise HTTPException(400, f"multipart field `{name}` must be JSON text, not a file")
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise HTTPException(400, f"multipart field `{name}` is not valid JSON") from error
+
+
+def _points_at_null(operations: object, path: str) -> bool:
+    """Does the dotted `path` (e.g. "variables.input.identityDocument", "0.variables.file")
+    lead to a null in the operations? Uploads replace exactly those nulls."""
+    node = operations
+    for key in path.split("."):
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return False
+    return node is None
+
+
+__all__ = ["VerrouGraphQL", "negotiate"]
