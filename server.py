@@ -29,11 +29,13 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 from tortoise.contrib.starlette import RegisterTortoise
 
+from graphql_http import QueriesOnlyOverGet
 from middleware import BodySizeLimit, RequestLog
 from resolvers import downloads, probes
 from resolvers.context import Context, authenticate_connection, build_context
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
+from schema.limits import RequestLimits
 from services import recovery
 from services.broker import InProcessBroker
 from services.clock import Clock
@@ -48,7 +50,7 @@ from services.settings import Settings
 logger = logging.getLogger("verrou")
 
 
-class VerrouGraphQL(GraphQL[Context, None]):
+class VerrouGraphQL(QueriesOnlyOverGet, GraphQL[Context, None]):
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
@@ -141,7 +143,14 @@ async def periodic_purge(runtime: Runtime) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     runtime = make_runtime(settings, clock)
-    schema = FanOutSchema(build_schema(introspection=settings.introspection_enabled))
+    schema = FanOutSchema(
+        build_schema(
+            introspection=settings.introspection_enabled,
+            limits=RequestLimits.from_settings(settings),
+            # "Did you mean …?" would read the schema out with introspection off.
+            hide_suggestions=not settings.is_development,
+        )
+    )
     graphql = VerrouGraphQL(
         runtime,
         schema=schema,  # type: ignore[arg-type]
