@@ -29,7 +29,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 from tortoise.contrib.starlette import RegisterTortoise
 
-from graphql_http import QueriesOnlyOverGet
+from graphql_http import GraphQLBodyLimit, QueriesOnlyOverGet, graphql_body_limit
 from middleware import BodySizeLimit, RequestLog
 from resolvers import downloads, probes
 from resolvers.context import Context, authenticate_connection, build_context
@@ -175,6 +175,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         middleware=[
             Middleware(RequestLog),
             Middleware(BodySizeLimit, limit=settings.max_request_bytes),
+            Middleware(
+                GraphQLBodyLimit,
+                limit=graphql_body_limit(
+                    settings.graphql_max_document_bytes, settings.graphql_max_variables_bytes
+                ),
+            ),
         ],
         routes=[
             Route("/healthz", probes.healthz),

@@ -391,3 +391,33 @@ async def test_a_too_wide_mutation_over_the_socket_never_runs(
     assert message["type"] == "error", message
     assert message["payload"][0]["extensions"]["limit"] == "GRAPHQL_MAX_ALIASES"
     assert await Account.filter(email__startswith="1.").count() == 0
+
+
+async def test_a_json_body_far_over_the_limits_is_cut_off_while_it_streams_in(
+    tight: Api,
+) -> None:
+    # 4 × (2,000 + 1,000) + 64 KiB is the most a JSON request may weigh here.
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ viewer { email } }", "variables": {"pad": "'
+        for _ in range(100):
+            yield b"x" * 10_000
+        yield b'"}}'
+
+    response = await tight.client.post(
+        "/graphql", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.text == f"Request body over {4 * 3000 + 64 * 1024} bytes"
+
+
+async def test_uploads_keep_their_own_larger_limit(tight: Api) -> None:
+    # A multipart body bigger than the JSON limit still reaches GraphQL.
+    operations = {"query": "{ viewer { email } }", "variables": {"f": None}}
+    response = await tight.client.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.f"]})},
+        files={"0": ("a.pdf", b"%PDF-1.4" + b"x" * 200_000, "application/pdf")},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"viewer": None}}
