@@ -396,7 +396,7 @@ async def test_a_too_wide_mutation_over_the_socket_never_runs(
 async def test_a_json_body_far_over_the_limits_is_cut_off_while_it_streams_in(
     tight: Api,
 ) -> None:
-    # 4 × (2,000 + 1,000) + 64 KiB is the most a JSON request may weigh here.
+    # Four times (2,000 + 1,000) bytes + 64 KiB is the most a JSON request may weigh here.
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"query": "{ viewer { email } }", "variables": {"pad": "'
         for _ in range(100):
