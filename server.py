@@ -22,11 +22,13 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
+from body_limits import GraphQLBodyLimit, graphql_body_limit
 from graphql_http import VerrouGraphQL
 from middleware import BodySizeLimit, RequestLog
 from resolvers import downloads, probes
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
+from schema.limits import RequestLimits
 from services import recovery
 from services.broker import InProcessBroker
 from services.clock import Clock
@@ -99,7 +101,14 @@ async def periodic_purge(runtime: Runtime) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     runtime = make_runtime(settings, clock)
-    schema = FanOutSchema(build_schema(introspection=settings.introspection_enabled))
+    schema = FanOutSchema(
+        build_schema(
+            introspection=settings.introspection_enabled,
+            limits=RequestLimits.from_settings(settings),
+            # "Did you mean …?" would read the schema out with introspection off.
+            hide_suggestions=not settings.is_development,
+        )
+    )
     graphql = VerrouGraphQL(
         runtime,
         schema=schema,  # type: ignore[arg-type]
@@ -127,6 +136,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         middleware=[
             Middleware(RequestLog),
             Middleware(BodySizeLimit, limit=settings.max_request_bytes),
+            Middleware(
+                GraphQLBodyLimit,
+                limit=graphql_body_limit(
+                    settings.graphql_max_document_bytes, settings.graphql_max_variables_bytes
+                ),
+            ),
         ],
         routes=[
             Route("/healthz", probes.healthz),

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaskErrors, ParserCache, ValidationCache
+from starlette.responses import Response
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
+from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
@@ -26,7 +38,57 @@ def should_mask(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+# graphql-core's " Did you mean 'email'?" (fields, arguments, types, enum values, input
+# fields): a way to read the schema piece by piece with introspection off.
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?$")
+
+
+def hide_suggestion(error: GraphQLError) -> None:
+    error.message = _SUGGESTION.sub("", error.message)
+
+
 class VerrouSchema(strawberry.Schema):
+    def __init__(
+        self, *args: Any, limits: RequestLimits, hide_suggestions: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+        self.hide_suggestions = hide_suggestions
+
+    async def execute(  # type: ignore[override]
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> ExecutionResult:
+        """HTTP: a request over a size or token limit is answered before it is parsed."""
+        refused = self._refuse(query, variable_values)
+        if refused is None:
+            return await super().execute(query, variable_values, context_value, *args, **kwargs)
+        response = getattr(context_value, "response", None)
+        if refused.extensions["code"] == REQUEST_TOO_LARGE and isinstance(response, Response):
+            response.status_code = 413
+        return ExecutionResult(data=None, errors=[refused])
+
+    async def stream(  # type: ignore[override]
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """WebSocket (both protocols come here): the same refusal, as the operation's error."""
+        refused = self._refuse(query, variable_values)
+        if refused is None:
+            return await super().stream(query, variable_values, *args, **kwargs)
+        return _refusal(refused)
+
+    def _refuse(self, query: str | None, variables: Any) -> LimitExceeded | None:
+        # A variables value that is not an object is Strawberry's to refuse.
+        return self.limits.check_request(query, variables if isinstance(variables, dict) else None)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -37,14 +99,29 @@ class VerrouSchema(strawberry.Schema):
             if should_mask(error):
                 path = ".".join(str(part) for part in error.path or ())
                 logger.error("unexpected error in %s", path, exc_info=error.original_error)
+            if self.hide_suggestions:
+                hide_suggestion(error)
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+async def _refusal(error: GraphQLError) -> AsyncGenerator[ExecutionResult, None]:
+    yield PreExecutionError(data=None, errors=[error])
+
+
+def build_schema(
+    *,
+    introspection: bool = True,
+    limits: RequestLimits | None = None,
+    hide_suggestions: bool = False,
+) -> strawberry.Schema:
+    limits = limits or RequestLimits()
+    # The same rule classes for every request: the validation cache keys on them.
+    rules: Iterable[Any] = limits.validation_rules()
     # Factories, not instances: Strawberry builds fresh extensions per request (the parse
     # and validation caches live at module level, so they still span requests).
     extensions: list[object] = [
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        lambda: AddValidationRules(list(rules)),
         lambda: MaskErrors(should_mask_error=should_mask),
         OperationLabel,
     ]
@@ -57,4 +134,6 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         types=[Account, Notification, SecurityEvent, RecoveryRequest],
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
+        limits=limits,
+        hide_suggestions=hide_suggestions,
     )

@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     # "json": one JSON object per line (what log shippers read); "text" for a terminal.
     log_format: Literal["json", "text"] = "json"
 
+    # -- GraphQL request limits (issue 6): checked before a document runs (schema/limits.py).
+    graphql_max_depth: int = Field(default=10, ge=1)
+    # One request must not do the work of many (30 sign-ins = 30 argon2 hashes).
+    graphql_max_aliases: int = Field(default=15, ge=0)
+    graphql_max_tokens: int = Field(default=2000, ge=100)
+    # Over these: HTTP 413. Uploaded files are not variables bytes (MAX_DOCUMENT_BYTES).
+    graphql_max_document_bytes: int = Field(default=100_000, ge=1000)
+    graphql_max_variables_bytes: int = Field(default=100_000, ge=1000)
+    # -- end of GraphQL request limits
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.environment != "production":
