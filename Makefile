@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint migrate schema clean
+.PHONY: run test lint migrate schema clean vendor
 
 $(BIN)/.runtime: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,9 @@ schema: $(BIN)/.runtime
 
 clean:
 	rm -rf $(VENV)
+
+# --- Web client and GraphiQL ---
+# Rebuild static/vendor/ (GraphiQL, React, graphql-ws and their licences) from
+# web/package-lock.json; commit the result. tests/test_graphiql_browser.py checks it matches.
+vendor:
+	cd web && npm ci --no-audit --no-fund && node vendor.mjs

@@ -44,6 +44,8 @@ from services.passwords import Passwords
 from services.redis_broker import RedisBroker
 from services.runtime import Runtime
 from services.settings import Settings
+from webui import graphiql_page
+from webui import routes as webui_routes
 
 logger = logging.getLogger("verrou")
 
@@ -69,6 +71,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
             # Strawberry leaves a parsed multipart form open: close its spooled upload files.
             if isinstance(request, Request):
                 await request.close()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page and vendored assets: Strawberry's loads GraphiQL from a CDN.
+        return graphiql_page()
 
     async def going_away(self) -> None:
         """Close every WebSocket with 1001 (going away), so clients reconnect elsewhere."""
@@ -178,6 +184,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 methods=["GET"],
             ),
             WebSocketRoute("/graphql", graphql),
+            # Web client and GraphiQL assets (webui/).
+            *webui_routes(graphiql=settings.graphiql_enabled, client=settings.web_client_enabled),
         ],
         lifespan=lifespan,
     )
