@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 
+from services.broker import InProcessBroker
+from tests.conftest import LiveServer
+
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -40,6 +43,20 @@ def browser_missing() -> str | None:
 needs_browser = pytest.mark.skipif(
     browser_missing() is not None, reason=f"browser test skipped: {browser_missing()}"
 )
+
+
+def subscribed(live: LiveServer, members: int) -> Callable[[], bool]:
+    """`members` live subscriptions are registered, and each group listens to the broker."""
+    fanout = live.app.state.subscriptions
+    broker = live.app.state.runtime.broker
+    assert isinstance(broker, InProcessBroker)
+
+    def check() -> bool:
+        return bool(
+            fanout.member_count() == members and broker.subscriber_count() == fanout.group_count()
+        )
+
+    return check
 
 
 async def run_script(

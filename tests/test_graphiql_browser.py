@@ -15,10 +15,16 @@ import pytest
 
 from server import create_app
 from services.clock import FrozenClock
-from tests.browser_driver import ARTIFACTS, WEB, browser_missing, needs_browser, run_script
+from tests.browser_driver import (
+    ARTIFACTS,
+    WEB,
+    browser_missing,
+    needs_browser,
+    run_script,
+    subscribed,
+)
 from tests.conftest import LiveServer, make_settings, start
 from tests.helpers import Api, until
-from tests.test_subscriptions import ready
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 
@@ -113,7 +119,7 @@ async def test_graphiql_runs_a_query_and_a_subscription_in_chromium(
 
         async def answer(question: dict[str, Any]) -> dict[str, Any]:
             assert question == {"subscribed": True}
-            await until(ready(live, 1), within=10)
+            await until(subscribed(live, 1), within=10)
             confirmed = await api.confirm(token, api.code(secret))
             assert confirmed["errors"] == [], confirmed
             return {}

@@ -20,7 +20,7 @@ from server import create_app
 from services import accounts
 from services.clock import FrozenClock
 from services.settings import Settings
-from tests.browser_driver import ARTIFACTS, needs_browser, run_script
+from tests.browser_driver import ARTIFACTS, needs_browser, run_script, subscribed
 from tests.conftest import LiveServer, make_settings, start
 from tests.helpers import PASSWORD, Api, until
 
@@ -140,6 +140,9 @@ async def test_the_whole_flow_in_chromium(
             # Each code is of a new time step: the server accepts a step once only.
             clock.advance(30)
             return {"code": pyotp.TOTP(secret[0]).at(clock.now())}
+        if "subscribers" in question:
+            await until(subscribed(live, question["subscribers"]), within=10)
+            return {}
         if question.get("supportLink"):
             await until(lambda: support_link(mail_dir) is not None, within=20)
             return {"fragment": support_link(mail_dir)}

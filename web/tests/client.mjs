@@ -83,6 +83,8 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await page.getByTestId("security-page").waitFor();
   await page.locator("[data-testid=status][data-enabled=false]").waitFor();
   await screenshot("two-factor-off");
+  // The page's live subscription is open before anything it should hear about happens.
+  await ask({ subscribers: 1 });
 
   // Turning it on: QR code and key, the first code, then ten backup codes shown once.
   const first = await enable(page, screenshot);
@@ -158,6 +160,7 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await page.getByRole("button", { name: "Verify" }).click();
   await page.getByTestId("security-page").waitFor();
   await page.locator("[data-testid=status][data-enabled=true]").waitFor();
+  await ask({ subscribers: 1 });
 
   // Turning it off: the password, then the second confirmation.
   let disable = page.getByTestId("disable");
