@@ -59,7 +59,7 @@ async function enable(page, screenshot) {
   return backupCodes(page);
 }
 
-await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ page, context, screenshot }) => {
+await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ page, screenshot }) => {
   // Signed out, any page leads to the sign-in form; the browser speaks French.
   await page.goto(`${baseUrl}/`);
   await page.getByTestId("sign-in").waitFor();
@@ -234,5 +234,10 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await page.getByRole("link", { name: /^Activity/ }).click();
   await page.locator("[data-testid=notifications] [data-kind=RECOVERY_APPROVED]").waitFor();
   await screenshot("customer-after-recovery");
-  void context;
+
+  // The same screen in French: the client's texts switch at once.
+  await page.getByRole("button", { name: "FR", exact: true }).click();
+  await page.getByRole("heading", { name: "Activité du compte" }).waitFor();
+  await page.getByText("Récupération acceptée par le support").waitFor();
+  await screenshot("activity-fr");
 });
