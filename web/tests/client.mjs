@@ -59,6 +59,29 @@ async function enable(page, screenshot) {
   return backupCodes(page);
 }
 
+/** Signed out, with 2FA on: sign in, then "lost phone" and a request with two documents. */
+async function requestRecovery(page, message, screenshot) {
+  await signIn(page, customer);
+  await page.getByRole("link", { name: "Lost your phone and your backup codes?" }).click();
+  const recovery = page.getByTestId("recovery");
+  await recovery.waitFor();
+  await recovery.getByLabel("Identity document").setInputFiles({
+    name: "passport.pdf",
+    mimeType: "application/pdf",
+    buffer: Buffer.from("%PDF-1.7\n1 0 obj << /Marker (PASSPORT) >> endobj\n%%EOF\n"),
+  });
+  await recovery.getByLabel("Company registration extract (KBIS)").setInputFiles({
+    name: "kbis.pdf",
+    mimeType: "application/pdf",
+    buffer: Buffer.from("%PDF-1.7\n1 0 obj << /Marker (KBIS) >> endobj\n%%EOF\n"),
+  });
+  await recovery.getByLabel("A word for support (optional)").fill(message);
+  if (screenshot) await screenshot("lost-phone-request");
+  await recovery.getByRole("button", { name: "Send the request" }).click();
+  await page.getByTestId("recovery-sent").waitFor();
+  if (screenshot) await screenshot("lost-phone-request-sent");
+}
+
 await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ page, screenshot }) => {
   // Signed out, any page leads to the sign-in form; the browser speaks French.
   await page.goto(`${baseUrl}/`);
@@ -184,27 +207,10 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await page.getByRole("button", { name: "I have saved my codes" }).click();
   await page.locator("[data-testid=status][data-enabled=true]").waitFor();
   await signOut(page);
-  await signIn(page, customer);
-  await page.getByRole("link", { name: "Lost your phone and your backup codes?" }).click();
-  const recovery = page.getByTestId("recovery");
-  await recovery.waitFor();
-  await recovery.getByLabel("Identity document").setInputFiles({
-    name: "passport.pdf",
-    mimeType: "application/pdf",
-    buffer: Buffer.from("%PDF-1.7\n1 0 obj << /Marker (PASSPORT) >> endobj\n%%EOF\n"),
-  });
-  await recovery.getByLabel("Company registration extract (KBIS)").setInputFiles({
-    name: "kbis.pdf",
-    mimeType: "application/pdf",
-    buffer: Buffer.from("%PDF-1.7\n1 0 obj << /Marker (KBIS) >> endobj\n%%EOF\n"),
-  });
-  await recovery.getByLabel("A word for support (optional)").fill("I lost my phone on the train.");
-  await screenshot("lost-phone-request");
-  await recovery.getByRole("button", { name: "Send the request" }).click();
-  await page.getByTestId("recovery-sent").waitFor();
-  await screenshot("lost-phone-request-sent");
+  await requestRecovery(page, "I lost my phone on the train.", screenshot);
 
-  // Support follows the link of its email: sign-in first, then straight to the request.
+  // Support follows the link of its email: sign-in first, then straight to the request, which
+  // it rejects (the documents are unreadable, say).
   const { fragment } = await ask({ supportLink: true });
   check(/^#\/support\/recovery-requests\/\d+$/.test(fragment), `odd link ${fragment}`);
   await page.goto(`${baseUrl}/${fragment}`);
@@ -213,19 +219,34 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await page.getByText("I lost my phone on the train.").waitFor();
   check((await page.getByTestId("documents").locator("li").count()) === 2, "two documents expected");
   await screenshot("support-recovery-request");
+  let decision = page.getByTestId("decision");
+  await decision.getByLabel("Note to the customer").fill("The identity document is unreadable.");
+  await decision.getByRole("button", { name: "Reject" }).click();
+  await page.locator(".badge.status-rejected").waitFor();
+  await bannerSays(page, "rejected");
+  await screenshot("support-request-rejected");
+  await signOut(page);
 
-  await page.getByRole("link", { name: "← All requests" }).click();
+  // A second request, with a readable document; support finds it in the queue and approves it.
+  await requestRecovery(page, "Here is a better scan.");
+  await page.getByRole("link", { name: "Back to sign in" }).click();
+  await signIn(page, support);
   await page.getByTestId("recovery-queue").waitFor();
   await page.getByText(customer.email).waitFor();
+  check((await page.getByTestId("recovery-queue").locator(".feed .item").count()) === 1, "one pending");
   await screenshot("support-recovery-queue");
   await page.getByText(customer.email).click();
-
-  const decision = page.getByTestId("decision");
+  await page.getByText("Here is a better scan.").waitFor();
+  decision = page.getByTestId("decision");
   await decision.getByLabel("Note to the customer").fill("Identity checked, 2FA is off.");
   await decision.getByRole("button", { name: "Approve and turn 2FA off" }).click();
   await page.locator(".badge.status-approved").waitFor();
   await bannerSays(page, "approved");
   await screenshot("support-request-approved");
+  await page.getByRole("link", { name: "← All requests" }).click();
+  await page.getByRole("link", { name: "All", exact: true }).click();
+  await page.locator(".feed .badge.status-rejected").waitFor();
+  await page.locator(".feed .badge.status-approved").waitFor();
   await signOut(page);
 
   // The customer signs in with the password alone again.
