@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint migrate schema clean
+.PHONY: run test lint migrate schema clean vendor
 
 $(BIN)/.runtime: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,9 @@ conformance/node_modules/.package-lock.json: conformance/package-lock.json
 .PHONY: conformance
 conformance: $(BIN)/.test conformance/node_modules/.package-lock.json
 	$(BIN)/python conformance/run.py
+
+# --- Web client and GraphiQL ---
+# Rebuild static/vendor/ (GraphiQL, React, graphql-ws and their licences) from
+# web/package-lock.json; commit the result. tests/test_graphiql_browser.py checks it matches.
+vendor:
+	cd web && npm ci --no-audit --no-fund && node vendor.mjs

@@ -30,6 +30,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context, authenticate_connection, build_context
+from webui import graphiql_page
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -184,6 +185,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
                         400, f"`map` path {path!r} is not a null value in `operations`"
                     )
         return await super().parse_multipart(request)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page and vendored assets: Strawberry's loads GraphiQL from a CDN.
+        return graphiql_page()
 
     async def going_away(self) -> None:
         """Close every WebSocket with 1001 (going away), so clients reconnect elsewhere."""

@@ -39,6 +39,7 @@ from services.passwords import Passwords
 from services.redis_broker import RedisBroker
 from services.runtime import Runtime
 from services.settings import Settings
+from webui import routes as webui_routes
 
 logger = logging.getLogger("verrou")
 
@@ -154,6 +155,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 methods=["GET"],
             ),
             WebSocketRoute("/graphql", graphql),
+            # Web client and GraphiQL assets (webui/).
+            *webui_routes(graphiql=settings.graphiql_enabled, client=settings.web_client_enabled),
         ],
         lifespan=lifespan,
     )

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
 
     graphiql: bool | None = None
     graphql_introspection: bool | None = None
+    # --- Web client and GraphiQL (webui/) ---
+    # The reference web client at `/`; unset: on in development, off in production.
+    web_client: bool | None = None
+    # --- end web client ---
     log_level: str = "INFO"
     # "json": one JSON object per line (what log shippers read); "text" for a terminal.
     log_format: Literal["json", "text"] = "json"
@@ -101,6 +105,10 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.is_development if self.graphiql is None else self.graphiql
+
+    @property
+    def web_client_enabled(self) -> bool:
+        return self.is_development if self.web_client is None else self.web_client
 
     @property
     def introspection_enabled(self) -> bool:

@@ -1,0 +1,177 @@
+// Verrou's reference web client: a hash-routed page on the public API only.
+import { gql, onUnauthenticated, session, subscribe } from "./api.js";
+import { clearBanners, showBanner } from "./banners.js";
+import { h, mount } from "./dom.js";
+import { language, setLanguage, t } from "./i18n.js";
+import * as activity from "./views/activity.js";
+import { card } from "./views/common.js";
+import * as security from "./views/security.js";
+import * as signIn from "./views/signin.js";
+import * as support from "./views/support.js";
+
+const VIEWER = `query Viewer { viewer { email role companyName locale unreadNotificationCount } }`;
+const LIVE = `subscription Live {
+  notifications { id kind level message createdAt account { unreadNotificationCount } }
+}`;
+const SIGN_OUT = `mutation SignOut { signOut { errors { code message } } }`;
+// Where the person wanted to go before signing in (a support email's link, for instance).
+const NEXT_KEY = "verrou.next";
+
+const routes = [
+  { path: /^#\/signin$/, page: signIn.signInPage, public: true, title: "signInTitle" },
+  { path: /^#\/signin\/code$/, page: signIn.codePage, public: true, title: "secondFactorTitle" },
+  { path: /^#\/signin\/lost-device$/, page: signIn.recoveryPage, public: true, title: "recoveryTitle" },
+  { path: /^#\/signin\/recovery-sent$/, page: signIn.recoverySentPage, public: true, title: "recoverySentTitle" },
+  { path: /^#\/security$/, page: security.page, title: "securityTitle" },
+  { path: /^#\/activity$/, page: activity.page, title: "activityTitle" },
+  { path: /^#\/support\/recovery-requests$/, page: support.queuePage, support: true, title: "queueTitle" },
+  { path: /^#\/support\/recovery-requests\/(\d+)$/, page: support.requestPage, support: true, title: "queueTitle" },
+];
+
+const app = document.getElementById("app");
+let viewer = null;
+let stopLive = null;
+let notificationHandler = null;
+let rendering = 0;
+
+const ctx = {
+  query: "",
+  go(hash) {
+    if (window.location.hash === hash) render();
+    else window.location.hash = hash;
+    return null;
+  },
+  signedIn(token) {
+    session.open(token);
+    const next = window.sessionStorage.getItem(NEXT_KEY);
+    window.sessionStorage.removeItem(NEXT_KEY);
+    ctx.go(next || "#/");
+  },
+  flash: showBanner,
+  onNotification(handler) {
+    notificationHandler = handler;
+  },
+  // A screen showing something once (backup codes) or half-way through a setup says so, and a
+  // language switch then leaves it in place instead of drawing it anew.
+  keep: null,
+  setUnread(count) {
+    if (viewer) viewer.unreadNotificationCount = count;
+    drawNav();
+  },
+};
+
+function home() {
+  return viewer && viewer.role === "SUPPORT" ? "#/support/recovery-requests" : "#/security";
+}
+
+function startLive() {
+  if (stopLive) return;
+  stopLive = subscribe(LIVE, ({ notifications: note }) => {
+    showBanner(note.message, note.level);
+    ctx.setUnread(note.account.unreadNotificationCount);
+    if (notificationHandler) notificationHandler(note);
+  });
+}
+
+function signedOut() {
+  viewer = null;
+  if (stopLive) stopLive();
+  stopLive = null;
+}
+
+async function signOut() {
+  try {
+    await gql(SIGN_OUT);
+  } finally {
+    session.close();
+    signedOut();
+    clearBanners();
+    ctx.go("#/signin");
+  }
+}
+
+function drawNav() {
+  const nav = document.getElementById("nav");
+  if (!viewer) return mount(nav);
+  const current = window.location.hash;
+  const link = (href, label, extra) =>
+    h("a", { href, class: current.startsWith(href) ? "active" : null }, label, extra);
+  const unread = viewer.unreadNotificationCount;
+  mount(
+    nav,
+    link("#/security", t("navSecurity")),
+    link("#/activity", t("navActivity"), unread ? h("span", { class: "count", "data-testid": "unread", text: String(unread) }) : null),
+    viewer.role === "SUPPORT" ? link("#/support/recovery-requests", t("navSupport")) : null,
+    h("span", { class: "who", text: viewer.email }),
+    h("button", { type: "button", class: "link", "data-testid": "sign-out", text: t("signOut"), onclick: signOut }),
+  );
+}
+
+function drawLanguages() {
+  mount(
+    document.getElementById("lang"),
+    ["fr", "en"].map((lang) =>
+      h("button", {
+        type: "button",
+        class: lang === language() ? "link active" : "link",
+        lang,
+        "aria-pressed": String(lang === language()),
+        text: lang.toUpperCase(),
+        onclick: () => {
+          setLanguage(lang);
+          drawLanguages();
+          if (ctx.keep && ctx.keep()) drawNav();
+          else render();
+        },
+      }),
+    ),
+  );
+  document.documentElement.lang = language();
+}
+
+async function render() {
+  const turn = ++rendering;
+  const [path, query = ""] = (window.location.hash || "#/").split("?");
+  ctx.query = query;
+  notificationHandler = null;
+  ctx.keep = null;
+  const route = routes.find((candidate) => candidate.path.test(path));
+  try {
+    if (session.token && !viewer) {
+      viewer = (await gql(VIEWER)).viewer;
+      if (!viewer) session.close();
+    }
+    if (turn !== rendering) return;
+    if (!session.token) {
+      signedOut();
+      if (!route || !route.public) {
+        if (route) window.sessionStorage.setItem(NEXT_KEY, window.location.hash);
+        return ctx.go("#/signin");
+      }
+    } else {
+      startLive();
+      if (!route || route.public) return ctx.go(home());
+      if (route.support && viewer.role !== "SUPPORT") return ctx.go(home());
+    }
+    drawNav();
+    document.title = `${t(route.title)} · Verrou`;
+    const [, ...params] = path.match(route.path);
+    const content = await route.page(ctx, ...params);
+    if (turn !== rendering || !content) return;
+    mount(app, content);
+    app.focus({ preventScroll: true });
+  } catch (error) {
+    if (turn !== rendering) return;
+    if (error.code === "UNAUTHENTICATED") return;
+    mount(app, card(t("unexpectedError"), h("p", { class: "message error", text: error.message })));
+  }
+}
+
+onUnauthenticated(() => {
+  signedOut();
+  showBanner(t("sessionEnded"), "warning");
+  ctx.go("#/signin");
+});
+window.addEventListener("hashchange", render);
+drawLanguages();
+render();

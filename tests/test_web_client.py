@@ -1,0 +1,155 @@
+"""The reference web client at `/`: served in development, off in production unless asked
+for, and the whole flow driven in headless Chromium (web/tests/client.mjs)."""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import AsyncIterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+from cryptography.fernet import Fernet
+
+from models.accounts import Locale, Role
+from server import create_app
+from services import accounts
+from services.clock import FrozenClock
+from services.settings import Settings
+from tests.browser_driver import ARTIFACTS, needs_browser, run_script, subscribed
+from tests.conftest import LiveServer, make_settings, start
+from tests.helpers import PASSWORD, Api, until
+
+HTML = {"accept": "text/html"}
+SUPPORT_EMAIL = "support@localhost"  # the default of SUPPORT_EMAIL
+
+
+async def served(
+    tmp_path: Path, db_path: Path, clock: FrozenClock, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(db_path, tmp_path / "var", **overrides)
+    async for client in start(create_app(settings, clock=clock)):
+        yield client
+
+
+async def test_development_serves_the_client_at_the_root(api: Api) -> None:
+    page = await api.client.get("/", headers=HTML)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/static/app/main.js"></script>' in page.text
+    # Nothing a strict CSP would refuse: no inline script or style, nothing from elsewhere.
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), "inline script"
+    assert "<style" not in page.text and "style=" not in page.text
+    assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]+)"', page.text))
+    for url in ("/static/app/main.js", "/static/app/app.css", "/static/favicon.svg"):
+        assert (await api.client.get(url)).status_code == 200, url
+
+
+async def test_every_module_of_the_client_is_served(api: Api) -> None:
+    """Follow the imports from main.js: a missing file would break the page."""
+    seen: set[str] = set()
+    pending = ["/static/app/main.js"]
+    while pending:
+        url = pending.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        response = await api.client.get(url)
+        assert response.status_code == 200, url
+        for imported in re.findall(r'from "([^"]+)"', response.text):
+            pending.append(str(httpx.URL(f"http://x{url}").join(imported).path))
+    assert "/static/vendor/graphql-ws/client.js" in seen
+    assert "/static/app/views/support.js" in seen
+
+
+async def test_production_has_no_client_unless_asked_for(
+    tmp_path: Path, db_path: Path, clock: FrozenClock
+) -> None:
+    production = {
+        "environment": "production",
+        "public_url": "https://verrou.example",
+        "encryption_keys": Fernet.generate_key().decode(),
+    }
+    async for client in served(tmp_path, db_path, clock, **production):
+        assert (await client.get("/", headers=HTML)).status_code == 404
+        assert (await client.get("/static/app/main.js")).status_code == 404
+    async for client in served(tmp_path, db_path, clock, **production, web_client=True):
+        assert (await client.get("/", headers=HTML)).status_code == 200
+        assert (await client.get("/static/app/main.js")).status_code == 200
+
+
+def test_the_client_setting_defaults_to_the_environment(tmp_path: Path) -> None:
+    def settings(**values: Any) -> Settings:
+        return Settings(_env_file=None, var_dir=tmp_path, **values)  # type: ignore[call-arg]
+
+    assert settings().web_client_enabled
+    assert not settings(web_client=False).web_client_enabled
+    production = {
+        "environment": "production",
+        "database_url": "sqlite://x.sqlite3",
+        "public_url": "https://verrou.example",
+        "encryption_keys": Fernet.generate_key().decode(),
+    }
+    assert not settings(**production).web_client_enabled
+    assert settings(**production, web_client=True).web_client_enabled
+
+
+def support_link(mail_dir: Path) -> str | None:
+    """The request link of the support email written to var/mail, if any yet."""
+    for path in sorted(mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        if message["To"] != SUPPORT_EMAIL:
+            continue
+        body = message.get_body(("plain",))
+        assert body is not None
+        found = re.search(r"#/support/recovery-requests/\d+", body.get_content())
+        if found:
+            return found.group(0)
+    return None
+
+
+@needs_browser
+async def test_the_whole_flow_in_chromium(
+    live: LiveServer, clock: FrozenClock, settings: Settings
+) -> None:
+    runtime = live.app.state.runtime
+    customer = {"email": "claire@acme.example", "password": PASSWORD}
+    support = {"email": "agent@verrou.example", "password": PASSWORD}
+    await accounts.create_account(
+        runtime,
+        email=customer["email"],
+        password=PASSWORD,
+        company_name="ACME SAS",
+        locale=Locale.EN,
+    )
+    await accounts.create_account(
+        runtime, email=support["email"], password=PASSWORD, role=Role.SUPPORT
+    )
+    secret: list[str] = []
+    mail_dir = settings.var_dir / "mail"
+
+    async def answer(question: dict[str, Any]) -> dict[str, Any]:
+        if "totp" in question:
+            if question["totp"] != "current":
+                secret[:] = [question["totp"]]
+            # Each code is of a new time step: the server accepts a step once only.
+            clock.advance(30)
+            return {"code": pyotp.TOTP(secret[0]).at(clock.now())}
+        if "subscribers" in question:
+            await until(subscribed(live, question["subscribers"]), within=10)
+            return {}
+        if question.get("supportLink"):
+            await until(lambda: support_link(mail_dir) is not None, within=20)
+            return {"fragment": support_link(mail_dir)}
+        raise AssertionError(f"unexpected question {question}")
+
+    data = {"customer": customer, "support": support, "artifacts": str(ARTIFACTS / "web-client")}
+    report = await run_script("client.mjs", live.url, data, answer, within=180)
+    assert report.startswith("ok")
+    shots = sorted(path.name for path in (ARTIFACTS / "web-client").glob("*.png"))
+    assert "03-two-factor-off.png" in shots and len(shots) >= 15, shots
