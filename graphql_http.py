@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -33,6 +34,7 @@ from resolvers.context import Context, authenticate_connection, build_context
 from webui import graphiql_page
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+logger = logging.getLogger("verrou.http")
 JSON = "application/json"
 
 # What each media range of an Accept header means here. Wildcards get application/json:
@@ -99,6 +101,11 @@ class VerrouGraphQL(GraphQL[Context, None]):
             request.state.graphql_media_type = negotiate(request.headers.get("accept"))
         try:
             response = await super().run(request, context, root_value)
+        except ClientDisconnect:
+            # The client went away before its request was read (a closed tab, a load
+            # generator stopping): nobody to answer, and nothing for the error log.
+            logger.debug("client disconnected before its request was read")
+            return Response(status_code=499)
         finally:
             self.open_sockets.discard(request)
             # Strawberry leaves a parsed multipart form open: close its spooled upload files.

@@ -126,9 +126,17 @@ class FanOutSchema:
             return getattr(self._schema, method)(query, **named)  # type: ignore[no-any-return]
 
         # Any other option (extensions, allowed types) may change the answer: not shared.
+        # Nor is a request over the schema's size or token limits: the schema refuses it
+        # before parsing, and working out a key would parse it.
+        limits = getattr(self._schema, "limits", None)
+        variables = named.get("variable_values")
         key = (
             None
             if set(named) - set(_ARGUMENTS)
+            or (
+                limits is not None
+                and limits.check_request(query, variables if isinstance(variables, dict) else None)
+            )
             else _key(
                 method,
                 query,

@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from models import Account, BackupCode, Session, SignInChallenge
+from schema import fanout
 from server import create_app
 from services.clock import FrozenClock
 from tests.conftest import LiveServer, make_settings, start
@@ -381,6 +382,27 @@ async def test_a_too_large_subscription_is_refused_over_the_socket(
     errors = message["payload"] if protocol == TRANSPORT_WS else [message["payload"]]
     assert errors[0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
     assert errors[0]["extensions"]["limit"] == "GRAPHQL_MAX_DOCUMENT_BYTES"
+
+
+async def test_a_too_large_subscription_is_never_parsed(
+    live: LiveServer, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sharing identical subscriptions (schema/fanout.py) parses a document to tell a
+    subscription from a query: not one over the limits, which is refused unparsed."""
+    parsed: list[int] = []
+    real_parse = fanout.parse
+
+    def spy(source: str, *args: object, **kwargs: object) -> object:
+        parsed.append(len(source))
+        return real_parse(source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fanout, "parse", spy)
+    fanout._operation_type.cache_clear()
+    query = "subscription { notifications { id } }\n# " + "x" * 100_000
+    message = await subscribe_raw(live, clock, TRANSPORT_WS, {"query": query})
+
+    assert message["type"] == "error", message
+    assert all(size < 100_000 for size in parsed), parsed
 
 
 async def test_a_too_wide_mutation_over_the_socket_never_runs(

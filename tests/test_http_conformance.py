@@ -8,10 +8,12 @@ The npm graphql-http audit suite checks the same against a live server in CI
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from graphql_http import negotiate
 from models import RecoveryRequest
@@ -233,3 +235,40 @@ async def test_a_bad_multipart_request_is_400_saying_what_is_wrong(
     assert response.status_code == 400, response.text
     assert message in response.text
     assert await RecoveryRequest.all().count() == 0
+
+
+async def test_a_client_that_leaves_mid_request_is_no_error(
+    app: Starlette, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The body never arrives (the client disconnected): no traceback in the error log."""
+    messages = [
+        {"type": "http.request", "body": b'{"query": "{ viewer', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
+        "client": ("203.0.113.7", 51000),
+        "server": ("testserver", 80),
+    }
+    async with app.router.lifespan_context(app):
+        with caplog.at_level(logging.DEBUG):
+            await app(scope, receive, send)
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert sent[0]["status"] == 499
