@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from models import Account, Session
+from resolvers.loaders import Loaders
 from services import accounts
 from services.i18n import locale_from_accept_language
 from services.runtime import RequestMeta, Runtime
@@ -33,6 +34,7 @@ class Context:
     # Good for the queries of this request; a mutation may change it, so mutations (and a
     # WebSocket, whose context lives as long as the connection) read it afresh.
     session_status: TwoFactorStatus | None = None
+    loaders: Loaders = field(default_factory=Loaders)
 
     @property
     def account(self) -> Account | None:

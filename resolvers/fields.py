@@ -107,7 +107,7 @@ async def recovery_queue(
 async def recovery_account(info: Info, request: RecoveryRequest) -> Account | None:
     if not _is_support(info):
         return None
-    return await Account.get(id=request.account_id)
+    return await info.context.loaders.accounts.load(request.account_id)
 
 
 async def requester_account(info: Info, account_id: int) -> Account | None:
@@ -121,7 +121,7 @@ async def requester_account(info: Info, account_id: int) -> Account | None:
 async def recovery_documents(info: Info, request: RecoveryRequest) -> list[RecoveryDocument]:
     if not _is_support(info):
         return []
-    return await recovery.documents_of(request.id)
+    return await info.context.loaders.recovery_documents.load(request.id)
 
 
 def download_url(info: Info, document: RecoveryDocument) -> str:

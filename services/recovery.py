@@ -225,8 +225,12 @@ async def visible(viewer: Account, request_id: int) -> RecoveryRequest | None:
     return found
 
 
-async def documents_of(request_id: int) -> list[RecoveryDocument]:
-    return await RecoveryDocument.filter(request_id=request_id).order_by("id")
+async def documents_of_requests(request_ids: list[int]) -> dict[int, list[RecoveryDocument]]:
+    """The documents of several requests in one query, by request id."""
+    by_request: dict[int, list[RecoveryDocument]] = {}
+    for document in await RecoveryDocument.filter(request_id__in=request_ids).order_by("id"):
+        by_request.setdefault(document.request_id, []).append(document)
+    return by_request
 
 
 async def purge(rt: Runtime) -> int:

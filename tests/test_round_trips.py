@@ -8,8 +8,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from starlette.applications import Starlette
 
 from tests.helpers import PASSWORD, Api
+from tests.test_recovery import customer, file_request, support_agent
 
 ROUND_TRIP_LOGGER = "tortoise.db_client"
 
@@ -124,3 +126,33 @@ async def test_twenty_notifications_cost_as_many_statements_as_one(
         await api.verify(await api.challenge(), code)
     many = await measured(api, statements, query, token)
     assert len(many) == len(one) <= 3, many
+
+
+QUEUE = """
+{ recoveryRequests(first: 20) { edges { node {
+    id account { email } documents { kind fileName }
+} } } }
+"""
+
+
+async def test_the_recovery_queue_costs_as_many_statements_for_six_requests_as_for_two(
+    api: Api, app: Starlette, statements: Statements
+) -> None:
+    """Each request's account and documents come through batch loaders: one query each for
+    the whole page, not one per request."""
+    agent = await support_agent(api, app)
+    for number in range(6):
+        email = f"customer{number}@example.com"
+        await customer(api, email)
+        await file_request(api, email)
+        if number == 1:
+            await api.data(QUEUE, token=agent)  # the session's last-seen write, if due
+            two = await measured(api, statements, QUEUE, agent)
+    await api.data(QUEUE, token=agent)
+    six = await measured(api, statements, QUEUE, agent)
+    data = await api.data(QUEUE, token=agent)
+    edges = data["recoveryRequests"]["edges"]
+    assert len(edges) == 6
+    assert all(edge["node"]["account"]["email"].startswith("customer") for edge in edges)
+    assert all(edge["node"]["documents"] for edge in edges)
+    assert len(six) == len(two), six
