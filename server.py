@@ -29,9 +29,11 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 from tortoise.contrib.starlette import RegisterTortoise
 
+from browser import VerrouStarlette, browser_middleware, websocket_origin_allowed
 from middleware import BodySizeLimit, RequestLog
 from resolvers import downloads, probes
 from resolvers.context import Context, authenticate_connection, build_context
+from resolvers.session_cookie import cookie_name
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
 from services import recovery
@@ -61,6 +63,11 @@ class VerrouGraphQL(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if isinstance(request, WebSocket):
+            # Refused before it is accepted (HTTP 403): browsers apply no CORS to WebSockets.
+            # Stricter than Strawberry's own check, which trusts an Origin matching Host.
+            trusted = self.runtime.settings.trusted_origins
+            if not websocket_origin_allowed(request.headers.get("origin"), trusted):
+                return await self.reject_websocket(request)
             self.open_sockets.add(request)
         try:
             return await super().run(request, context, root_value)
@@ -150,6 +157,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         allow_queries_via_get=True,
         # The recovery documents (GraphQL multipart request spec).
         multipart_uploads_enabled=True,
+        # Same list as run()'s own check above, so Strawberry's check never refuses a trusted one.
+        allowed_origins=sorted(settings.trusted_origins),
     )
 
     @contextlib.asynccontextmanager
@@ -162,9 +171,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 yield
             await runtime.broker.close()
 
-    app = Starlette(
+    # VerrouStarlette adds the security headers (browser.py) around everything.
+    app = VerrouStarlette(
         middleware=[
             Middleware(RequestLog),
+            *browser_middleware(settings, cookie_name(settings)),
             Middleware(BodySizeLimit, limit=settings.max_request_bytes),
         ],
         routes=[

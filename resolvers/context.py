@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from models import Account, Session
+from resolvers.session_cookie import cookie_token
 from services import accounts
 from services.i18n import locale_from_accept_language
 from services.runtime import RequestMeta, Runtime
@@ -29,6 +30,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Statuses a live event carried, so its `account { twoFactor }` needs no query.
     primed_two_factor: dict[int, TwoFactorStatus] = field(default_factory=dict)
+    # The session came from the HttpOnly cookie, not from a bearer token.
+    session_from_cookie: bool = False
 
     @property
     def account(self) -> Account | None:
@@ -57,7 +60,12 @@ def bearer_token(authorization: str | None) -> str | None:
 async def build_context(
     request: HTTPConnection, response: Response | WebSocket | None, runtime: Runtime
 ) -> Context:
+    # An explicit bearer token wins over the cookie; the cookie reaches a WebSocket only
+    # from an origin the server trusts (checked before the socket is accepted).
     token = bearer_token(request.headers.get("authorization"))
+    from_cookie = token is None
+    if from_cookie:
+        token = cookie_token(request, runtime.settings)
     session = await accounts.authenticate(runtime, token) if token else None
     locale = (
         session.account.locale.value
@@ -74,4 +82,5 @@ async def build_context(
         ),
         session=session,
         locale=locale,
+        session_from_cookie=from_cookie and session is not None,
     )
