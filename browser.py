@@ -78,8 +78,8 @@ class SecurityHeaders:
                 headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 added = [header for header in SECURITY_HEADERS if header[0] not in present]
-                content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html") and b"content-security-policy" not in present:
+                html = dict(headers).get(b"content-type", b"").startswith(b"text/html")
+                if html and b"content-security-policy" not in present:
                     added.append((b"content-security-policy", GRAPHIQL_CSP.encode()))
                 # An authentication API's answers (sessions, secrets, codes) belong in no cache.
                 if graphql and b"cache-control" not in present:
