@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -140,6 +141,7 @@ class Settings(BaseSettings):
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOSTNAME = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # a name, an IPv4 or an IPv6 address
 
 
 def normalize_origin(value: str) -> str | None:
@@ -152,6 +154,8 @@ def normalize_origin(value: str) -> str | None:
     except ValueError:
         return None
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    if not _HOSTNAME.fullmatch(parts.hostname):  # no '*.example.com' patterns
         return None
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         return None

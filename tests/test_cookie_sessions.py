@@ -13,11 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
+from models.accounts import Role
 from server import create_app
+from services import accounts
 from services.clock import FrozenClock
 from tests.conftest import make_settings, start
 from tests.helpers import PASSWORD, SIGN_IN, SIGN_UP, VERIFY_SIGN_IN, Api
+from tests.test_recovery import AGENT, NODE, PASSPORT, customer, file_request, local_path
 
 COOKIE = "verrou_session"
 OPT_IN = {"X-Verrou-Session": "cookie"}
@@ -345,3 +349,23 @@ async def test_a_get_query_with_the_cookie_answers_and_a_get_mutation_runs_nothi
     assert mutation.status_code >= 400
     assert mutation.headers.get_list("set-cookie") == []
     assert await viewer_email(api, cookie) == "alice@example.com"
+
+
+async def test_a_support_agents_cookie_opens_a_download_link(
+    api: Api, app: Starlette, clock: FrozenClock
+) -> None:
+    await customer(api)
+    await accounts.create_account(
+        app.state.runtime, email=AGENT, password=PASSWORD, role=Role.SUPPORT
+    )
+    response = await post(
+        api, SIGN_IN, {"input": {"email": AGENT, "password": PASSWORD}}, headers=OPT_IN
+    )
+    agent = set_cookie(response).value
+    request_id = await file_request(api, "alice@example.com")
+    seen = (await post(api, NODE, {"id": request_id}, cookie=agent)).json()["data"]["node"]
+    url = local_path(seen["documents"][0]["downloadUrl"])
+    download = await api.client.get(url, headers=with_cookie(agent))
+    assert download.status_code == 200
+    assert download.content == PASSPORT
+    assert (await api.client.get(url)).status_code == 401
