@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import cookie_parser
@@ -143,12 +144,40 @@ class CookieCsrfGuard:
         return mime.strip().lower() == "application/json"
 
 
+class ListedOriginsCors(CORSMiddleware):
+    """Starlette's CORS, without the Access-Control-* headers (credentials allowed, methods,
+    headers) it also sends to origins it does not allow: those get none at all."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if not self.is_allowed_origin(request_headers["origin"]):
+            for name in [n for n in response.headers if n.lower().startswith("access-control-")]:
+                del response.headers[name]
+        return response
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        origin = request_headers.get("origin")
+        if origin is None or self.is_allowed_origin(origin):
+            await super().send(message, send, request_headers)
+            return
+
+        async def without_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                message["headers"] = [
+                    (n, v) for n, v in headers if not n.lower().startswith(b"access-control-")
+                ]
+            await send(message)
+
+        await super().send(message, without_cors, request_headers)
+
+
 def browser_middleware(settings: Settings, cookie: str) -> list[Middleware]:
     """CORS for CORS_ORIGINS only (credentials included), then the CSRF guard. Preflights
     from any other origin are answered 400, and no response names another origin."""
     return [
         Middleware(
-            CORSMiddleware,
+            ListedOriginsCors,
             allow_origins=settings.cors_origin_list,
             allow_credentials=True,
             allow_methods=["GET", "POST"],
