@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
+from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from browser import VerrouStarlette, browser_middleware, websocket_origin_allowed
@@ -167,6 +168,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # that request tasks need under Tortoise 1.x.
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await runtime.passwords.warm_up()
+            # Connect now: a background task cancelled while it opens the connection lazily
+            # leaves an unclosed aiosqlite connection behind (its thread then fails on a
+            # closed event loop).
+            await connections.get("default").execute_query("SELECT 1")
             async with mail_worker(runtime), periodic_purge(runtime):
                 yield
             await runtime.broker.close()
