@@ -39,7 +39,8 @@ class Context:
 
 
 async def authenticate_connection(context: Context) -> bool:
-    """WebSocket: the token of `connection_init` (or of the upgrade request) signs it in."""
+    """WebSocket: the token of `connection_init` signs it in; without one, the upgrade
+    request's Authorization header or session cookie (read by build_context) does."""
     params = context.connection_params or {}
     raw = params.get("authorization") or params.get("Authorization")
     token = bearer_token(raw) if isinstance(raw, str) else None
