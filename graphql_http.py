@@ -30,6 +30,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from browser import websocket_origin_allowed
 from resolvers.context import Context, authenticate_connection, build_context
 from webui import graphiql_page
 
@@ -96,6 +97,11 @@ class VerrouGraphQL(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if isinstance(request, WebSocket):
+            # Refused before it is accepted (HTTP 403): browsers apply no CORS to WebSockets.
+            # Stricter than Strawberry's own check, which trusts an Origin matching Host.
+            trusted = self.runtime.settings.trusted_origins
+            if not websocket_origin_allowed(request.headers.get("origin"), trusted):
+                return await self.reject_websocket(request)
             self.open_sockets.add(request)
         else:
             request.state.graphql_media_type = negotiate(request.headers.get("accept"))

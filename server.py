@@ -20,12 +20,15 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
+from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from body_limits import GraphQLBodyLimit, graphql_body_limit
+from browser import VerrouStarlette, browser_middleware
 from graphql_http import VerrouGraphQL
 from middleware import BodySizeLimit, RequestLog
 from resolvers import downloads, probes
+from resolvers.session_cookie import cookie_name
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
 from schema.limits import RequestLimits
@@ -118,6 +121,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         allow_queries_via_get=True,
         # The recovery documents (GraphQL multipart request spec).
         multipart_uploads_enabled=True,
+        # Same list as run()'s own check above, so Strawberry's check never refuses a trusted one.
+        allowed_origins=sorted(settings.trusted_origins),
     )
 
     @contextlib.asynccontextmanager
@@ -125,6 +130,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # RegisterTortoise, not a bare Tortoise.init: it enables the global context fallback
         # that request tasks need under Tortoise 1.x.
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            # Connect now: a background task cancelled while it opens the connection lazily
+            # leaves an unclosed aiosqlite connection behind (its thread then fails on a
+            # closed event loop).
+            await connections.get("default").execute_query("SELECT 1")
             # The hashing pool closes before the database does: a sign-in that is still
             # hashing finishes its queries first.
             async with runtime.passwords.serving():
@@ -133,9 +142,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                     yield
             await runtime.broker.close()
 
-    app = Starlette(
+    # VerrouStarlette adds the security headers (browser.py) around everything.
+    app = VerrouStarlette(
         middleware=[
             Middleware(RequestLog),
+            *browser_middleware(settings, cookie_name(settings)),
             Middleware(BodySizeLimit, limit=settings.max_request_bytes),
             Middleware(
                 GraphQLBodyLimit,

@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 
 from models import Account, Session
 from resolvers.loaders import Loaders
+from resolvers.session_cookie import cookie_token
 from services import accounts
 from services.i18n import locale_from_accept_language
 from services.runtime import RequestMeta, Runtime
@@ -35,6 +36,8 @@ class Context:
     # WebSocket, whose context lives as long as the connection) read it afresh.
     session_status: TwoFactorStatus | None = None
     loaders: Loaders = field(default_factory=Loaders)
+    # The session came from the HttpOnly cookie, not from a bearer token.
+    session_from_cookie: bool = False
 
     @property
     def account(self) -> Account | None:
@@ -42,7 +45,8 @@ class Context:
 
 
 async def authenticate_connection(context: Context) -> bool:
-    """WebSocket: the token of `connection_init` (or of the upgrade request) signs it in."""
+    """WebSocket: the token of `connection_init` signs it in; without one, the upgrade
+    request's Authorization header or session cookie (read by build_context) does."""
     params = context.connection_params or {}
     raw = params.get("authorization") or params.get("Authorization")
     token = bearer_token(raw) if isinstance(raw, str) else None
@@ -63,7 +67,12 @@ def bearer_token(authorization: str | None) -> str | None:
 async def build_context(
     request: HTTPConnection, response: Response | WebSocket | None, runtime: Runtime
 ) -> Context:
+    # An explicit bearer token wins over the cookie; the cookie reaches a WebSocket only
+    # from an origin the server trusts (checked before the socket is accepted).
     token = bearer_token(request.headers.get("authorization"))
+    from_cookie = token is None
+    if from_cookie:
+        token = cookie_token(request, runtime.settings)
     session = await accounts.authenticate(runtime, token) if token else None
     locale = (
         session.account.locale.value
@@ -85,4 +94,5 @@ async def build_context(
             if session is not None and not isinstance(request, WebSocket)
             else None
         ),
+        session_from_cookie=from_cookie and session is not None,
     )

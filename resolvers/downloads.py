@@ -9,6 +9,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from models.accounts import Role
 from resolvers.context import bearer_token
+from resolvers.session_cookie import cookie_token
 from services import accounts, documents
 from services.errors import Forbidden, NotFound
 from services.runtime import Runtime
@@ -16,7 +17,10 @@ from services.runtime import Runtime
 
 async def recovery_document(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    token = bearer_token(request.headers.get("authorization"))
+    # A support agent's browser with a cookie session opens the link directly.
+    token = bearer_token(request.headers.get("authorization")) or cookie_token(
+        request, runtime.settings
+    )
     session = await accounts.authenticate(runtime, token) if token else None
     if session is None:
         return PlainTextResponse(

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import strawberry
+from starlette.responses import Response
 
 from models.accounts import Locale as StoredLocale
 from resolvers.context import Context
 from resolvers.errors import signed_in
 from resolvers.payload_errors import payload_errors
+from resolvers.session_cookie import (
+    clear_session_cookie,
+    cookie_token,
+    set_session_cookie,
+    wants_cookie,
+)
 from schema.enums import SecondFactorKind
 from schema.inputs import SignInInput, SignUpInput, VerifySignInInput
 from schema.payloads import SignInPayload, SignOutPayload, SignUpPayload, VerifySignInPayload
@@ -18,9 +25,24 @@ from services.accounts import IssuedSession
 Info = strawberry.Info[Context, None]
 
 
-def _session(issued: IssuedSession) -> Session:
+def _session(info: Info, issued: IssuedSession) -> Session:
+    """The payload's session; with the cookie opt-in, the token goes into the HttpOnly
+    cookie and the payload carries an empty one (see resolvers/session_cookie.py)."""
+    context = info.context
+    token = issued.token
+    # Over a WebSocket there is no HTTP response to carry a cookie: the token is returned.
+    if wants_cookie(context.request) and isinstance(context.response, Response):
+        runtime = context.runtime
+        set_session_cookie(
+            context.response,
+            runtime.settings,
+            issued.token,
+            issued.session.expires_at,
+            runtime.clock.now(),
+        )
+        token = ""
     return Session(
-        token=issued.token,
+        token=token,
         expires_at=issued.session.expires_at,
         account=issued.account,  # type: ignore[arg-type]
     )
@@ -37,7 +59,7 @@ async def sign_up(*, info: Info, input: SignUpInput) -> SignUpPayload:
         billing_contact_email=input.billing_contact_email,
         locale=StoredLocale(input.locale.value) if input.locale else StoredLocale.FR,
     )
-    return SignUpPayload(session=_session(issued))
+    return SignUpPayload(session=_session(info, issued))
 
 
 @payload_errors(SignInPayload)
@@ -46,7 +68,7 @@ async def sign_in(*, info: Info, input: SignInInput) -> SignInPayload:
         info.context.runtime, info.context.meta, email=input.email, password=input.password
     )
     if isinstance(result, IssuedSession):
-        return SignInPayload(session=_session(result))
+        return SignInPayload(session=_session(info, result))
     return SignInPayload(
         challenge=TwoFactorChallenge(
             token=result.token,
@@ -62,7 +84,7 @@ async def verify_sign_in(*, info: Info, input: VerifySignInInput) -> VerifySignI
         info.context.runtime, info.context.meta, token=input.challenge_token, code=input.code
     )
     return VerifySignInPayload(
-        session=_session(verified.issued),
+        session=_session(info, verified.issued),
         used_backup_code=verified.used_backup_code,
         backup_codes_remaining=verified.backup_codes_remaining,
     )
@@ -70,6 +92,16 @@ async def verify_sign_in(*, info: Info, input: VerifySignInInput) -> VerifySignI
 
 @payload_errors(SignOutPayload)
 async def sign_out(*, info: Info) -> SignOutPayload:
+    context = info.context
+    # The cookie goes whenever it is what signed this request in, or what failed to (expired
+    # or revoked): a bearer sign-out leaves a cookie session of the same browser alone.
+    carries_cookie = cookie_token(context.request, context.runtime.settings) is not None
+    if (
+        carries_cookie
+        and (context.session is None or context.session_from_cookie)
+        and isinstance(context.response, Response)
+    ):
+        clear_session_cookie(context.response, context.runtime.settings)
     _, session = signed_in(info)
     await accounts.sign_out(info.context.runtime, session, info.context.meta)
     return SignOutPayload()

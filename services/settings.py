@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +86,31 @@ class Settings(BaseSettings):
     graphql_max_document_bytes: int = Field(default=100_000, ge=1000)
     graphql_max_variables_bytes: int = Field(default=100_000, ge=1000)
     # -- end of GraphQL request limits
+    # ---- browsers (CORS, WebSocket origins, the session cookie) ----
+    # Comma-separated origins (scheme://host[:port]) whose pages may call the API with
+    # credentials and open its WebSocket. Empty: only the server's own origin (base_url).
+    cors_origins: str = ""
+
+    @model_validator(mode="after")
+    def _check_cors_origins(self) -> Settings:
+        for origin in self.cors_origins.split(","):
+            if origin.strip() and normalize_origin(origin) is None:
+                raise SettingsError(
+                    f"CORS_ORIGINS: {origin.strip()!r} is not an origin like https://app.example.com"
+                    " (scheme, host and optional port; no path, no '*')"
+                )
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o for o in (normalize_origin(v) for v in self.cors_origins.split(",")) if o]
+
+    @property
+    def trusted_origins(self) -> frozenset[str]:
+        """The server's own origin and CORS_ORIGINS: the pages that may open a WebSocket."""
+        public = urlsplit(self.base_url)  # PUBLIC_URL may carry a path: its origin is what counts
+        own = normalize_origin(f"{public.scheme}://{public.netloc}")
+        return frozenset([*self.cors_origin_list, *([own] if own else [])])
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
@@ -128,3 +155,28 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOSTNAME = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # a name, an IPv4 or an IPv6 address
+
+
+def normalize_origin(value: str) -> str | None:
+    """`value` as browsers write it in an Origin header (lowercase, no default port), or
+    None when it is not an origin: '*', 'null', a path or credentials are refused, since
+    a wildcard with credentials would let any site act as the signed-in user."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    if not _HOSTNAME.fullmatch(parts.hostname):  # no '*.example.com' patterns
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme.lower()]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{host}"

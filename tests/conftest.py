@@ -287,7 +287,9 @@ def make_settings(db_path: Path, var_dir: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture
 def settings(db_path: Path, tmp_path: Path) -> Settings:
-    return make_settings(db_path, tmp_path / "var")
+    # A port of its own, so the `live` server's origin is the app's own (base_url): the
+    # WebSocket origin check trusts it, as it would a deployment's PUBLIC_URL.
+    return make_settings(db_path, tmp_path / "var", port=free_port())
 
 
 async def start(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
@@ -331,8 +333,8 @@ class LiveServer:
 
 @pytest.fixture
 async def live(app: Starlette) -> AsyncIterator[LiveServer]:
-    """The app behind a real uvicorn on a free port."""
-    port = free_port()
+    """The app behind a real uvicorn on the port of its settings (free when they were made)."""
+    port = app.state.runtime.settings.port
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     for _ in range(500):
