@@ -29,6 +29,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 from tortoise.contrib.starlette import RegisterTortoise
 
+import request_json
 from middleware import BodySizeLimit, RequestLog
 from resolvers import downloads, probes
 from resolvers.context import Context, authenticate_connection, build_context
@@ -53,6 +54,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
         super().__init__(**kwargs)
         self.runtime = runtime
         self.open_sockets: set[WebSocket] = set()
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Lone surrogates and deep nesting are the client's bad JSON (400), not a crash.
+        return request_json.decode(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -173,7 +178,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/metrics", probes.metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(
-                "/recovery-documents/{document_id:int}",
+                "/recovery-documents/{document_id:document_id}",
                 downloads.recovery_document,
                 methods=["GET"],
             ),
