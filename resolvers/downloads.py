@@ -16,11 +16,11 @@ from services.runtime import Runtime
 
 
 class DocumentIdConvertor(Convertor[int]):
-    """A document id in a path: at most 18 digits. Starlette's `int` takes any number of
-    digits and int() raises past 4300 of them, a server error for a forged link; 18 digits
-    also keep every id inside the database's 64-bit keys."""
+    """A document id in a path: at most 10 digits, like the database's 32-bit keys.
+    Starlette's `int` takes any number of digits and int() raises past 4300 of them: a
+    server error for a forged link."""
 
-    regex = "[1-9][0-9]{0,17}"
+    regex = "[1-9][0-9]{0,9}"
 
     def convert(self, value: str) -> int:
         return int(value)

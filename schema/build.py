@@ -6,12 +6,19 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.observability import OperationLabel
 from schema.root import Mutation, Query, Subscription
+from schema.text_rules import NoNulInStrings
 from schema.types import Account, Notification, RecoveryRequest, SecurityEvent
 
 logger = logging.getLogger("verrou.graphql")
@@ -46,6 +53,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=256),
         lambda: MaskErrors(should_mask_error=should_mask),
         OperationLabel,
+        lambda: AddValidationRules([NoNulInStrings]),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

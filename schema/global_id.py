@@ -6,10 +6,11 @@ import base64
 import binascii
 import re
 
-# Primary keys are 64-bit signed in every database; a larger number is no id of ours.
-MAX_PK = 2**63 - 1
+# Primary keys are 32-bit signed integers (IntField: PostgreSQL `integer`); a larger
+# number is no id of ours, and asyncpg refuses it as a query argument (a server error).
+MAX_PK = 2**31 - 1
 # A GraphQL type name, then a key without leading zeros.
-_GLOBAL_ID = re.compile(r"([A-Za-z_][A-Za-z0-9_]{0,63}):([1-9][0-9]{0,18})")
+_GLOBAL_ID = re.compile(r"([A-Za-z_][A-Za-z0-9_]{0,63}):([1-9][0-9]{0,9})")
 _MAX_LENGTH = 128
 
 

@@ -15,8 +15,9 @@ from services.errors import InvalidInput
 
 MAX_PAGE = 100
 _PREFIX = "cursor:"
-_MAX_PK = 2**63 - 1  # 64-bit keys: anything larger would overflow the database driver
-_CURSOR = re.compile(r"cursor:([1-9][0-9]{0,18})")
+# Keys are 32-bit (IntField: PostgreSQL `integer`): asyncpg refuses a larger query argument.
+_MAX_PK = 2**31 - 1
+_CURSOR = re.compile(r"cursor:([1-9][0-9]{0,9})")
 _MAX_CURSOR_LENGTH = len(base64.urlsafe_b64encode(f"{_PREFIX}{_MAX_PK}".encode()))
 
 T = TypeVar("T", bound=Model)

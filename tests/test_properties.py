@@ -43,8 +43,8 @@ settings.load_profile(
 # Every code point, lone surrogates included: JSON's \ud800 escape gives Python such a str.
 ANY_CHAR = st.characters(codec=None, exclude_categories=())
 ANY_TEXT = st.text(ANY_CHAR, max_size=200)
-# What can reach a service: text that is valid Unicode (request_json refuses the rest).
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
+# What can reach a service: text without NUL or lone surrogates (request_json refuses those).
+TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=200)
 LONG = "0123456789 -" * 100_000  # 1.2 MB: a code field filled to the body limit and more
 FULLWIDTH = "\uff11\uff12\uff13\uff14\uff15\uff16"  # str.isdigit() says yes to these
 KEYS = KeyRing((TEST_KEY.encode(),))
@@ -201,6 +201,11 @@ def test_link_signature_check_is_a_clean_yes_or_no(message: str, signature: str)
 # ---------------------------------------------------------------- through the API
 
 
+def _unstorable(text: str) -> bool:
+    """NUL or a lone surrogate: text request_json refuses."""
+    return any(c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
 def _no_internal_error(body: dict[str, Any]) -> None:
     for error in body.get("errors") or []:
         assert error["message"] != "Unexpected error.", body
@@ -235,8 +240,8 @@ async def test_node_with_any_id_is_null_or_a_clean_error(
         body = response.json()
         _no_internal_error(body)
         assert body["data"]["node"] is None or to_global_id("Account", 1) == global_id
-    else:  # only the request's own JSON can be refused: a lone surrogate in the id
-        assert any(0xD800 <= ord(c) <= 0xDFFF for c in global_id), response.text
+    else:  # only the request's own JSON can be refused: NUL or a lone surrogate in the id
+        assert _unstorable(global_id), response.text
 
 
 FEED = """
@@ -273,7 +278,8 @@ mutation V($token: String!, $code: String!) {
 @given(email=ANY_TEXT, password=ANY_TEXT)
 @example(email="alice@example.com", password="\ud800")  # was an unexpected error (500-like)
 @example(email="a\udfff@example.com", password=PASSWORD)
-@example(email="\x00", password="\x00")
+@example(email="\x00", password="\x00")  # PostgreSQL text cannot hold NUL: was a server error
+@example(email="alice@example.com\x00", password=PASSWORD)
 async def test_sign_in_with_any_text_is_a_payload_error_or_a_refused_request(
     api: Api, email: str, password: str
 ) -> None:
@@ -283,7 +289,7 @@ async def test_sign_in_with_any_text_is_a_payload_error_or_a_refused_request(
         headers={"content-type": "application/json"},
     )
     if response.status_code == 400:
-        assert any(0xD800 <= ord(c) <= 0xDFFF for c in email + password), response.text
+        assert _unstorable(email + password), response.text
         return
     assert response.status_code == 200, response.text
     body = response.json()
@@ -313,7 +319,7 @@ async def test_verify_sign_in_with_any_code_is_a_clean_refusal(
         headers={"content-type": "application/json"},
     )
     if response.status_code == 400:
-        assert any(0xD800 <= ord(c) <= 0xDFFF for c in code), response.text
+        assert _unstorable(code), response.text
         return
     assert response.status_code == 200, response.text
     body = response.json()
@@ -362,13 +368,23 @@ JSON_VALUES = st.recursive(
 )
 
 
+def _texts(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in [key, *_texts(item)]]
+    return []
+
+
 @given(JSON_VALUES)
 def test_request_json_gives_back_valid_unicode_or_refuses_it(value: object) -> None:
     text = json.dumps(value)
     try:
         decoded = request_json.decode(text.encode("ascii"))
     except json.JSONDecodeError:
-        assert any(0xD800 <= ord(c) <= 0xDFFF for c in json.dumps(value, ensure_ascii=False))
+        assert any(_unstorable(text) for text in _texts(value))
     else:
         assert decoded == value
         json.dumps(decoded, ensure_ascii=False).encode("utf-8")
@@ -382,6 +398,7 @@ def test_request_json_gives_back_valid_unicode_or_refuses_it(value: object) -> N
         b'{"query": "\xff"}',
         b'{"query": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8 bytes
         b'{"query": "{ viewer { id } }", "operationName": "\\udc00"}',
+        b'{"query": "{ viewer { id } }", "variables": {"x": "a\\u0000"}}',
     ],
 )
 async def test_hostile_json_bodies_are_400_not_a_crash(api: Api, body: bytes) -> None:
@@ -389,3 +406,14 @@ async def test_hostile_json_bodies_are_400_not_a_crash(api: Api, body: bytes) ->
         "/graphql", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 400, response.text
+
+
+async def test_a_nul_in_a_string_literal_is_a_validation_error(api: Api) -> None:
+    body = await api.gql(
+        'mutation { signIn(input: {email: "a@example.com\\u0000", password: "x"}) '
+        "{ errors { code } } }"
+    )
+    assert body.get("data") is None, body
+    assert [e["message"] for e in body["errors"]] == [
+        "String values cannot contain U+0000 (NUL)."
+    ], body
