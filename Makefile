@@ -52,3 +52,8 @@ schema: $(BIN)/.runtime
 
 clean:
 	rm -rf $(VENV)
+
+# ---- fuzz (issue 6): schemathesis against a real server with a session, 2 minutes at most.
+.PHONY: fuzz
+fuzz: $(BIN)/.test
+	$(BIN)/python tests/fuzz/schemathesis_run.py --budget 120
