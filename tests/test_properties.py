@@ -262,6 +262,25 @@ async def test_a_feed_after_any_cursor_answers_or_says_invalid_input(
         assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_INPUT"], body
 
 
+MARK_READ = """
+mutation M($ids: [ID!]) { markNotificationsRead(input: {ids: $ids}) { errors { code field } } }
+"""
+
+
+@API_SETTINGS
+@given(ids=st.lists(TEXT, min_size=1, max_size=3))
+@example(ids=[to_global_id("Notification", 2**31)])
+@example(ids=[to_global_id("Notification", 1) + "!!"])
+async def test_marking_any_ids_read_is_done_or_invalid_input(
+    api: Api, token: str, ids: list[str]
+) -> None:
+    body = await api.gql(MARK_READ, {"ids": ids}, token=token)
+    _no_internal_error(body)
+    assert "errors" not in body, body
+    errors = body["data"]["markNotificationsRead"]["errors"]
+    assert all(error["code"] == "INVALID_INPUT" for error in errors), errors
+
+
 SIGN_IN = """
 mutation S($email: String!, $password: String!) {
   signIn(input: {email: $email, password: $password}) { session { token } errors { code } }
