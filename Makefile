@@ -53,7 +53,13 @@ schema: $(BIN)/.runtime
 clean:
 	rm -rf $(VENV)
 
-# ---- fuzz (issue 6): schemathesis against a real server with a session, 2 minutes at most.
+# ---- fuzz (issue 6): schemathesis against a real server with a session, 2 minutes at most:
+# one minute on SQLite, one on a scratch PostgreSQL database when TEST_POSTGRES_URL is set.
 .PHONY: fuzz
 fuzz: $(BIN)/.test
-	$(BIN)/python tests/fuzz/schemathesis_run.py --budget 120
+	@if [ -z "$$TEST_POSTGRES_URL" ]; then \
+		$(BIN)/python tests/fuzz/schemathesis_run.py --budget 120; \
+	else \
+		$(BIN)/python tests/fuzz/schemathesis_run.py --budget 60 && \
+		$(BIN)/python tests/fuzz/schemathesis_run.py --budget 60 --postgres "$$TEST_POSTGRES_URL"; \
+	fi

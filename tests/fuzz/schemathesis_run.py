@@ -7,14 +7,20 @@ the check of tests/fuzz/schemathesis_hooks.py (no 5xx, no masked or INTERNAL err
 Python in a message). Exits non-zero on any failure, or when the whole run passes its
 time budget. `make fuzz` runs it; .ci/run runs `make fuzz` after `make test`.
 
+With --postgres ADMIN_URL the server runs on a scratch PostgreSQL database instead (created,
+then dropped): PostgreSQL refuses what SQLite stores (NUL in text, keys past 32 bits).
+
     python tests/fuzz/schemathesis_run.py [--budget SECONDS] [--max-examples N] [--seed N]
+                                          [--postgres ADMIN_URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,8 +28,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +54,29 @@ def free_port() -> int:
         return port
 
 
-def environment(directory: Path, port: int) -> dict[str, str]:
+async def _admin(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def database(directory: Path, postgres_admin_url: str | None) -> Iterator[str]:
+    """The run's database URL: a SQLite file in `directory`, or a scratch PostgreSQL one."""
+    if postgres_admin_url is None:
+        yield f"sqlite://{directory / 'verrou.sqlite3'}"
+        return
+    name = f"verrou_fuzz_{secrets.token_hex(6)}"
+    asyncio.run(_admin(postgres_admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunsplit(urlsplit(postgres_admin_url)._replace(path=f"/{name}"))
+    finally:
+        asyncio.run(_admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def environment(directory: Path, port: int, database_url: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -54,7 +86,7 @@ def environment(directory: Path, port: int) -> dict[str, str]:
         ENVIRONMENT="development",  # introspection on: schemathesis reads the schema
         HOST="127.0.0.1",
         PORT=str(port),
-        DATABASE_URL=f"sqlite://{directory / 'verrou.sqlite3'}",
+        DATABASE_URL=database_url,
         VAR_DIR=str(directory / "var"),
         ENCRYPTION_KEYS=Fernet.generate_key().decode("ascii"),
         OUTBOX_WORKER="false",  # no SMTP server here; mails wait in the outbox
@@ -94,15 +126,19 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=120.0, help="seconds for everything")
     parser.add_argument("--max-examples", type=int, default=25, help="per operation")
     parser.add_argument("--seed", type=int, default=None, help="reproduce a run")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="run on PostgreSQL instead")
     args = parser.parse_args()
     started = time.monotonic()
     python = sys.executable
     schemathesis = str(Path(python).with_name("schemathesis"))
 
-    with tempfile.TemporaryDirectory(prefix="verrou-fuzz-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="verrou-fuzz-") as tmp,
+        database(Path(tmp), args.postgres) as database_url,
+    ):
         directory = Path(tmp)
         port = free_port()
-        env = environment(directory, port)
+        env = environment(directory, port, database_url)
         created = subprocess.run(  # noqa: S603
             [python, str(ROOT / "server.py"), "create-account", EMAIL],
             input=f"{PASSWORD}\n".encode(),
