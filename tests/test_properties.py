@@ -379,12 +379,12 @@ async def test_a_forged_download_link_is_refused_never_a_server_error(
 # ---------------------------------------------------------------- request JSON
 
 
+def _json_containers(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(children, max_size=4) | st.dictionaries(ANY_TEXT, children, max_size=4)
+
+
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | ANY_TEXT,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(ANY_TEXT, children, max_size=4)
-    ),
-    max_leaves=20,
+    st.none() | st.booleans() | st.integers() | ANY_TEXT, _json_containers, max_leaves=20
 )
 
 
