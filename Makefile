@@ -67,3 +67,13 @@ conformance: $(BIN)/.test conformance/node_modules/.package-lock.json
 # web/package-lock.json; commit the result. tests/test_graphiql_browser.py checks it matches.
 vendor:
 	cd web && npm ci --no-audit --no-fund && node vendor.mjs
+# ---- fuzz (issue 6): schemathesis against a real server with a session, 2 minutes at most:
+# one minute on SQLite, one on a scratch PostgreSQL database when TEST_POSTGRES_URL is set.
+.PHONY: fuzz
+fuzz: $(BIN)/.test
+	@if [ -z "$$TEST_POSTGRES_URL" ]; then \
+		$(BIN)/python tests/fuzz/schemathesis_run.py --budget 120; \
+	else \
+		$(BIN)/python tests/fuzz/schemathesis_run.py --budget 60 && \
+		$(BIN)/python tests/fuzz/schemathesis_run.py --budget 60 --postgres "$$TEST_POSTGRES_URL"; \
+	fi

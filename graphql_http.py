@@ -30,6 +30,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+import request_json
 from browser import websocket_origin_allowed
 from resolvers.context import Context, authenticate_connection, build_context
 from webui import graphiql_page
@@ -89,6 +90,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
         super().__init__(**kwargs)
         self.runtime = runtime
         self.open_sockets: set[WebSocket] = set()
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Lone surrogates and deep nesting are the client's bad JSON (400), not a crash.
+        return request_json.decode(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/metrics", probes.metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(
-                "/recovery-documents/{document_id:int}",
+                "/recovery-documents/{document_id:document_id}",
                 downloads.recovery_document,
                 methods=["GET"],
             ),

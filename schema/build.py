@@ -25,6 +25,7 @@ from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
+from schema.text_rules import NoNulInStrings
 from schema.types import Account, Notification, RecoveryRequest, SecurityEvent
 
 logger = logging.getLogger("verrou.graphql")
@@ -115,7 +116,7 @@ def build_schema(
 ) -> strawberry.Schema:
     limits = limits or RequestLimits()
     # The same rule classes for every request: the validation cache keys on them.
-    rules: Iterable[Any] = limits.validation_rules()
+    rules: Iterable[Any] = (*limits.validation_rules(), NoNulInStrings)
     # Factories, not instances: Strawberry builds fresh extensions per request (the parse
     # and validation caches live at module level, so they still span requests).
     extensions: list[object] = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -14,7 +15,10 @@ from services.errors import InvalidInput
 
 MAX_PAGE = 100
 _PREFIX = "cursor:"
-_MAX_PK = 2**63 - 1  # 64-bit keys: anything larger would overflow the database driver
+# Keys are 32-bit (IntField: PostgreSQL `integer`): asyncpg refuses a larger query argument.
+_MAX_PK = 2**31 - 1
+_CURSOR = re.compile(r"cursor:([1-9][0-9]{0,9})")
+_MAX_CURSOR_LENGTH = len(base64.urlsafe_b64encode(f"{_PREFIX}{_MAX_PK}".encode()))
 
 T = TypeVar("T", bound=Model)
 
@@ -45,16 +49,25 @@ def encode_cursor(pk: int) -> str:
 
 
 def decode_cursor(cursor: str, field: list[str]) -> int:
+    """The key in a cursor this module made; InvalidInput for any other text.
+
+    Only the exact spelling encode_cursor gives is accepted: b64decode alone drops characters
+    outside its alphabet and int() reads " 7", "+7", "007" or "1_0", so one key would have
+    any number of cursors, and a megabyte of digits would reach int() at all.
+    """
+    if len(cursor) > _MAX_CURSOR_LENGTH:
+        raise InvalidInput(field=field)
     try:
         text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
-        if not text.startswith(_PREFIX):
-            raise ValueError(cursor)
-        pk = int(text.removeprefix(_PREFIX))
-        if not 0 < pk <= _MAX_PK:
-            raise ValueError(cursor)
-        return pk
     except (ValueError, UnicodeError, binascii.Error):
         raise InvalidInput(field=field) from None
+    match = _CURSOR.fullmatch(text)
+    if match is None:
+        raise InvalidInput(field=field)
+    pk = int(match[1])
+    if pk > _MAX_PK or encode_cursor(pk) != cursor:
+        raise InvalidInput(field=field)
+    return pk
 
 
 async def page(

@@ -1,0 +1,84 @@
+"""Schemathesis check for Verrou: every error in a response is a clean one.
+
+Schemathesis's own `not_a_server_error` calls any GraphQL error with a `path` a server
+error, but Verrou answers UNAUTHENTICATED or FORBIDDEN that way on purpose (with the
+contract's `extensions.code`). This check fails instead on what a hostile client must never
+get: a 5xx, a masked unexpected error, an INTERNAL code, or a message that shows a Python
+exception or traceback. Loaded with SCHEMATHESIS_HOOKS by tests/fuzz/schemathesis_run.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.graphql import nodes
+
+# The contract's ErrorCode values, as top-level errors carry them in extensions.code.
+CONTRACT_CODES = frozenset(
+    {
+        "INVALID_INPUT",
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "EMAIL_TAKEN",
+        "INVALID_CREDENTIALS",
+        "INVALID_CODE",
+        "CODE_ALREADY_USED",
+        "RATE_LIMITED",
+        "CHALLENGE_EXPIRED",
+        "TWO_FACTOR_ALREADY_ENABLED",
+        "TWO_FACTOR_NOT_ENABLED",
+        "NO_PENDING_SETUP",
+        "SETUP_EXPIRED",
+        "CONFIRMATION_REQUIRED",
+        "FILE_TOO_LARGE",
+        "UNSUPPORTED_FILE_TYPE",
+        "ALREADY_RESOLVED",
+    }
+)
+MASKED = "Unexpected error."
+# "ValueError: ...", "KeyError", 'File "x.py", line 3': Python talking, not the API.
+PYTHON_LEAK = re.compile(r"Traceback|File \"|\b[A-Z][a-zA-Z]*(?:Error|Exception)\b")
+
+
+def problems(status: int, body: bytes) -> list[str]:
+    """What is wrong with one response; empty when it is clean."""
+    if status >= 500:
+        return [f"server error: HTTP {status}"]
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        return []  # a plain-text 4xx from the HTTP layer (e.g. a body that is not JSON)
+    if not isinstance(payload, dict):
+        return []
+    found = []
+    for error in payload.get("errors") or []:
+        message = str(error.get("message", ""))
+        code = (error.get("extensions") or {}).get("code")
+        if message == MASKED:
+            found.append(f"an unexpected exception (masked) at {error.get('path')}")
+        elif code is not None and code not in CONTRACT_CODES:
+            found.append(f"error code {code!r} outside the contract: {message!r}")
+        elif "path" in error and code is None:
+            found.append(f"an execution error without a contract code: {message!r}")
+        if PYTHON_LEAK.search(message):
+            found.append(f"a message that shows Python: {message!r}")
+    return found
+
+
+# Files come as GraphQL multipart requests; schemathesis sends JSON, so an Upload argument
+# gets whatever a hostile client could put there instead: text or a number.
+schemathesis.graphql.scalar(
+    "Upload", st.text(max_size=50).map(nodes.String) | st.integers().map(nodes.Int)
+)
+
+
+@schemathesis.check
+def verrou_clean_errors(ctx: Any, response: Any, case: Any) -> None:
+    found = problems(response.status_code, response.content)
+    if found:
+        raise AssertionError("; ".join(found))
