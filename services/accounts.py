@@ -125,7 +125,8 @@ async def sign_in(
     email = validation.normalize_email(email)[: validation.EMAIL_MAX + 1]
     # Throttled by email, known or not, so the refusal itself says nothing of the account.
     attempt = await throttle.begin_attempt(rt, throttle.password_subject(email))
-    account = await Account.get_or_none(email=email)
+    # Tortoise refuses to even compare a value longer than the column.
+    account = await Account.get_or_none(email=email) if len(email) <= validation.EMAIL_MAX else None
     # An unknown email still verifies a (dummy) hash: both failures take the same time.
     valid = await rt.passwords.verify(account.password_hash if account else None, password)
     if account is None or not valid:
