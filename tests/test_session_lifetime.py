@@ -62,7 +62,7 @@ async def test_a_session_unused_for_the_idle_lifetime_ends(api: Api) -> None:
 
 async def test_use_keeps_a_session_alive_past_the_idle_lifetime(api: Api) -> None:
     token = await api.sign_up()
-    for _ in range(5):  # 5 × 50 minutes: well past one idle lifetime, in use all along
+    for _ in range(5):  # five times 50 minutes: well past one idle lifetime, in use all along
         api.clock.advance(50 * 60)
         assert await signed_in(api, token)
     assert await status_error(api, token) is None
