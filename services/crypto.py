@@ -59,7 +59,18 @@ class KeyRing:
 
     def rotate(self, token: str) -> str:
         """Re-encrypt under the newest key."""
-        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise KeyRingError("a stored secret decrypts under no key of ENCRYPTION_KEYS") from None
+
+    def is_current(self, token: str) -> bool:
+        """Whether token is encrypted under the newest key already (nothing to rotate)."""
+        try:
+            Fernet(self.keys[0]).decrypt(token.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
 
     def sign(self, message: str, purpose: bytes) -> str:
         """HMAC-SHA256 of message under the newest key's subkey for purpose."""
