@@ -2,7 +2,8 @@
 
 TOTP secrets (and later recovery documents) are encrypted with a MultiFernet built from
 ENCRYPTION_KEYS, newest first: new data is encrypted with the first key, data written under
-any listed key still decrypts, so keys can rotate. Backup codes are never decrypted, only
+any listed key still decrypts, so keys can rotate (services/rotation.py then re-encrypts
+everything under the new key). Backup codes are never decrypted, only
 compared, so they are stored as HMACs under a key derived from each ring key; a lookup
 computes the digest under every key so rotation does not invalidate outstanding codes.
 """
