@@ -122,7 +122,8 @@ async def sign_in(
 ) -> IssuedSession | IssuedChallenge:
     # No account has a longer email: one character more keeps it unknown, while the
     # throttle's subject (and the lookup) stay small whatever was sent.
-    email = validation.normalize_email(email)[: validation.EMAIL_MAX + 1]
+    # Control characters likewise (and PostgreSQL refuses a NUL in the throttle's subject).
+    email = validation.printable(validation.normalize_email(email)[: validation.EMAIL_MAX + 1])
     # Throttled by email, known or not, so the refusal itself says nothing of the account.
     attempt = await throttle.begin_attempt(rt, throttle.password_subject(email))
     # Tortoise refuses to even compare a value longer than the column.

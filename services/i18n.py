@@ -28,6 +28,10 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Ce texte est trop long ({max} caractères au plus).",
         "en": "This text is too long ({max} characters at most).",
     },
+    "TEXT_INVALID_CHARACTERS": {
+        "fr": "Ce texte contient des caractères de contrôle non autorisés.",
+        "en": "This text contains control characters that are not allowed.",
+    },
     "UNAUTHENTICATED": {
         "fr": "Vous devez être connecté.",
         "en": "You must be signed in.",

@@ -6,6 +6,7 @@ so a client can put the message next to the right box.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
 # Characters a plain (unquoted) local part may not hold; quoted local parts are refused
 # outright: nobody signs up with one, and they are a classic parser-confusion vector.
 _LOCAL_FORBIDDEN = frozenset('()<>[]\\,;:"@')
+_LINE_BREAKS = "\n\r\t"
 
 
 def normalize_email(email: str) -> str:
@@ -93,14 +95,22 @@ def _common_passwords() -> frozenset[str]:
         return frozenset(line.strip().casefold() for line in lines if line.strip())
 
 
-def password_attempt_too_long(password: str) -> bool:
-    """Sign-in and re-checks apply no policy (accounts predate it), only this cap."""
-    return len(password) > PASSWORD_MAX
-
-
-def optional_text(value: str | None, field: list[str], maximum: int) -> str | None:
-    """Trimmed text, None when blank, TEXT_TOO_LONG past maximum characters."""
+def optional_text(
+    value: str | None, field: list[str], maximum: int, *, multiline: bool = False
+) -> str | None:
+    """Trimmed text, None when blank; TEXT_TOO_LONG past maximum characters, and
+    TEXT_INVALID_CHARACTERS for control characters (line breaks and tabs only if multiline).
+    PostgreSQL refuses NUL in text outright, so letting one through is a crash, not a typo."""
     text = (value or "").strip()
     if len(text) > maximum:
         raise InvalidInput("TEXT_TOO_LONG", field=field, params={"max": maximum})
+    allowed = _LINE_BREAKS if multiline else ""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
+        raise InvalidInput("TEXT_INVALID_CHARACTERS", field=field)
     return text or None
+
+
+def printable(text: str) -> str:
+    """text with each non-printable character replaced by U+FFFD: for values only looked up
+    (a sign-in's email), which no stored value can match and the database must accept."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)

@@ -306,3 +306,31 @@ async def test_a_support_note_over_2000_characters_is_refused(app: Starlette, ap
     payload = await resolve(api, agent, request_id, "REJECT", note="n" * 2001)
     assert refusal({"errors": payload["errors"]}) == ("INVALID_INPUT", ["input", "note"])
     assert (await resolve(api, agent, request_id, "REJECT", note="n" * 2000))["errors"] == []
+
+
+@pytest.mark.parametrize("text", ["Acme\x00SAS", "Acme\nSAS", "Acme\x1b[31mSAS"])
+async def test_a_company_name_with_control_characters_is_refused(api: Api, text: str) -> None:
+    payload = await sign_up(api, companyName=text)
+    assert refusal(payload) == ("INVALID_INPUT", ["input", "companyName"])
+
+
+async def test_a_nul_in_a_recovery_message_or_note_is_refused_but_line_breaks_are_kept(
+    app: Starlette, api: Api
+) -> None:
+    await customer(api)
+    refused = await request_recovery(api, await api.challenge(), message="lost\x00phone")
+    assert refusal({"errors": refused["errors"]}) == ("INVALID_INPUT", ["input", "message"])
+    kept = await request_recovery(api, await api.challenge(), message="Lost it.\r\n\tSorry!")
+    assert kept["errors"] == [] and kept["request"]["message"] == "Lost it.\r\n\tSorry!"
+    agent = await support_agent(api, app)
+    payload = await resolve(api, agent, kept["request"]["id"], "REJECT", note="no\x00")
+    assert refusal({"errors": payload["errors"]}) == ("INVALID_INPUT", ["input", "note"])
+
+
+@pytest.mark.parametrize("address", ["alice\x00@example.com", "alice@example.com\x00", "\x7f"])
+async def test_control_characters_in_a_sign_in_email_are_a_wrong_password(
+    api: Api, address: str
+) -> None:
+    await api.sign_up()
+    payload = await api.sign_in(address)
+    assert error_codes(payload) == ["INVALID_CREDENTIALS"]
