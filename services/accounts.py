@@ -120,9 +120,9 @@ async def check_password(rt: Runtime, account: Account, password: str, meta: Req
 async def sign_in(
     rt: Runtime, meta: RequestMeta, *, email: str, password: str
 ) -> IssuedSession | IssuedChallenge:
-    # No account has a longer email: one character more keeps it unknown, while the
-    # throttle's subject (and the lookup) stay small whatever was sent.
-    # Control characters likewise (and PostgreSQL refuses a NUL in the throttle's subject).
+    # Whatever was sent, the throttle's subject and the lookup stay small and storable: cut
+    # one character past the longest email (so it stays unknown), control characters
+    # replaced (no stored email has one, and PostgreSQL refuses a NUL in text).
     email = validation.printable(validation.normalize_email(email)[: validation.EMAIL_MAX + 1])
     # Throttled by email, known or not, so the refusal itself says nothing of the account.
     attempt = await throttle.begin_attempt(rt, throttle.password_subject(email))
@@ -185,11 +185,9 @@ async def authenticate(rt: Runtime, token: str) -> Session | None:
 
 
 async def touch(rt: Runtime, session: Session) -> None:
-    """Record a use of the session, which keeps it from going idle; at most once a minute.
-
-    The write loses the idle lifetime at most LAST_SEEN_RESOLUTION, so it is conditional
-    on the stored value: of a burst of requests only one writes.
-    """
+    """Record a use of the session, which keeps it from going idle; at most once a minute,
+    so last_seen_at lags real use by up to LAST_SEEN_RESOLUTION. Conditional on the stored
+    value: of a burst of requests that all read the old value, one row is written."""
     now = rt.clock.now()
     if now - session.last_seen_at < LAST_SEEN_RESOLUTION:
         return
