@@ -1,4 +1,4 @@
-"""The command line: `python server.py [serve|migrate|create-account|purge-documents]`."""
+"""The command line: `python server.py [serve|migrate|create-account|purge-documents|...]`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from uvicorn.supervisors import multiprocess
 import logs
 from models.accounts import Locale, Role
 from server import create_app, make_runtime
-from services import accounts, recovery
+from services import accounts, recovery, rotation
+from services.crypto import KeyRingError
 from services.database import apply_migrations, tortoise_config
 from services.errors import VerrouError
 from services.settings import Settings, SettingsError
@@ -122,6 +123,40 @@ async def _purge_documents(settings: Settings) -> int:
     return 0
 
 
+# --- rotate-keys (issue 6) -------------------------------------------------------------
+
+
+async def _rotate_keys(settings: Settings) -> int:
+    runtime = make_runtime(settings)
+    await apply_migrations(settings.database_url)
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    progress = rotation.TextProgress(sys.stderr)
+    try:
+        report = await rotation.rotate_keys(runtime, progress)
+    except KeyRingError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    finally:
+        progress.close()
+        await Tortoise.close_connections()
+    print(
+        f"re-encrypted {report.secrets_rotated} of {report.secrets} TOTP secret(s) and "
+        f"{report.documents_rotated} of {report.documents} recovery document(s) "
+        "under the first key of ENCRYPTION_KEYS"
+    )
+    if report.documents_missing:
+        print(f"{report.documents_missing} document file(s) were already gone (purged)")
+    if report.backup_codes_unused:
+        print(
+            f"{report.backup_codes_unused} unused backup code(s) are HMACs, which cannot be "
+            "re-keyed: those made under an older key verify only while it is listed"
+        )
+    return 0
+
+
+# --- end rotate-keys ---------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="server.py", description="Verrou 2FA backend")
     commands = parser.add_subparsers(dest="command")
@@ -136,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--locale", choices=["fr", "en"], default="fr")
     commands.add_parser(
         "purge-documents", help="delete recovery documents past their retention period"
+    )
+    commands.add_parser(
+        "rotate-keys",
+        help="re-encrypt secrets and documents under the first key of ENCRYPTION_KEYS",
     )
     args = parser.parse_args(argv)
 
@@ -159,5 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_create_account(settings, args))
     if args.command == "purge-documents":
         return asyncio.run(_purge_documents(settings))
+    if args.command == "rotate-keys":
+        return asyncio.run(_rotate_keys(settings))
     _serve(settings, getattr(args, "workers", 1))
     return 0

@@ -11,10 +11,16 @@ from schema.enums import RecoveryDecision
 from schema.global_id import from_global_id
 from schema.inputs import RequestTwoFactorRecoveryInput, ResolveRecoveryRequestInput
 from schema.payloads import RequestTwoFactorRecoveryPayload, ResolveRecoveryRequestPayload
-from services import recovery
+from services import recovery, validation
 from services.errors import NotFound
 
 Info = strawberry.Info[Context, None]
+
+
+def free_text(value: str | None, name: str) -> str | None:
+    """A message for support or the customer: trimmed, capped, no control characters but
+    line breaks and tabs."""
+    return validation.optional_text(value, ["input", name], validation.MESSAGE_MAX, multiline=True)
 
 
 @payload_errors(RequestTwoFactorRecoveryPayload)
@@ -25,7 +31,7 @@ async def request_recovery(
         info.context.runtime,
         info.context.meta,
         challenge_token=input.challenge_token,
-        message=input.message,
+        message=free_text(input.message, "message"),
         identity_document=input.identity_document,
         company_registration=input.company_registration,
     )
@@ -45,7 +51,7 @@ async def resolve_request(
         reviewer,
         decoded[1],
         input.decision == RecoveryDecision.APPROVE,
-        input.note,
+        free_text(input.note, "note"),
         info.context.meta,
     )
     return ResolveRecoveryRequestPayload(request=resolved)  # type: ignore[arg-type]

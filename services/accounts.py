@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,19 +11,12 @@ from tortoise.exceptions import IntegrityError
 from models import Account, Session, SignInChallenge, TwoFactor
 from models.accounts import Locale, Role
 from models.two_factor import TwoFactorState
-from services import security_events, throttle
+from services import security_events, throttle, validation
 from services.crypto import new_token, token_digest
-from services.errors import EmailTaken, InvalidCredentials, InvalidInput
+from services.errors import EmailTaken, InvalidCredentials
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 from services.session_lookup import live_session
-
-PASSWORD_MIN = 12
-PASSWORD_MAX = 256
-EMAIL_MAX = 254
-COMPANY_MAX = 200
-# Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is the mailbox's job.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -40,24 +32,6 @@ class IssuedChallenge:
     challenge: SignInChallenge
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().casefold()
-
-
-def _valid_email(email: str, field: list[str]) -> str:
-    email = normalize_email(email)
-    if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
-        raise InvalidInput("INVALID_EMAIL", field=field)
-    return email
-
-
-def _check_password_rules(password: str, field: list[str]) -> None:
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise InvalidInput(
-            "PASSWORD_LENGTH", field=field, params={"min": PASSWORD_MIN, "max": PASSWORD_MAX}
-        )
-
-
 async def create_account(
     rt: Runtime,
     *,
@@ -68,14 +42,12 @@ async def create_account(
     locale: Locale = Locale.FR,
     role: Role = Role.CUSTOMER,
 ) -> Account:
-    email = _valid_email(email, ["input", "email"])
-    _check_password_rules(password, ["input", "password"])
-    billing = _valid_email(billing_contact_email or email, ["input", "billingContactEmail"])
-    company = (company_name or "").strip() or None
-    if company and len(company) > COMPANY_MAX:
-        raise InvalidInput(
-            "TEXT_TOO_LONG", field=["input", "companyName"], params={"max": COMPANY_MAX}
-        )
+    email = validation.email(email, ["input", "email"])
+    validation.new_password(password, ["input", "password"])
+    billing = validation.email(billing_contact_email or email, ["input", "billingContactEmail"])
+    company = validation.optional_text(
+        company_name, ["input", "companyName"], validation.COMPANY_MAX
+    )
     if await Account.exists(email=email):
         raise EmailTaken(field=["input", "email"])
     password_hash = await rt.passwords.hash(password)
@@ -107,7 +79,7 @@ async def open_session(
         token_hash=token_digest(token),
         account=account,
         created_at=now,
-        expires_at=now + timedelta(seconds=rt.settings.session_ttl_seconds),
+        expires_at=now + timedelta(seconds=rt.settings.session_absolute_seconds),
         last_seen_at=now,
         ip_address=meta.ip_address,
         user_agent=(meta.user_agent or "")[:512] or None,
@@ -149,10 +121,14 @@ async def check_password(rt: Runtime, account: Account, password: str, meta: Req
 async def sign_in(
     rt: Runtime, meta: RequestMeta, *, email: str, password: str
 ) -> IssuedSession | IssuedChallenge:
-    email = normalize_email(email)
+    # Whatever was sent, the throttle's subject and the lookup stay small and storable: cut
+    # one character past the longest email (so it stays unknown), control characters
+    # replaced (no stored email has one, and PostgreSQL refuses a NUL in text).
+    email = validation.printable(validation.normalize_email(email)[: validation.EMAIL_MAX + 1])
     # Throttled by email, known or not, so the refusal itself says nothing of the account.
     attempt = await throttle.begin_attempt(rt, throttle.password_subject(email))
-    account = await Account.get_or_none(email=email)
+    # Tortoise refuses to even compare a value longer than the column.
+    account = await Account.get_or_none(email=email) if len(email) <= validation.EMAIL_MAX else None
     # An unknown email still verifies a (dummy) hash: both failures take the same time.
     valid = await rt.passwords.verify(account.password_hash if account else None, password)
     if account is None or not valid:
@@ -179,15 +155,33 @@ async def _open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:
     return IssuedChallenge(token=token, challenge=challenge)
 
 
+# How stale last_seen_at may get: a busy client costs one write a minute, not one a request.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
 async def authenticate(rt: Runtime, token: str) -> Session | None:
     """The live session of a bearer token (with its account loaded), or None."""
     now = rt.clock.now()
-    # With the account's 2FA status in the same statement (services.status).
-    session = await live_session(token_digest(token), now)
-    if session is not None and now - session.last_seen_at > timedelta(minutes=1):
-        # Coarse, so a busy client does not write on every request.
-        await Session.filter(id=session.id).update(last_seen_at=now)
+    # Not revoked, within its absolute lifetime and used within the idle lifetime; with the
+    # account's 2FA status in the same statement (services.session_lookup).
+    idle_since = now - timedelta(seconds=rt.settings.session_idle_seconds)
+    session = await live_session(token_digest(token), now, idle_since=idle_since)
+    if session is not None:
+        await touch(rt, session)
     return session
+
+
+async def touch(rt: Runtime, session: Session) -> None:
+    """Record a use of the session, which keeps it from going idle; at most once a minute,
+    so last_seen_at lags real use by up to LAST_SEEN_RESOLUTION. Conditional on the stored
+    value: of a burst of requests that all read the old value, one row is written."""
+    now = rt.clock.now()
+    if now - session.last_seen_at < LAST_SEEN_RESOLUTION:
+        return
+    await Session.filter(id=session.id, last_seen_at__lte=now - LAST_SEEN_RESOLUTION).update(
+        last_seen_at=now
+    )
+    session.last_seen_at = now
 
 
 async def sign_out(rt: Runtime, session: Session, meta: RequestMeta) -> None:

@@ -2,7 +2,8 @@
 
 TOTP secrets (and later recovery documents) are encrypted with a MultiFernet built from
 ENCRYPTION_KEYS, newest first: new data is encrypted with the first key, data written under
-any listed key still decrypts, so keys can rotate. Backup codes are never decrypted, only
+any listed key still decrypts, so keys can rotate (services/rotation.py then re-encrypts
+everything under the new key). Backup codes are never decrypted, only
 compared, so they are stored as HMACs under a key derived from each ring key; a lookup
 computes the digest under every key so rotation does not invalidate outstanding codes.
 """
@@ -59,7 +60,18 @@ class KeyRing:
 
     def rotate(self, token: str) -> str:
         """Re-encrypt under the newest key."""
-        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise KeyRingError("a stored secret decrypts under no key of ENCRYPTION_KEYS") from None
+
+    def is_current(self, token: str) -> bool:
+        """Whether token is encrypted under the newest key already (nothing to rotate)."""
+        try:
+            Fernet(self.keys[0]).decrypt(token.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
 
     def sign(self, message: str, purpose: bytes) -> str:
         """HMAC-SHA256 of message under the newest key's subkey for purpose."""

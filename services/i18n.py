@@ -20,9 +20,17 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Le mot de passe doit compter entre {min} et {max} caractères.",
         "en": "The password must be between {min} and {max} characters long.",
     },
+    "PASSWORD_TOO_COMMON": {
+        "fr": "Ce mot de passe fait partie des plus courants : choisissez-en un autre.",
+        "en": "This password is one of the most common ones: choose another.",
+    },
     "TEXT_TOO_LONG": {
         "fr": "Ce texte est trop long ({max} caractères au plus).",
         "en": "This text is too long ({max} characters at most).",
+    },
+    "TEXT_INVALID_CHARACTERS": {
+        "fr": "Ce texte contient des caractères de contrôle non autorisés.",
+        "en": "This text contains control characters that are not allowed.",
     },
     "UNAUTHENTICATED": {
         "fr": "Vous devez être connecté.",

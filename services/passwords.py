@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.settings import Settings
+from services.validation import PASSWORD_MAX
 
 T = TypeVar("T")
 
@@ -55,9 +56,16 @@ class Passwords:
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when password matches. With no hash (unknown account) a dummy hash is
-        verified anyway, so an unknown email costs the same time as a wrong password."""
-        if password_hash is None:
+        verified anyway, so an unknown email costs the same time as a wrong password.
+        No policy applies here (accounts may predate it), only the length cap."""
+        too_long = len(password) > PASSWORD_MAX
+        if password_hash is None or too_long:
             password_hash = await self._dummy()
+        if too_long:
+            # No password is that long, so it is wrong; argon2 still runs (on a short input,
+            # against the dummy) so the answer takes the time of any other wrong password.
+            await self._off_loop(self._check, password_hash, "")
+            return False
         return await self._off_loop(self._check, password_hash, password)
 
     def _check(self, password_hash: str, password: str) -> bool:

@@ -29,7 +29,7 @@ def _columns(alias: str, model: type[Model]) -> list[str]:
 
 @functools.cache
 def _statement(dialect: str) -> str:
-    token, now = ("$1", "$2") if dialect == "postgres" else ("?", "?")
+    token, now, idle = ("$1", "$2", "$3") if dialect == "postgres" else ("?", "?", "?")
     columns = ", ".join(column for alias, model in _PARTS for column in _columns(alias, model))
     # Only column names of our own models and placeholders go into the text; the token
     # digest and the time are bound parameters.
@@ -40,6 +40,7 @@ def _statement(dialect: str) -> str:
         'FROM "session" s JOIN "account" a ON a."id" = s."account_id" '
         'LEFT JOIN "two_factor" t ON t."account_id" = s."account_id" '
         f'WHERE s."token_hash" = {token} AND s."revoked_at" IS NULL AND s."expires_at" > {now} '
+        f'AND s."last_seen_at" > {idle} '
         "LIMIT 1"
     )
 
@@ -52,10 +53,12 @@ def _instance(model: type[Model], alias: str, row: dict[str, Any]) -> Any:
     return model._init_from_db(**values)
 
 
-async def live_session(token_digest: str, now: datetime) -> Session | None:
+async def live_session(token_digest: str, now: datetime, *, idle_since: datetime) -> Session | None:
+    """Not revoked, within its absolute lifetime (expires_at) and used since `idle_since`."""
     db = Session._meta.db
-    at = Session._meta.fields_map["expires_at"].to_db_value(now, Session)
-    rows = await db.execute_query_dict(_statement(db.capabilities.dialect), [token_digest, at])
+    field = Session._meta.fields_map["expires_at"]
+    values = [token_digest, field.to_db_value(now, Session), field.to_db_value(idle_since, Session)]
+    rows = await db.execute_query_dict(_statement(db.capabilities.dialect), values)
     if not rows:
         return None
     row = rows[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,7 +52,16 @@ class Settings(BaseSettings):
     download_link_ttl_seconds: int = Field(default=600, le=600)
     purge_interval_seconds: float = 3600.0
 
-    session_ttl_seconds: int = 14 * 24 * 3600
+    # --- sessions (issue 6): an absolute and an idle lifetime --------------------------
+    # SESSION_ABSOLUTE_SECONDS (formerly SESSION_TTL_SECONDS, still read): from sign-in.
+    session_absolute_seconds: int = Field(
+        default=14 * 24 * 3600,
+        ge=60,
+        validation_alias=AliasChoices("session_absolute_seconds", "session_ttl_seconds"),
+    )
+    # Unused this long and the session ends; uses are recorded at most once a minute.
+    session_idle_seconds: int = Field(default=2 * 3600, ge=120)
+    # --- end sessions ---------------------------------------------------------------------
     challenge_ttl_seconds: int = 5 * 60
     setup_ttl_seconds: int = 10 * 60
     challenge_max_attempts: int = 5
@@ -124,6 +133,11 @@ class Settings(BaseSettings):
         if not self.public_url:
             raise SettingsError("ENVIRONMENT=production requires PUBLIC_URL")
         return self
+
+    @property
+    def session_ttl_seconds(self) -> int:
+        """The absolute session lifetime under its first name."""
+        return self.session_absolute_seconds
 
     @property
     def is_development(self) -> bool:
