@@ -68,6 +68,7 @@ async def notifications(
     after: str | None,
     unread_only: bool,
 ) -> Page[Notification]:
+    _owner_only(info, account)
     try:
         return await history.notifications(
             account.id, first=_page_size(first), after=after, unread_only=unread_only
@@ -76,8 +77,17 @@ async def notifications(
         raise top_level_error(error, info.context.locale) from None
 
 
-async def unread_notification_count(account: Account) -> int:
+async def unread_notification_count(info: strawberry.Info[Context, None], account: Account) -> int:
+    _owner_only(info, account)
     return await history.unread_notification_count(account.id)
+
+
+def _owner_only(info: strawberry.Info[Context, None], account: Account) -> None:
+    """A notification inbox is its owner's alone: support reaches an account through a
+    recovery request to decide it, not to read its mail."""
+    viewer = info.context.account
+    if viewer is None or viewer.id != account.id:
+        raise top_level_error(Forbidden(), info.context.locale)
 
 
 def notification_message(info: strawberry.Info[Context, None], notification: Notification) -> str:

@@ -145,7 +145,10 @@ class Account(Node):
     async def two_factor(self, info: Info) -> TwoFactorStatus:
         return await fields.two_factor_status(info, self.pk)  # type: ignore[attr-defined, return-value]
 
-    @strawberry.field(description="Newest first.")
+    @strawberry.field(
+        description="Newest first. The account's own inbox: only its owner reads it (FORBIDDEN "
+        "for anyone else, support included)."
+    )
     async def notifications(
         self,
         info: Info,
@@ -157,11 +160,17 @@ class Account(Node):
     ) -> NotificationConnection:
         return await fields.notifications(info, self, first, after, bool(unread_only))  # type: ignore[arg-type, return-value]
 
-    @strawberry.field(description="Notifications not yet marked read.")
-    async def unread_notification_count(self) -> int:
-        return await fields.unread_notification_count(self)  # type: ignore[arg-type]
+    @strawberry.field(
+        description="Notifications not yet marked read; like notifications, for the owner only."
+    )
+    async def unread_notification_count(self, info: Info) -> int:
+        return await fields.unread_notification_count(info, self)  # type: ignore[arg-type]
 
-    @strawberry.field(description="The account's security history, newest first.")
+    @strawberry.field(
+        description="The account's security history, newest first. Its owner reads it, and "
+        "support reads that of an account with a recovery request (sign-ins, changes and where "
+        "they came from help decide the request)."
+    )
     async def security_events(
         self,
         info: Info,

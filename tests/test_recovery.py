@@ -1032,3 +1032,23 @@ def test_the_purge_command_runs_on_an_empty_database(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "purged 0 recovery document(s)"
+
+
+async def test_support_reads_a_requesters_security_history_but_not_their_inbox(
+    api: Api, app: Starlette
+) -> None:
+    await customer(api)
+    await file_request(api, "alice@example.com")
+    agent = await support_agent(api, app)
+    history = """{ recoveryRequests { edges { node { account {
+        email securityEvents(first: 5) { edges { node { kind } } }
+    } } } } }"""
+    data = await api.data(history, token=agent)
+    account = data["recoveryRequests"]["edges"][0]["node"]["account"]
+    assert account["email"] == "alice@example.com"
+    assert account["securityEvents"]["edges"]
+    for field in ("notifications(first: 5) { edges { node { id } } }", "unreadNotificationCount"):
+        inbox = f"{{ recoveryRequests {{ edges {{ node {{ account {{ {field} }} }} }} }} }}"
+        body = await api.gql(inbox, token=agent)
+        assert body["data"]["recoveryRequests"]["edges"][0]["node"]["account"] is None, body
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
