@@ -1,4 +1,5 @@
-"""The command line: `python server.py [serve|migrate|create-account|purge-documents|...]`."""
+"""The command line: `python server.py [serve|migrate|create-account|purge-documents|
+rotate-keys]`."""
 
 from __future__ import annotations
 
@@ -123,9 +124,6 @@ async def _purge_documents(settings: Settings) -> int:
     return 0
 
 
-# --- rotate-keys (issue 6) -------------------------------------------------------------
-
-
 async def _rotate_keys(settings: Settings) -> int:
     runtime = make_runtime(settings)
     await apply_migrations(settings.database_url)
@@ -153,8 +151,6 @@ async def _rotate_keys(settings: Settings) -> int:
         )
     return 0
 
-
-# --- end rotate-keys ---------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:

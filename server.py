@@ -7,6 +7,7 @@ python server.py serve [--workers N]
 python server.py migrate
 python server.py create-account EMAIL [--role …] [--company …] [--billing-email …] [--locale …]
 python server.py purge-documents
+python server.py rotate-keys
 """
 
 from __future__ import annotations
@@ -117,11 +118,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         runtime,
         schema=schema,  # type: ignore[arg-type]
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
-        # GET is for queries only; Strawberry refuses mutations over GET.
+        # GET is for queries only: a mutation over GET is 405 (graphql_http.py).
         allow_queries_via_get=True,
         # The recovery documents (GraphQL multipart request spec).
         multipart_uploads_enabled=True,
-        # Same list as run()'s own check above, so Strawberry's check never refuses a trusted one.
+        # The list VerrouGraphQL.run checks first (graphql_http.py), so Strawberry's own check
+        # never refuses an origin ours trusts.
         allowed_origins=sorted(settings.trusted_origins),
     )
 

@@ -7,6 +7,10 @@ Verrou does, in one statement as Verrou does: the live session by SHA-256 of its
 token, joined to its account and the account's TwoFactor row, with the count of its unused
 backup codes as a sub-select; then the JSON that `{ twoFactorStatus { enabled
 backupCodesRemaining } }` answers. Anything GraphQL costs on top of this is overhead.
+
+FLOOR_LOOKUP=orm (the default) builds that statement with Tortoise's query builder, as a
+plain Tortoise endpoint would; FLOOR_LOOKUP=sql runs Verrou's own hand-written statement
+(services/session_lookup.py), so that only GraphQL and Verrou's HTTP layer separate the two.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,8 +31,10 @@ from tortoise.functions import Count
 
 from models import BackupCode, Session, TwoFactor
 from models.two_factor import TwoFactorState
+from services import session_lookup
 from services.database import tortoise_config
 
+IDLE = timedelta(hours=2)
 UNAUTHENTICATED = {"errors": [{"message": "Unauthorized"}], "data": None}
 
 
@@ -52,14 +58,26 @@ async def live_session(token: str) -> Session | None:
     )
 
 
+async def same_sql_session(token: str) -> Session | None:
+    now = datetime.now(UTC)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return await session_lookup.live_session(digest, now, idle_since=now - IDLE)
+
+
+LOOKUP = same_sql_session if os.environ.get("FLOOR_LOOKUP") == "sql" else live_session
+
+
 async def status(request: Request) -> JSONResponse:
     token = bearer_token(request)
-    session = await live_session(token) if token else None
+    session = await LOOKUP(token) if token else None
     if session is None:
         return JSONResponse(UNAUTHENTICATED)
     device: TwoFactor | None = getattr(session.account, "two_factor", None)
     enabled = device is not None and device.state == TwoFactorState.ACTIVE
-    remaining = session.remaining if enabled else 0  # type: ignore[attr-defined]
+    remaining = getattr(session, "remaining", None)
+    if remaining is None:
+        remaining = getattr(session, session_lookup.UNUSED_CODES)
+    remaining = remaining if enabled else 0
     body = {"data": {"twoFactorStatus": {"enabled": enabled, "backupCodesRemaining": remaining}}}
     return JSONResponse(body)
 

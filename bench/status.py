@@ -172,11 +172,11 @@ def write_lua(directory: Path, name: str, text: str) -> Path:
 
 
 @contextmanager
-def floor_server(database_url: str) -> Iterator[str]:
+def floor_server(database_url: str, lookup: str) -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]
-    environment = {**os.environ, "DATABASE_URL": database_url}
+    environment = {**os.environ, "DATABASE_URL": database_url, "FLOOR_LOOKUP": lookup}
     process = subprocess.Popen(command, cwd=ROOT, env=environment)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -201,18 +201,21 @@ def check_same_answer(urls: dict[str, str], token: str) -> None:
     answers = {name: gql(url, STATUS_QUERY, token) for name, url in urls.items()}
     if len({json.dumps(answer, sort_keys=True) for answer in answers.values()}) != 1:
         raise RuntimeError(f"the targets disagree: {answers}")
-    print(f"both answer {answers['floor']}")
+    print(f"all answer {answers['floor']}")
 
 
 def throughput_table(results: dict[str, WrkResult]) -> None:
-    floor = results["floor"].rate
-    print("\n| target | req/s | p50 (ms) | p99 (ms) | ratio to floor | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
+    floor, same_sql = results["floor"].rate, results["floor (same SQL)"].rate
+    print(
+        "\n| target | req/s | p50 (ms) | p99 (ms) | ratio to floor "
+        "| ratio to floor (same SQL) | errors |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         errors = r.non2xx + r.socket_errors + (r.requests - r.ok)
         print(
             f"| {name} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {r.rate / floor:.0%} | {errors} |"
+            f"| {r.rate / floor:.0%} | {r.rate / same_sql:.0%} | {errors} |"
         )
 
 
@@ -259,12 +262,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
         directory = Path(tmp)
         database_url = f"sqlite://{directory}/bench.sqlite3"
-        env = {"DATABASE_URL": database_url, "VAR_DIR": f"{directory}/var", "LOG_LEVEL": "CRITICAL"}
-        with server(**env) as verrou, floor_server(database_url) as floor:
+        env = {"DATABASE_URL": database_url, "VAR_DIR": f"{directory}/var", "LOG_LEVEL": "WARNING"}
+        with (
+            server(**env) as verrou,
+            floor_server(database_url, "orm") as floor,
+            floor_server(database_url, "sql") as same_sql,
+        ):
             token = account_with_two_factor(verrou.url)
             for n in range(1, SIGN_IN_ACCOUNTS + 1):
                 sign_up(verrou.url, f"signin{n}@example.com")
-            urls = {"floor": floor, "graphql": verrou.url}
+            urls = {"floor": floor, "floor (same SQL)": same_sql, "graphql": verrou.url}
             check_same_answer(urls, token)
             saturating = write_lua(directory, "status.lua", status_lua(token))
             measure_throughput(urls, saturating, args.duration, args.clients)
