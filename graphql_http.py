@@ -33,6 +33,7 @@ from strawberry.types.unset import UNSET
 import request_json
 from browser import websocket_origin_allowed
 from resolvers.context import Context, authenticate_connection, build_context
+from session_watch import SessionWatch
 from webui import graphiql_page
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -90,6 +91,8 @@ class VerrouGraphQL(GraphQL[Context, None]):
         super().__init__(**kwargs)
         self.runtime = runtime
         self.open_sockets: set[WebSocket] = set()
+        # Closes a socket whose session ends while it is open (signOut, recovery).
+        self.session_watch = SessionWatch(runtime.broker)
 
     def decode_json(self, data: str | bytes) -> object:
         # Lone surrogates and deep nesting are the client's bad JSON (400), not a crash.
@@ -119,6 +122,7 @@ class VerrouGraphQL(GraphQL[Context, None]):
             return Response(status_code=499)
         finally:
             self.open_sockets.discard(request)
+            self.session_watch.discard(request)
             # Strawberry leaves a parsed multipart form open: close its spooled upload files.
             if isinstance(request, Request):
                 await request.close()
@@ -219,6 +223,9 @@ class VerrouGraphQL(GraphQL[Context, None]):
             # graphql-transport-ws closes with 4403; legacy graphql-ws sends
             # connection_error, then closes.
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": "Unauthorized"})
+        session = context.session
+        if session is not None and isinstance(context.request, WebSocket):
+            self.session_watch.add(context.request, session.account_id, session.id)
 
 
 class _MethodNotAllowed(Exception):

@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await runtime.passwords.warm_up()
                 async with mail_worker(runtime), periodic_purge(runtime):
                     yield
+            await graphql.session_watch.close()
             await runtime.broker.close()
 
     # VerrouStarlette adds the security headers (browser.py) around everything.
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.runtime = runtime
     app.state.subscriptions = schema
+    app.state.session_watch = graphql.session_watch
     app.state.going_away = graphql.going_away
     return app
 

@@ -84,9 +84,11 @@ async def unread_notification_count(info: strawberry.Info[Context, None], accoun
 
 def _owner_only(info: strawberry.Info[Context, None], account: Account) -> None:
     """A notification inbox is its owner's alone: support reaches an account through a
-    recovery request to decide it, not to read its mail."""
+    recovery request to decide it, not to read its mail. A request without a session reaches
+    an account only through the session it has just opened (signUp, signIn, verifySignIn),
+    which is that account's own."""
     viewer = info.context.account
-    if viewer is None or viewer.id != account.id:
+    if viewer is not None and viewer.id != account.id:
         raise top_level_error(Forbidden(), info.context.locale)
 
 

@@ -10,6 +10,7 @@ import strawberry
 from resolvers.context import Context
 from resolvers.errors import top_level_error
 from services import notifications as notifications_service
+from services import session_events
 from services.errors import Unauthenticated
 
 
@@ -21,6 +22,8 @@ async def notifications(info: strawberry.Info[Context, None]) -> AsyncGenerator[
     # Leaving this block (client gone, `complete`, server shutdown) unsubscribes.
     async with context.runtime.broker.subscribe(account.id) as events:
         async for message in events:
+            if session_events.ended_sessions(message) is not None:
+                continue  # for the socket's session watch, not a notification
             live = notifications_service.decode(message)
             context.primed_two_factor[account.id] = live.two_factor
             yield live.notification

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from models import Account, Session, SignInChallenge, TwoFactor
 from models.accounts import Locale, Role
 from models.two_factor import TwoFactorState
-from services import security_events, throttle, validation
+from services import security_events, session_events, throttle, validation
 from services.crypto import new_token, token_digest
 from services.errors import EmailTaken, InvalidCredentials
 from services.runtime import RequestMeta, Runtime
@@ -187,3 +187,4 @@ async def touch(rt: Runtime, session: Session) -> None:
 async def sign_out(rt: Runtime, session: Session, meta: RequestMeta) -> None:
     await Session.filter(id=session.id).update(revoked_at=rt.clock.now())
     await security_events.record(rt, session.account_id, SecurityEventKind.SIGNED_OUT, meta)
+    await session_events.announce_ended(rt, session.account_id, [session.id])

@@ -20,7 +20,7 @@ from models import (
 )
 from models.accounts import Role
 from models.recovery import DocumentKind, RecoveryStatus
-from services import documents, emails, notifications, security_events
+from services import documents, emails, notifications, security_events, session_events
 from services.documents import CheckedFile, UploadedFile
 from services.errors import AlreadyResolved, ChallengeExpired, Forbidden, InvalidInput, NotFound
 from services.notifications import NotificationKind
@@ -184,6 +184,8 @@ async def resolve(
             {"request_id": _reference(request_id), "note": note or ""},
         )
     await notifications.publish(rt, account, [notification])
+    if approve:
+        await session_events.announce_ended(rt, account.id, None)
     return await RecoveryRequest.get(id=request_id)
 
 

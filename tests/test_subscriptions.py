@@ -16,6 +16,7 @@ from services.broker import InProcessBroker
 from services.clock import FrozenClock
 from tests.conftest import LiveServer
 from tests.helpers import PASSWORD, Api, until
+from tests.test_recovery import customer, file_request, resolve, support_agent
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, Subscriber, subscriber
 
 REGENERATE = """
@@ -31,13 +32,16 @@ mutation D($input: DisableTwoFactorInput!) {
 
 
 def ready(live: LiveServer, members: int) -> Callable[[], bool]:
-    """Every subscription is registered and its group listens to the broker."""
+    """Every subscription is registered and its group (and the session watch) listens to
+    the broker."""
     fanout: FanOutSchema = live.app.state.subscriptions
 
     def check() -> bool:
+        # Besides the groups, the session watch listens once per account with open sockets.
+        watched = live.app.state.session_watch.account_count()
         return (
             fanout.member_count() == members
-            and broker(live).subscriber_count() == fanout.group_count()
+            and broker(live).subscriber_count() == fanout.group_count() + watched
         )
 
     return check
@@ -244,3 +248,50 @@ async def test_queries_over_the_socket_are_answered_each_on_their_own(
             }
             assert (await client.receive())["type"] == "complete"
     assert live.app.state.subscriptions.group_count() == 0
+
+
+SIGN_OUT = "mutation { signOut { errors { code } } }"
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_signing_out_closes_that_sessions_sockets_and_only_those(
+    live: LiveServer, over_socket: Api, protocol: str
+) -> None:
+    api = over_socket
+    laptop = await api.sign_up()
+    phone = (await api.sign_in())["session"]["token"]
+    async with (
+        subscriber(live.ws_url, laptop, protocol=protocol) as ended,
+        subscriber(live.ws_url, phone, protocol=protocol) as kept,
+    ):
+        await until(ready(live, 2))
+        assert (await api.data(SIGN_OUT, token=laptop))["signOut"]["errors"] == []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:  # keep-alives until it closes
+                await ended.receive()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
+        # The other session's socket stays, and still hears the account's events.
+        await until(ready(live, 1))
+        await api.enable_two_factor(phone)
+        event = (await kept.next_event())["data"]["notifications"]
+        assert event["kind"] == "TWO_FACTOR_ENABLED"
+
+
+async def test_an_approved_recovery_closes_every_socket_of_the_account(
+    live: LiveServer, over_socket: Api
+) -> None:
+    """Approval ends every session of the account (tests/test_recovery.py): the sockets
+    they opened close too (the approval's own event may or may not make it first)."""
+    api = over_socket
+    token, _ = await customer(api)
+    request_id = await file_request(api, "alice@example.com")
+    agent = await support_agent(api, live.app)
+    async with subscriber(live.ws_url, token) as customers_socket:
+        await until(ready(live, 1))
+        assert (await resolve(api, agent, request_id, "APPROVE"))["errors"] == []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await customers_socket.receive()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403

@@ -14,6 +14,7 @@ import httpx
 import pyotp
 import pytest
 from redis.asyncio import Redis
+from websockets.exceptions import ConnectionClosed
 
 from schema.global_id import from_global_id
 from services.redis_broker import channel_of
@@ -199,3 +200,34 @@ async def test_one_backup_code_raced_from_both_processes_signs_in_once(
         )
         sessions = [r["verifySignIn"]["session"] for r in results if r["verifySignIn"]["session"]]
         assert len(sessions) == 1
+
+
+async def test_signing_out_on_one_process_closes_the_sessions_socket_on_the_other(
+    processes: tuple[str, str], redis_server: RedisServer
+) -> None:
+    url_a, url_b = processes
+    async with httpx.AsyncClient(base_url=url_a) as a:
+        token = (
+            await call(a, SIGN_UP, {"input": {"email": "pair@example.com", "password": PASSWORD}})
+        )["signUp"]["session"]["token"]
+        viewer = (await call(a, "{ viewer { id } }", {}, token))["viewer"]
+        account = from_global_id(viewer["id"])
+        assert account is not None
+        redis = Redis.from_url(redis_server.url)
+        try:
+            async with subscriber(url_b.replace("http", "ws") + "/graphql", token) as on_b:
+                for _ in range(200):
+                    numsub = await redis.pubsub_numsub(channel_of(account[1]))
+                    if numsub and numsub[0][1] >= 1:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)  # B's session watch shares that channel subscription
+                signed_out = await call(a, "mutation { signOut { errors { code } } }", {}, token)
+                assert signed_out["signOut"]["errors"] == []
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await on_b.receive(within=10)
+                assert closed.value.rcvd is not None
+                assert closed.value.rcvd.code == 4403
+        finally:
+            await redis.aclose()

@@ -1,0 +1,75 @@
+"""Closes the WebSockets of sessions that end while they are open (services.session_events).
+
+One broker subscription per account that has open sockets in this process, not one per
+socket: a socket costs an entry in a dict. The close code is 4403, the one a socket without
+a valid session gets when it opens, so a client treats both alike (sign in again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from starlette.websockets import WebSocket
+
+from services.broker import Broker
+from services.session_events import EVERY_SESSION, ended_sessions
+
+logger = logging.getLogger("verrou.sessions")
+SESSION_ENDED = 4403
+
+
+class SessionWatch:
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        # account id -> {socket: session id}
+        self._sockets: dict[int, dict[WebSocket, int]] = {}
+        self._accounts: dict[WebSocket, int] = {}
+        self._listeners: dict[int, asyncio.Task[None]] = {}
+
+    def add(self, socket: WebSocket, account_id: int, session_id: int) -> None:
+        self._sockets.setdefault(account_id, {})[socket] = session_id
+        self._accounts[socket] = account_id
+        if account_id not in self._listeners:
+            self._listeners[account_id] = asyncio.create_task(
+                self._listen(account_id), name=f"verrou-session-watch-{account_id}"
+            )
+
+    def discard(self, socket: WebSocket) -> None:
+        account_id = self._accounts.pop(socket, None)
+        if account_id is None:
+            return
+        sockets = self._sockets.get(account_id, {})
+        sockets.pop(socket, None)
+        if not sockets:
+            self._sockets.pop(account_id, None)
+            listener = self._listeners.pop(account_id, None)
+            if listener is not None:
+                listener.cancel()
+
+    def account_count(self) -> int:
+        return len(self._listeners)
+
+    async def close(self) -> None:
+        listeners = list(self._listeners.values())
+        self._listeners.clear()
+        self._sockets.clear()
+        self._accounts.clear()
+        for listener in listeners:
+            listener.cancel()
+        for listener in listeners:
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self, account_id: int) -> None:
+        async with self._broker.subscribe(account_id) as messages:
+            async for message in messages:
+                ended = ended_sessions(message)
+                if ended is None:
+                    continue  # a notification: the subscriptions' business
+                sockets = self._sockets.get(account_id, {})
+                for socket, session_id in list(sockets.items()):
+                    if ended == EVERY_SESSION or session_id in ended:
+                        with contextlib.suppress(RuntimeError, OSError):  # already closing
+                            await socket.close(code=SESSION_ENDED, reason="session ended")
