@@ -225,7 +225,8 @@ class VerrouGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": "Unauthorized"})
         session = context.session
         if session is not None and isinstance(context.request, WebSocket):
-            self.session_watch.add(context.request, session.account_id, session.id)
+            lifetime = (session.expires_at - self.runtime.clock.now()).total_seconds()
+            self.session_watch.add(context.request, session.account_id, session.id, lifetime)
 
 
 class _MethodNotAllowed(Exception):

@@ -1,4 +1,5 @@
-"""Closes the WebSockets of sessions that end while they are open (services.session_events).
+"""Closes the WebSockets of sessions that end while they are open: signed out or revoked
+(services.session_events, from any process), or past their absolute lifetime.
 
 One broker subscription per account that has open sockets in this process, not one per
 socket: a socket costs an entry in a dict. The close code is 4403, the one a socket without
@@ -27,16 +28,28 @@ class SessionWatch:
         self._sockets: dict[int, dict[WebSocket, int]] = {}
         self._accounts: dict[WebSocket, int] = {}
         self._listeners: dict[int, asyncio.Task[None]] = {}
+        self._deadlines: dict[WebSocket, asyncio.TimerHandle] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
-    def add(self, socket: WebSocket, account_id: int, session_id: int) -> None:
+    def add(
+        self, socket: WebSocket, account_id: int, session_id: int, lifetime_seconds: float
+    ) -> None:
+        """Watch a socket of a session that ends on its own in `lifetime_seconds` (its
+        absolute lifetime), if nothing ends it before."""
         self._sockets.setdefault(account_id, {})[socket] = session_id
         self._accounts[socket] = account_id
+        self._deadlines[socket] = asyncio.get_running_loop().call_later(
+            max(0.0, lifetime_seconds), self._expire, socket
+        )
         if account_id not in self._listeners:
             self._listeners[account_id] = asyncio.create_task(
                 self._listen(account_id), name=f"verrou-session-watch-{account_id}"
             )
 
     def discard(self, socket: WebSocket) -> None:
+        deadline = self._deadlines.pop(socket, None)
+        if deadline is not None:
+            deadline.cancel()
         account_id = self._accounts.pop(socket, None)
         if account_id is None:
             return
@@ -52,6 +65,9 @@ class SessionWatch:
         return len(self._listeners)
 
     async def close(self) -> None:
+        for deadline in self._deadlines.values():
+            deadline.cancel()
+        self._deadlines.clear()
         listeners = list(self._listeners.values())
         self._listeners.clear()
         self._sockets.clear()
@@ -62,6 +78,12 @@ class SessionWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
+    def _expire(self, socket: WebSocket) -> None:
+        self._deadlines.pop(socket, None)
+        task = asyncio.create_task(_close(socket), name="verrou-session-expired")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def _listen(self, account_id: int) -> None:
         async with self._broker.subscribe(account_id) as messages:
             async for message in messages:
@@ -71,5 +93,9 @@ class SessionWatch:
                 sockets = self._sockets.get(account_id, {})
                 for socket, session_id in list(sockets.items()):
                     if ended == EVERY_SESSION or session_id in ended:
-                        with contextlib.suppress(RuntimeError, OSError):  # already closing
-                            await socket.close(code=SESSION_ENDED, reason="session ended")
+                        await _close(socket)
+
+
+async def _close(socket: WebSocket) -> None:
+    with contextlib.suppress(RuntimeError, OSError):  # already closing or closed
+        await socket.close(code=SESSION_ENDED, reason="session ended")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from models import Session
 from schema.fanout import FanOutSchema
 from services.broker import InProcessBroker
 from services.clock import FrozenClock
@@ -295,3 +297,18 @@ async def test_an_approved_recovery_closes_every_socket_of_the_account(
                 await customers_socket.receive()
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4403
+
+
+async def test_a_socket_closes_when_its_session_reaches_its_absolute_lifetime(
+    live: LiveServer, over_socket: Api, clock: FrozenClock
+) -> None:
+    token = await over_socket.sign_up()
+    # A session one second from its end (as if signed in 14 days ago).
+    await Session.all().update(expires_at=clock.now() + timedelta(seconds=1))
+    async with subscriber(live.ws_url, token) as client:
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await client.receive(within=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
+    await until(ready(live, 0))
