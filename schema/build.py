@@ -23,6 +23,7 @@ from strawberry.types.execution import PreExecutionError
 
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
+from schema.request_errors import RequestErrorCodes, tag_request_errors
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
 from schema.text_rules import NoNulInStrings
@@ -96,6 +97,7 @@ class VerrouSchema(strawberry.Schema):
         """Log unexpected failures only, by type and path. Strawberry's default logs every
         error's message, and a request error's message repeats the input it refused, a
         password included; those errors are the client's, and go back to the client."""
+        tag_request_errors(errors)
         for error in errors:
             if should_mask(error):
                 path = ".".join(str(part) for part in error.path or ())
@@ -125,6 +127,7 @@ def build_schema(
         lambda: AddValidationRules(list(rules)),
         lambda: MaskErrors(should_mask_error=should_mask),
         OperationLabel,
+        RequestErrorCodes,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

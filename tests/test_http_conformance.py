@@ -272,3 +272,28 @@ async def test_a_client_that_leaves_mid_request_is_no_error(
             await app(scope, receive, send)
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert sent[0]["status"] == 499
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"query": "{ viewer { email "}, "GRAPHQL_PARSE_FAILED"),
+        ({"query": "{ viewer { nickname } }"}, "GRAPHQL_VALIDATION_FAILED"),
+        ({"query": "{ node }"}, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            {
+                "query": "query($id: ID!) { node(id: $id) { id } }",
+                "variables": {"id": {"not": "an id"}},
+            },
+            "BAD_USER_INPUT",
+        ),
+        ({"query": "query($id: ID!) { node(id: $id) { id } }"}, "BAD_USER_INPUT"),
+    ],
+    ids=["syntax", "unknown field", "missing argument", "wrong variable", "missing variable"],
+)
+async def test_request_errors_say_what_kind_they_are(
+    api: Api, body: dict[str, Any], code: str
+) -> None:
+    response = await api.client.post("/graphql", json=body)
+    errors = response.json()["errors"]
+    assert [error["extensions"]["code"] for error in errors] == [code] * len(errors), errors
