@@ -24,6 +24,8 @@ def body(*errors: dict[str, object], data: object = None) -> bytes:
         (200, body({"message": "ValueError: invalid literal for int()", "path": ["x"]})),
         (200, body({"message": 'Traceback (most recent call last):\n  File "x.py"'})),
         (400, body({"message": "KeyError: 'query'"})),
+        (200, body({"message": "x", "extensions": {"code": "SOMETHING_ELSE"}})),
+        (200, body({"message": "x", "path": ["a"], "extensions": {"code": "BAD_USER_INPUT"}})),
     ],
 )
 def test_a_server_failure_or_a_python_leak_is_a_problem(status: int, content: bytes) -> None:
@@ -45,6 +47,15 @@ def test_a_server_failure_or_a_python_leak_is_a_problem(status: int, content: by
             ),
         ),
         (200, body({"message": "Syntax Error: Unexpected Name 'x'.", "locations": []})),
+        (
+            200,
+            body(
+                {
+                    "message": "Cannot query field 'x' on type 'Query'.",
+                    "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+                }
+            ),
+        ),
         (200, body({"message": "Variable '$id' of required type 'ID!' was not provided."})),
         (400, b"Unable to parse request body as JSON"),
         (405, b"GraphQL only supports GET and POST requests."),

@@ -40,6 +40,19 @@ CONTRACT_CODES = frozenset(
         "ALREADY_RESOLVED",
     }
 )
+# The codes of request errors (README "Top-level errors"): the document, its variables or the
+# request was refused before anything ran.
+REQUEST_CODES = frozenset(
+    {
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "BAD_USER_INPUT",
+        "QUERY_TOO_COMPLEX",
+        "REQUEST_TOO_LARGE",
+        "METHOD_NOT_ALLOWED",
+        "CSRF_REFUSED",
+    }
+)
 MASKED = "Unexpected error."
 # "ValueError: ...", "KeyError", 'File "x.py", line 3': Python talking, not the API.
 PYTHON_LEAK = re.compile(r"Traceback|File \"|\b[A-Z][a-zA-Z]*(?:Error|Exception)\b")
@@ -61,8 +74,10 @@ def problems(status: int, body: bytes) -> list[str]:
         code = (error.get("extensions") or {}).get("code")
         if message == MASKED:
             found.append(f"an unexpected exception (masked) at {error.get('path')}")
-        elif code is not None and code not in CONTRACT_CODES:
+        elif code is not None and code not in CONTRACT_CODES | REQUEST_CODES:
             found.append(f"error code {code!r} outside the contract: {message!r}")
+        elif code in REQUEST_CODES and "path" in error:
+            found.append(f"a request error code on an executed field: {message!r}")
         elif "path" in error and code is None:
             found.append(f"an execution error without a contract code: {message!r}")
         if PYTHON_LEAK.search(message):
