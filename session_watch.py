@@ -36,6 +36,7 @@ class SessionWatch:
     ) -> None:
         """Watch a socket of a session that ends on its own in `lifetime_seconds` (its
         absolute lifetime), if nothing ends it before."""
+        self.discard(socket)  # signed in again on the same socket: the latest counts
         self._sockets.setdefault(account_id, {})[socket] = session_id
         self._accounts[socket] = account_id
         self._deadlines[socket] = asyncio.get_running_loop().call_later(
