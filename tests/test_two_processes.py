@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
 from redis.asyncio import Redis
-from websockets.exceptions import ConnectionClosed
 
 from schema.global_id import from_global_id
 from services.redis_broker import channel_of
@@ -22,7 +22,7 @@ from tests.conftest import TEST_KEY, free_port
 from tests.helpers import CONFIRM, PASSWORD, SIGN_IN, SIGN_UP, START, VERIFY_SIGN_IN
 from tests.postgres import POSTGRES_URL, scratch_database
 from tests.redis_server import REDIS_SERVER, RedisServer
-from tests.ws_client import subscriber
+from tests.ws_client import Subscriber, subscriber
 
 ROOT = Path(__file__).parents[1]
 pytestmark = [
@@ -126,39 +126,49 @@ async def challenge(client: httpx.AsyncClient) -> str:
     return signed_in["challenge"]["token"]  # type: ignore[no-any-return]
 
 
+@asynccontextmanager
+async def subscribed_on_b(
+    a: httpx.AsyncClient, url_b: str, redis_server: RedisServer
+) -> AsyncIterator[tuple[str, Subscriber]]:
+    """An account signed up on A; its session token and a notifications subscriber on B,
+    once B listens on the account's Redis channel."""
+    token = (
+        await call(a, SIGN_UP, {"input": {"email": "pair@example.com", "password": PASSWORD}})
+    )["signUp"]["session"]["token"]
+    account = from_global_id((await call(a, "{ viewer { id } }", {}, token))["viewer"]["id"])
+    assert account is not None
+    redis = Redis.from_url(redis_server.url)
+    try:
+        async with subscriber(url_b.replace("http", "ws") + "/graphql", token) as on_b:
+            for _ in range(200):
+                numsub = await redis.pubsub_numsub(channel_of(account[1]))
+                if numsub and numsub[0][1] >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            yield token, on_b
+    finally:
+        await redis.aclose()
+
+
 async def test_a_change_on_one_process_reaches_a_subscriber_on_the_other(
     processes: tuple[str, str], redis_server: RedisServer
 ) -> None:
     url_a, url_b = processes
-    async with httpx.AsyncClient(base_url=url_a) as a:
-        token = (
-            await call(a, SIGN_UP, {"input": {"email": "pair@example.com", "password": PASSWORD}})
-        )["signUp"]["session"]["token"]
-        viewer = (await call(a, "{ viewer { id } }", {}, token))["viewer"]
-        account = from_global_id(viewer["id"])
-        assert account is not None
-        redis = Redis.from_url(redis_server.url)
-        try:
-            async with subscriber(url_b.replace("http", "ws") + "/graphql", token) as on_b:
-
-                async def listening() -> bool:
-                    numsub = await redis.pubsub_numsub(channel_of(account[1]))
-                    return bool(numsub and numsub[0][1] >= 1)
-
-                for _ in range(200):
-                    if await listening():
-                        break
-                    await asyncio.sleep(0.05)
-                totp = pyotp.TOTP(
-                    (await call(a, START, {"input": {"password": PASSWORD}}, token))[
-                        "startTwoFactor"
-                    ]["setup"]["secret"]
-                )
-                await call(a, CONFIRM, {"input": {"code": totp.now()}}, token)
-                event = (await on_b.next_event(within=10))["data"]["notifications"]
-                assert event["kind"] == "TWO_FACTOR_ENABLED"
-        finally:
-            await redis.aclose()
+    async with (
+        httpx.AsyncClient(base_url=url_a) as a,
+        subscribed_on_b(a, url_b, redis_server) as (
+            token,
+            on_b,
+        ),
+    ):
+        totp = pyotp.TOTP(
+            (await call(a, START, {"input": {"password": PASSWORD}}, token))["startTwoFactor"][
+                "setup"
+            ]["secret"]
+        )
+        await call(a, CONFIRM, {"input": {"code": totp.now()}}, token)
+        event = (await on_b.next_event(within=10))["data"]["notifications"]
+        assert event["kind"] == "TWO_FACTOR_ENABLED"
 
 
 async def test_a_totp_code_accepted_on_one_process_is_refused_on_the_other(
@@ -206,28 +216,14 @@ async def test_signing_out_on_one_process_closes_the_sessions_socket_on_the_othe
     processes: tuple[str, str], redis_server: RedisServer
 ) -> None:
     url_a, url_b = processes
-    async with httpx.AsyncClient(base_url=url_a) as a:
-        token = (
-            await call(a, SIGN_UP, {"input": {"email": "pair@example.com", "password": PASSWORD}})
-        )["signUp"]["session"]["token"]
-        viewer = (await call(a, "{ viewer { id } }", {}, token))["viewer"]
-        account = from_global_id(viewer["id"])
-        assert account is not None
-        redis = Redis.from_url(redis_server.url)
-        try:
-            async with subscriber(url_b.replace("http", "ws") + "/graphql", token) as on_b:
-                for _ in range(200):
-                    numsub = await redis.pubsub_numsub(channel_of(account[1]))
-                    if numsub and numsub[0][1] >= 1:
-                        break
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(0.2)  # B's session watch shares that channel subscription
-                signed_out = await call(a, "mutation { signOut { errors { code } } }", {}, token)
-                assert signed_out["signOut"]["errors"] == []
-                with pytest.raises(ConnectionClosed) as closed:
-                    while True:
-                        await on_b.receive(within=10)
-                assert closed.value.rcvd is not None
-                assert closed.value.rcvd.code == 4403
-        finally:
-            await redis.aclose()
+    async with (
+        httpx.AsyncClient(base_url=url_a) as a,
+        subscribed_on_b(a, url_b, redis_server) as (
+            token,
+            on_b,
+        ),
+    ):
+        await asyncio.sleep(0.2)  # B's session watch shares that channel subscription
+        signed_out = await call(a, "mutation { signOut { errors { code } } }", {}, token)
+        assert signed_out["signOut"]["errors"] == []
+        assert await on_b.close_code(within=10) == 4403

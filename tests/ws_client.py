@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -44,6 +45,15 @@ class Subscriber:
         await self.connection.send(
             json.dumps({"id": operation_id, "type": kind, "payload": {"query": query}})
         )
+
+    async def close_code(self, within: float = 5.0) -> int:
+        """Read (keep-alives, events) until the server closes the socket; its close code."""
+        try:
+            while True:
+                await self.receive(within)
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "closed without a close frame from the server"
+            return closed.rcvd.code
 
     async def next_event(self, within: float = 5.0) -> dict[str, Any]:
         """The next `notifications` payload (skipping keep-alives)."""
