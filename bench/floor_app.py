@@ -53,7 +53,7 @@ async def live_session(token: str) -> Session | None:
     return (
         await Session.filter(token_hash=digest, revoked_at=None, expires_at__gt=datetime.now(UTC))
         .select_related("account", "account__two_factor")
-        .annotate(remaining=unused)
+        .annotate(**{session_lookup.UNUSED_CODES: unused})
         .first()
     )
 
@@ -74,10 +74,7 @@ async def status(request: Request) -> JSONResponse:
         return JSONResponse(UNAUTHENTICATED)
     device: TwoFactor | None = getattr(session.account, "two_factor", None)
     enabled = device is not None and device.state == TwoFactorState.ACTIVE
-    remaining = getattr(session, "remaining", None)
-    if remaining is None:
-        remaining = getattr(session, session_lookup.UNUSED_CODES)
-    remaining = remaining if enabled else 0
+    remaining = getattr(session, session_lookup.UNUSED_CODES) if enabled else 0
     body = {"data": {"twoFactorStatus": {"enabled": enabled, "backupCodesRemaining": remaining}}}
     return JSONResponse(body)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +36,13 @@ class Context:
     # Good for the queries of this request; a mutation may change it, so mutations (and a
     # WebSocket, whose context lives as long as the connection) read it afresh.
     session_status: TwoFactorStatus | None = None
-    loaders: Loaders = field(default_factory=Loaders)
     # The session came from the HttpOnly cookie, not from a bearer token.
     session_from_cookie: bool = False
+
+    @functools.cached_property
+    def loaders(self) -> Loaders:
+        """Made on first use: most requests load nothing in batches."""
+        return Loaders()
 
     @property
     def account(self) -> Account | None:
