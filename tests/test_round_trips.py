@@ -156,3 +156,21 @@ async def test_the_recovery_queue_costs_as_many_statements_for_six_requests_as_f
     assert all(edge["node"]["account"]["email"].startswith("customer") for edge in edges)
     assert all(edge["node"]["documents"] for edge in edges)
     assert len(six) == len(two), six
+
+
+async def test_a_mutation_reads_the_status_afresh_even_for_the_signed_in_account(
+    api: Api,
+) -> None:
+    """The status read with the session is the request's start: a mutation that changes it
+    (here a backup code spent by a sign-in sent with the same account's token) answers with
+    the new one, not that snapshot."""
+    token = await api.sign_up()
+    enabled = await api.enable_two_factor(token)
+    verify = """
+    mutation($input: VerifySignInInput!) {
+      verifySignIn(input: $input) { session { account { twoFactor { backupCodesRemaining } } } }
+    }"""
+    challenge = await api.challenge()
+    variables = {"input": {"challengeToken": challenge, "code": enabled.backup_codes[0]}}
+    data = await api.data(verify, variables, token=token)
+    assert data["verifySignIn"]["session"]["account"]["twoFactor"]["backupCodesRemaining"] == 9
