@@ -64,9 +64,9 @@ conformance: $(BIN)/.test conformance/node_modules/.package-lock.json
 
 # --- Web client and GraphiQL ---
 # Rebuild static/vendor/ (GraphiQL, React, graphql-ws and their licences) from
-# web/package-lock.json; commit the result. tests/test_graphiql_browser.py checks it matches.
+# webclient/package-lock.json; commit the result. tests/test_graphiql_browser.py checks it matches.
 vendor:
-	cd web && npm ci --no-audit --no-fund && node vendor.mjs
+	cd webclient && npm ci --no-audit --no-fund && node vendor.mjs
 # ---- fuzz (issue 6): schemathesis against a real server with a session, 2 minutes at most:
 # one minute on SQLite, one on a scratch PostgreSQL database when TEST_POSTGRES_URL is set.
 .PHONY: fuzz

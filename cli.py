@@ -8,6 +8,7 @@ import asyncio
 import gc
 import getpass
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -15,17 +16,20 @@ from pydantic import ValidationError
 from tortoise import Tortoise
 from uvicorn.supervisors import multiprocess
 
-import logs
 from models.accounts import Locale, Role
-from server import create_app, make_runtime
 from services import accounts, recovery, rotation
 from services.crypto import KeyRingError
 from services.database import apply_migrations, tortoise_config
 from services.errors import VerrouError
+from services.runtime import make_runtime
 from services.settings import Settings, SettingsError
+from transport import logs
+
+# server.create_app; with --workers, uvicorn imports it by name in every worker.
+AppFactory = Callable[[Settings], Any]
 
 
-def _serve(settings: Settings, workers: int) -> None:
+def _serve(settings: Settings, workers: int, app_factory: AppFactory) -> None:
     tune_garbage_collector()
     # Once, before any worker starts.
     asyncio.run(apply_migrations(settings.database_url))
@@ -49,7 +53,7 @@ def _serve(settings: Settings, workers: int) -> None:
         multiprocess.Process = GracefulProcess  # type: ignore[misc]
         multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
-    GracefulServer(uvicorn.Config(create_app(settings), **options)).run()
+    GracefulServer(uvicorn.Config(app_factory(settings), **options)).run()
 
 
 class GracefulServer(uvicorn.Server):
@@ -152,8 +156,9 @@ async def _rotate_keys(settings: Settings) -> int:
     return 0
 
 
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, app_factory: AppFactory) -> int:
+    """The commands; `app_factory` is server.create_app (passed in, so this module never
+    imports server.py, which runs it)."""
     parser = argparse.ArgumentParser(prog="server.py", description="Verrou 2FA backend")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve the API (the default)")
@@ -196,5 +201,5 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_purge_documents(settings))
     if args.command == "rotate-keys":
         return asyncio.run(_rotate_keys(settings))
-    _serve(settings, getattr(args, "workers", 1))
+    _serve(settings, getattr(args, "workers", 1), app_factory)
     return 0

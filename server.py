@@ -24,42 +24,24 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from body_limits import GraphQLBodyLimit, graphql_body_limit
-from browser import VerrouStarlette, browser_middleware
-from graphql_http import VerrouGraphQL
-from middleware import BodySizeLimit, RequestLog
-from resolvers import downloads, probes
-from resolvers.session_cookie import cookie_name
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
 from schema.limits import RequestLimits
 from services import recovery
-from services.broker import InProcessBroker
 from services.clock import Clock
-from services.crypto import load_key_ring
 from services.database import tortoise_config
 from services.outbox import OutboxWorker, transport_for
-from services.passwords import Passwords
-from services.redis_broker import RedisBroker
-from services.runtime import Runtime
+from services.runtime import Runtime, make_runtime
 from services.settings import Settings
-from webui import routes as webui_routes
+from transport import downloads, probes
+from transport.body_limits import GraphQLBodyLimit, graphql_body_limit
+from transport.browser import VerrouStarlette, browser_middleware
+from transport.graphql_http import VerrouGraphQL
+from transport.middleware import BodySizeLimit, RequestLog
+from transport.session_cookie import cookie_name
+from webclient import routes as webclient_routes
 
 logger = logging.getLogger("verrou")
-
-
-def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
-    return Runtime(
-        settings=settings,
-        clock=clock or Clock(),
-        keys=load_key_ring(
-            settings.encryption_keys.get_secret_value(),
-            settings.var_dir,
-            development=settings.is_development,
-        ),
-        passwords=Passwords(settings),
-        broker=RedisBroker(settings.redis_url) if settings.redis_url else InProcessBroker(),
-    )
 
 
 @contextlib.asynccontextmanager
@@ -169,8 +151,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 methods=["GET"],
             ),
             WebSocketRoute("/graphql", graphql),
-            # Web client and GraphiQL assets (webui/).
-            *webui_routes(graphiql=settings.graphiql_enabled, client=settings.web_client_enabled),
+            # Web client and GraphiQL assets (webclient/).
+            *webclient_routes(
+                graphiql=settings.graphiql_enabled, client=settings.web_client_enabled
+            ),
         ],
         lifespan=lifespan,
     )
@@ -182,6 +166,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
 
 if __name__ == "__main__":
-    from cli import main
+    import cli
 
-    sys.exit(main())
+    sys.exit(cli.main(app_factory=create_app))

@@ -12,11 +12,11 @@ from starlette.websockets import WebSocket
 
 from models import Account, Session
 from resolvers.loaders import Loaders
-from resolvers.session_cookie import cookie_token
 from services import accounts
 from services.i18n import locale_from_accept_language
 from services.runtime import RequestMeta, Runtime
 from services.status import TwoFactorStatus, status_of_session
+from transport.session_cookie import cookie_token
 
 
 @dataclass

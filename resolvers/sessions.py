@@ -9,18 +9,18 @@ from models.accounts import Locale as StoredLocale
 from resolvers.context import Context
 from resolvers.errors import signed_in
 from resolvers.payload_errors import payload_errors
-from resolvers.session_cookie import (
-    clear_session_cookie,
-    cookie_token,
-    set_session_cookie,
-    wants_cookie,
-)
 from schema.enums import SecondFactorKind
 from schema.inputs import SignInInput, SignUpInput, VerifySignInInput
 from schema.payloads import SignInPayload, SignOutPayload, SignUpPayload, VerifySignInPayload
 from schema.types import Session, TwoFactorChallenge
 from services import accounts, sign_in_challenges
 from services.accounts import IssuedSession
+from transport.session_cookie import (
+    clear_session_cookie,
+    cookie_token,
+    set_session_cookie,
+    wants_cookie,
+)
 
 Info = strawberry.Info[Context, None]
 

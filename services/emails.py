@@ -1,9 +1,10 @@
-"""Emails rendered from templates/email/ and queued in the outbox.
+"""Emails rendered from services/email_templates/ and queued in the outbox.
 
 Security emails go to the billing contact. A new kind needs one file per locale and nothing in
-Python: templates/email/<locale>/<kind in lower case>.txt, which sets `subject` and `summary`
-(plain text: what happened; the caller's params are in scope). The shared layouts add when,
-from which IP address, which account, and what to do if it was not the account's owner.
+Python: email_templates/<locale>/<kind in lower case>.txt beside this module, which sets
+`subject` and `summary` (plain text: what happened; the caller's params are in scope). The
+shared layouts add when, from which IP address, which account, and what to do if it was not the
+account's owner.
 
 Announcements to support are internal, always in French, and framed by their own layout.
 """
@@ -26,7 +27,7 @@ from models import Account, OutboxEmail
 from services.i18n import normalize_locale
 from services.runtime import RequestMeta, Runtime
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "email_templates"
 SUPPORT_RECOVERY_REQUESTED = "SUPPORT_RECOVERY_REQUESTED"
 
 _KIND = re.compile(r"[A-Z][A-Z0-9_]*")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from services.broker import Broker
+from services.broker import Broker, InProcessBroker
 from services.clock import Clock
-from services.crypto import KeyRing
+from services.crypto import KeyRing, load_key_ring
 from services.metrics import Metrics
 from services.passwords import Passwords
+from services.redis_broker import RedisBroker
 from services.settings import Settings
 
 
@@ -31,3 +32,18 @@ class RequestMeta:
 
     ip_address: str | None = None
     user_agent: str | None = None
+
+
+def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """The process's runtime: keys, password hasher, broker (Redis when REDIS_URL is set)."""
+    return Runtime(
+        settings=settings,
+        clock=clock or Clock(),
+        keys=load_key_ring(
+            settings.encryption_keys.get_secret_value(),
+            settings.var_dir,
+            development=settings.is_development,
+        ),
+        passwords=Passwords(settings),
+        broker=RedisBroker(settings.redis_url) if settings.redis_url else InProcessBroker(),
+    )

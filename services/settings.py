@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     graphiql: bool | None = None
     graphql_introspection: bool | None = None
-    # --- Web client and GraphiQL (webui/) ---
+    # --- Web client and GraphiQL (webclient/) ---
     # The reference web client at `/`; unset: on in development, off in production.
     web_client: bool | None = None
     # --- end web client ---

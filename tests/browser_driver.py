@@ -1,5 +1,5 @@
-"""Run a browser test script of web/tests/ (node + playwright-core + Debian's Chromium) against
-a live server, answering its questions.
+"""Run a browser test script of webclient/tests/ (node + playwright-core + Debian's Chromium)
+against a live server, answering its questions.
 
 The script reads one JSON line of input on stdin; each "ASK <json>" line it prints is handed
 to `answer`, whose JSON result goes back on stdin. The script exits 0 only when its steps passed
@@ -22,7 +22,7 @@ from services.broker import InProcessBroker
 from tests.conftest import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
-WEB = ROOT / "web"
+WEB = ROOT / "webclient"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 
@@ -34,7 +34,7 @@ def browser_missing() -> str | None:
     if shutil.which("node") is None:
         return "node is not installed"
     if not (WEB / "node_modules" / "playwright-core").is_dir():
-        return "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
+        return "webclient/node_modules is missing: run `npm ci` in webclient/ (.ci/run does)"
     if not CHROMIUM.exists():
         return f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does)"
     return None
@@ -65,7 +65,8 @@ def subscribed(live: LiveServer, members: int) -> Callable[[], bool]:
 async def run_script(
     script: str, base_url: str, data: dict[str, Any], answer: Answer, within: float = 90
 ) -> str:
-    """Run web/tests/<script> and return its output; fail the test with its report otherwise."""
+    """Run webclient/tests/<script> and return its output; fail the test with its report
+    otherwise."""
     node = shutil.which("node")
     assert node is not None
     process = await asyncio.create_subprocess_exec(

@@ -15,13 +15,13 @@ from starlette.routing import Route
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from browser import HTML_CSP
 from server import create_app
 from services.clock import FrozenClock
 from services.settings import Settings, SettingsError
 from tests.conftest import LiveServer, make_settings, start
 from tests.helpers import Api
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, subscriber
+from transport.browser import HTML_CSP
 
 APP = "https://app.example"  # listed in CORS_ORIGINS
 OWN = "https://verrou.example"  # PUBLIC_URL

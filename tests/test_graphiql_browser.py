@@ -95,7 +95,7 @@ async def test_without_graphiql_nor_client_no_static_files_are_served(
 
 @pytest.mark.skipif(
     not (WEB / "node_modules" / "graphiql").is_dir() or shutil.which("node") is None,
-    reason="web/node_modules is missing: run `npm ci` in web/ (.ci/run does)",
+    reason="webclient/node_modules is missing: run `npm ci` in webclient/ (.ci/run does)",
 )
 def test_committed_vendor_copy_matches_the_lock() -> None:
     node = shutil.which("node")

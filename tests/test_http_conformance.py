@@ -15,9 +15,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from graphql_http import negotiate
 from models import RecoveryRequest
 from tests.helpers import Api
+from transport.graphql_http import negotiate
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 SIGN_OUT = "mutation { signOut { errors { code } } }"

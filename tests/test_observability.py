@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import logs
 from server import create_app
 from services.clock import FrozenClock
 from tests.conftest import make_settings, start
 from tests.helpers import Api
 from tests.postgres import POSTGRES_URL, scratch_database
+from transport import logs
 
 WRONG_SIGN_IN = """
 mutation Whatever($input: SignInInput!) { signIn(input: $input) { errors { code } } }

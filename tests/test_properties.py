@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-import request_json
 from models import Account
 from models.accounts import Role
 from schema.global_id import MAX_PK, from_global_id, to_global_id
@@ -33,6 +32,7 @@ from services.errors import InvalidInput
 from services.pagination import decode_cursor, encode_cursor
 from tests.conftest import TEST_KEY
 from tests.helpers import PASSWORD, Api
+from transport import request_json
 
 settings.register_profile("dev", deadline=None, max_examples=150)
 settings.register_profile("ci", deadline=None, max_examples=100, print_blob=True, derandomize=True)

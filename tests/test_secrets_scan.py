@@ -26,13 +26,13 @@ import uvicorn
 from starlette.applications import Starlette
 from tortoise import Tortoise
 
-import logs
 from models.accounts import Role
 from services import accounts
 from services.clock import FrozenClock
 from tests.conftest import free_port
 from tests.helpers import PASSWORD, Api
 from tests.test_recovery import IDENTITY, PASSPORT, QUEUE, REQUEST_FIELDS, upload
+from transport import logs
 
 AGENT_PASSWORD = "support agent's own long passphrase"
 WRONG_PASSWORD = "a wrong password, also secret"

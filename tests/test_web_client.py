@@ -1,5 +1,5 @@
 """The reference web client at `/`: served in development, off in production unless asked
-for, and the whole flow driven in headless Chromium (web/tests/client.mjs)."""
+for, and the whole flow driven in headless Chromium (webclient/tests/client.mjs)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const web = dirname(fileURLToPath(import.meta.url));
 const modules = join(web, "node_modules");
-const target = join(web, "..", "static", "vendor");
+const target = join(web, "static", "vendor");
 
 const read = (path) => readFileSync(join(modules, path));
 const text = (path) => read(path).toString("utf8");

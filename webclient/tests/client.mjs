@@ -1,7 +1,7 @@
 // The reference web client, the whole customer and support flow in headless Chromium, with a
 // screenshot of each screen. TOTP codes come from the test (it owns the server's clock).
 //
-//   node web/tests/client.mjs BASE_URL, input on stdin:
+//   node webclient/tests/client.mjs BASE_URL, input on stdin:
 //   {"customer": {"email", "password", "company"}, "support": {"email", "password"}, "artifacts"}
 import { readFileSync } from "node:fs";
 import { ask, readInput, run } from "./browser.mjs";

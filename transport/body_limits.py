@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from middleware import BodySizeLimit
+from transport.middleware import BodySizeLimit
 
 
 class GraphQLBodyLimit:

@@ -2,7 +2,7 @@
 // data with the bearer token of the headers editor, and a subscription started from the
 // editor receives the notification of a change made elsewhere.
 //
-//   node web/tests/graphiql.mjs BASE_URL, input {"token", "email", "artifacts"} on stdin
+//   node webclient/tests/graphiql.mjs BASE_URL, input {"token", "email", "artifacts"} on stdin
 import { ask, readInput, run } from "./browser.mjs";
 
 const baseUrl = process.argv[2];

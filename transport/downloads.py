@@ -10,10 +10,10 @@ from starlette.responses import PlainTextResponse, Response
 
 from models.accounts import Role
 from resolvers.context import bearer_token
-from resolvers.session_cookie import cookie_token
 from services import accounts, documents
 from services.errors import Forbidden, NotFound
 from services.runtime import Runtime
+from transport.session_cookie import cookie_token
 
 
 class DocumentIdConvertor(Convertor[int]):

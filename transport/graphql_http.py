@@ -30,11 +30,11 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-import request_json
-from browser import websocket_origin_allowed
 from resolvers.context import Context, authenticate_connection, build_context
-from session_watch import SessionWatch
-from webui import graphiql_page
+from transport import request_json
+from transport.browser import websocket_origin_allowed
+from transport.session_watch import SessionWatch
+from webclient import graphiql_page
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 logger = logging.getLogger("verrou.http")

@@ -1,9 +1,9 @@
 """The browser side of Verrou: GraphiQL and the reference web client, both served from here.
 
-Every asset is a file under `static/` (GraphiQL, React and graphql-ws are vendored copies of
-the npm packages pinned in web/package-lock.json, see web/vendor.mjs), so the pages work with
-no network beyond this server. The HTML has no inline script or style: a Content-Security-Policy
-of `default-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:` is enough for it.
+Every asset is a file under `static/` (GraphiQL, React and graphql-ws are vendored copies of the
+npm packages pinned in webclient/package-lock.json, see webclient/vendor.mjs), so the pages work
+with no network beyond this server. The HTML has no inline script or style, so the strict
+Content-Security-Policy of transport/browser.py (HTML_CSP) is enough for it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 _PAGES = Path(__file__).resolve().parent / "pages"
 
 

@@ -34,7 +34,7 @@ def dict_config(level: str, *, as_json: bool) -> dict[str, Any]:
     """For logging.config.dictConfig, and for uvicorn's `log_config`, which applies it in
     every worker process too."""
     formatter: dict[str, Any] = (
-        {"()": "logs.JsonFormatter"}
+        {"()": "transport.logs.JsonFormatter"}
         if as_json
         else {"format": "%(levelname)s %(name)s %(message)s"}
     )

@@ -20,7 +20,7 @@ from services.settings import Settings, normalize_origin
 
 logger = logging.getLogger("verrou.browser")
 
-# The Content-Security-Policy of HTML pages: GraphiQL and the web client (webui/). Both load
+# The Content-Security-Policy of HTML pages: GraphiQL and the web client (webclient/). Both load
 # only files the app serves itself (/static, vendored npm builds): no inline script, no CDN,
 # no eval. Styles allow 'unsafe-inline' because GraphiQL's settings dialog inserts a <style>
 # element; a style cannot run code. Fetch and WebSocket go to the same host ('self' covers
