@@ -254,8 +254,12 @@ def test_the_readme_is_read_in_ten_minutes() -> None:
     assert len(README.read_text().splitlines()) <= README_MAX_LINES
 
 
+def graphql_blocks(page: Path) -> list[str]:
+    return re.findall(r"^ *```graphql\n(.*?)^ *```", page.read_text(), re.MULTILINE | re.DOTALL)
+
+
 def readme_operations() -> list[str]:
-    return re.findall(r"^ *```graphql\n(.*?)^ *```", README.read_text(), re.MULTILINE | re.DOTALL)
+    return graphql_blocks(README)
 
 
 def test_the_readme_walkthrough_has_its_operations() -> None:
@@ -270,3 +274,19 @@ def test_the_readme_walkthrough_has_its_operations() -> None:
 def test_each_readme_operation_validates_against_the_schema(operation: str) -> None:
     schema = build_schema()._schema
     assert validate(schema, parse(operation)) == []
+
+
+def docs_operations() -> list[tuple[str, str]]:
+    return [(page.name, block) for page in PAGES[1:] for block in graphql_blocks(page)]
+
+
+def test_the_docs_have_operations_to_check() -> None:
+    assert {page for page, _ in docs_operations()} >= {"api.md", "notifications.md", "recovery.md"}
+
+
+@pytest.mark.parametrize(
+    ("page", "document"), docs_operations(), ids=[page for page, _ in docs_operations()]
+)
+def test_each_docs_operation_validates_against_the_schema(page: str, document: str) -> None:
+    schema = build_schema()._schema
+    assert validate(schema, parse(document)) == []
