@@ -202,6 +202,31 @@ def test_every_top_level_code_in_the_docs_is_one_the_server_sends() -> None:
     assert unsent == set()
 
 
+# ---- metrics ---------------------------------------------------------------------------------
+
+
+def documented_metrics() -> dict[str, str]:
+    rows = re.findall(
+        r"^\| `(verrou_[a-z_]+)(?:\{[a-z,]*\})?` \| (counter|gauge|histogram) \|",
+        (DOCS / "operations.md").read_text(),
+        re.MULTILINE,
+    )
+    return dict(rows)
+
+
+async def test_the_metrics_table_is_what_metrics_serves(api: Api) -> None:
+    """Same names, same types: a dashboard built from the docs finds every series."""
+    served = dict(
+        re.findall(
+            r"^# TYPE (verrou_[a-z_]+) (\w+)$",
+            (await api.client.get("/metrics")).text,
+            re.MULTILINE,
+        )
+    )
+    assert len(documented_metrics()) >= 10
+    assert documented_metrics() == served
+
+
 # ---- links -----------------------------------------------------------------------------------
 
 
