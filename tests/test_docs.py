@@ -202,6 +202,48 @@ def test_every_top_level_code_in_the_docs_is_one_the_server_sends() -> None:
     assert unsent == set()
 
 
+async def test_disable_without_confirm_is_a_validation_error_not_a_payload_code(api: Api) -> None:
+    """What docs/errors.md says of CONFIRMATION_REQUIRED: `confirm: false` gets the code, and a
+    missing `confirm` never reaches the service."""
+    token = await api.sign_up()
+    await api.enable_two_factor(token)
+    missing = await api.gql(
+        'mutation { disableTwoFactor(input: {password: "x"}) { errors { code } } }', token=token
+    )
+    assert "data" not in missing or missing["data"] is None
+    assert [e["extensions"]["code"] for e in missing["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+    refused = await api.data(
+        'mutation { disableTwoFactor(input: {password: "x", confirm: false}) { errors { code } } }',
+        token=token,
+    )
+    assert refused["disableTwoFactor"]["errors"] == [{"code": "CONFIRMATION_REQUIRED"}]
+
+
+async def test_too_long_text_is_invalid_input_with_its_message(api: Api) -> None:
+    """There is no TEXT_TOO_LONG code: the docs quote the message of INVALID_INPUT."""
+    payload = (
+        await api.gql(
+            "mutation ($input: SignUpInput!) { signUp(input: $input) {"
+            " errors { code field message } } }",
+            {
+                "input": {
+                    "email": "a@example.com",
+                    "password": "a long enough one",
+                    "companyName": "x" * 201,
+                }
+            },
+            headers={"accept-language": "en"},
+        )
+    )["data"]["signUp"]
+    assert payload["errors"] == [
+        {
+            "code": "INVALID_INPUT",
+            "field": ["input", "companyName"],
+            "message": "This text is too long (200 characters at most).",
+        }
+    ]
+
+
 # ---- metrics ---------------------------------------------------------------------------------
 
 
