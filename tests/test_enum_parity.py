@@ -8,6 +8,7 @@ import importlib
 import inspect
 import pkgutil
 from enum import Enum
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,16 @@ def test_every_error_code_of_the_api_is_raised_by_some_domain_error() -> None:
     assert set(api.ErrorCode.__members__) <= codes
     for code in api.ErrorCode:
         assert code.value == code.name
+
+
+def test_every_notification_kind_has_an_email_template_in_every_locale() -> None:
+    """docs/notifications.md: a new kind needs one template per locale, and no Python. A
+    template without its kind (or a kind without its template) is a mirror out of step."""
+    templates = Path(services.__file__).parent / "email_templates"
+    for locale in api.Locale:
+        kinds = {
+            path.stem.upper()
+            for path in (templates / locale.value).glob("*.txt")
+            if not path.stem.startswith(("_", "support_"))
+        }
+        assert kinds == {kind.value for kind in NotificationKind}, locale
