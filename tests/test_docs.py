@@ -308,6 +308,26 @@ def test_every_relative_link_leads_to_a_file_and_heading(page: Path) -> None:
     assert broken == []
 
 
+CODE_DIRS = ("transport", "webclient", "schema", "resolvers", "services", "models", "tests")
+CODE_PATH = re.compile(r"`((?:" + "|".join(CODE_DIRS) + r")/[\w./-]*)`")
+
+
+def code_paths(page: Path) -> list[str]:
+    """Backticked paths into the code (`transport/browser.py`, `webclient/tests/`), without
+    placeholders: what a reader opens next, and what a file move leaves behind."""
+    paths = CODE_PATH.findall(page.read_text())
+    return [path for path in paths if "<" not in path and not path.startswith("tests/artifacts")]
+
+
+def test_the_pages_name_code_paths_to_check() -> None:
+    assert "transport/browser.py" in code_paths(DOCS / "security.md")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_code_path_named_exists(page: Path) -> None:
+    assert [path for path in code_paths(page) if not (ROOT / path).exists()] == []
+
+
 def test_the_docs_name_no_missing_architecture_file() -> None:
     """The README once sent readers to an ARCHITECTURE.md the repository does not have."""
     for page in PAGES:
