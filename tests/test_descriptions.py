@@ -1,6 +1,7 @@
 """The schema documents itself: every type, field, argument, input field and enum value has
 a description; each says at least what the contract says; every ErrorCode says when it
-happens and what a client should do; the README's error table is the enum's."""
+happens and what a client should do. (docs/errors.md's table is checked against the enum by
+tests/test_docs.py.)"""
 
 from __future__ import annotations
 
@@ -103,23 +104,3 @@ def test_every_error_code_says_when_and_what_to_do(code: ErrorCode) -> None:
     sentences = [part for part in re.split(r"(?<=[.!?])\s+", description) if part]
     assert len(sentences) >= 2, f"{code.name}: say when it happens, then what to do"
     assert ADVICE.search(" ".join(sentences[1:])), f"{code.name}: no advice for the client"
-
-
-def readme_error_table() -> dict[str, str]:
-    """`| code | when | what to do |` rows between the README's markers, as the enum value's
-    description would say them: "<when>. <what to do>." """
-    text = (ROOT / "README.md").read_text()
-    start = text.index("<!-- error-codes:start")
-    end = text.index("<!-- error-codes:end -->")
-    rows = re.findall(r"^\| `([A-Z_]+)` \| (.+?) \| (.+?) \|$", text[start:end], re.MULTILINE)
-    return {code: f"{when}. {what}." for code, when, what in rows}
-
-
-def test_the_readme_error_table_is_the_error_code_enum() -> None:
-    """Same codes, same order, same words: a new code or a changed meaning fails here
-    until the README says so too."""
-    values = build_schema()._schema.type_map["ErrorCode"].values  # type: ignore[attr-defined]
-    expected = {name: value.description for name, value in values.items()}
-    table = readme_error_table()
-    assert list(table) == list(expected)
-    assert table == expected
