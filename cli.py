@@ -50,7 +50,7 @@ def _serve(settings: Settings, workers: int, app_factory: AppFactory) -> None:
         # uvicorn's supervisor builds each worker's server in its Process class; ours gives
         # every worker a GracefulServer. (Its workers are spawned: they unpickle the
         # target, a method of GracefulProcess, and so import this module.)
-        multiprocess.Process = GracefulProcess  # type: ignore[misc]
+        multiprocess.Process = GracefulProcess  # type: ignore[misc]  # no option names the class
         multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     GracefulServer(uvicorn.Config(app_factory(settings), **options)).run()
