@@ -7,12 +7,14 @@ import argparse
 import asyncio
 import gc
 import getpass
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
+from starlette.applications import Starlette
 from tortoise import Tortoise
 from uvicorn.supervisors import multiprocess
 
@@ -26,7 +28,7 @@ from services.settings import Settings, SettingsError
 from transport import logs
 
 # server.create_app; with --workers, uvicorn imports it by name in every worker.
-AppFactory = Callable[[Settings], Any]
+AppFactory = Callable[[Settings], Starlette]
 
 
 def _serve(settings: Settings, workers: int, app_factory: AppFactory) -> None:
@@ -60,7 +62,7 @@ class GracefulServer(uvicorn.Server):
     """On SIGTERM uvicorn stops accepting and finishes in-flight requests, but closes
     WebSockets with 1012; ours get 1001 (going away) first."""
 
-    async def shutdown(self, sockets: Any = None) -> None:
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         app = self.config.loaded_app
         # Down through uvicorn's wrappers (proxy headers and the like) to the app itself.
         while app is not None and not hasattr(app, "state"):
