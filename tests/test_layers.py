@@ -53,10 +53,11 @@ def lint_imports(directory: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_layout_as_it_is_keeps_every_contract(tmp_path: Path) -> None:
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     copy_application(tmp_path)
     result = lint_imports(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 4 kept, 0 broken." in result.stdout
+    assert f"Contracts: {len(contracts['contracts'])} kept, 0 broken." in result.stdout
 
 
 @pytest.mark.parametrize(
