@@ -42,9 +42,13 @@ test: $(BIN)/.test
 	echo "The suite on PostgreSQL (TEST_DATABASE=postgres)"; \
 	TEST_DATABASE=postgres $(call pytest,-m "not postgres and not sqlite_only")
 
+# Style, types (mypy strict on every module outside tests/, as pyproject says) and the one
+# direction of imports (import-linter's contracts in pyproject.toml).
 lint: $(BIN)/.test
 	$(BIN)/ruff check .
-	$(BIN)/mypy services models
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Rewrite schema.graphql from the code (tests/test_contract.py fails when they differ).
 schema: $(BIN)/.runtime
@@ -53,8 +57,8 @@ schema: $(BIN)/.runtime
 clean:
 	rm -rf $(VENV)
 
-# Protocol conformance (issue 7): the npm graphql-http audits and the graphql-ws client
-# against a real server on a free port with a temporary SQLite database (conformance/run.py).
+# Protocol conformance: the npm graphql-http audits and the graphql-ws client against a real
+# server on a free port with a temporary SQLite database (conformance/run.py).
 conformance/node_modules/.package-lock.json: conformance/package-lock.json
 	cd conformance && npm ci --no-audit --no-fund
 
@@ -63,12 +67,13 @@ conformance: $(BIN)/.test conformance/node_modules/.package-lock.json
 	$(BIN)/python conformance/run.py
 
 # --- Web client and GraphiQL ---
-# Rebuild static/vendor/ (GraphiQL, React, graphql-ws and their licences) from
+# Rebuild webclient/static/vendor/ (GraphiQL, React, graphql-ws and their licences) from
 # webclient/package-lock.json; commit the result. tests/test_graphiql_browser.py checks it matches.
 vendor:
 	cd webclient && npm ci --no-audit --no-fund && node vendor.mjs
-# ---- fuzz (issue 6): schemathesis against a real server with a session, 2 minutes at most:
-# one minute on SQLite, one on a scratch PostgreSQL database when TEST_POSTGRES_URL is set.
+
+# --- Fuzzing: schemathesis against a real server with a session, 2 minutes at most: one
+# minute on SQLite, one on a scratch PostgreSQL database when TEST_POSTGRES_URL is set.
 .PHONY: fuzz
 fuzz: $(BIN)/.test
 	@if [ -z "$$TEST_POSTGRES_URL" ]; then \

@@ -7,12 +7,14 @@ import argparse
 import asyncio
 import gc
 import getpass
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
+from starlette.applications import Starlette
 from tortoise import Tortoise
 from uvicorn.supervisors import multiprocess
 
@@ -26,7 +28,7 @@ from services.settings import Settings, SettingsError
 from transport import logs
 
 # server.create_app; with --workers, uvicorn imports it by name in every worker.
-AppFactory = Callable[[Settings], Any]
+AppFactory = Callable[[Settings], Starlette]
 
 
 def _serve(settings: Settings, workers: int, app_factory: AppFactory) -> None:
@@ -50,7 +52,7 @@ def _serve(settings: Settings, workers: int, app_factory: AppFactory) -> None:
         # uvicorn's supervisor builds each worker's server in its Process class; ours gives
         # every worker a GracefulServer. (Its workers are spawned: they unpickle the
         # target, a method of GracefulProcess, and so import this module.)
-        multiprocess.Process = GracefulProcess  # type: ignore[misc]
+        multiprocess.Process = GracefulProcess  # type: ignore[misc]  # no option names the class
         multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     GracefulServer(uvicorn.Config(app_factory(settings), **options)).run()
@@ -60,7 +62,7 @@ class GracefulServer(uvicorn.Server):
     """On SIGTERM uvicorn stops accepting and finishes in-flight requests, but closes
     WebSockets with 1012; ours get 1001 (going away) first."""
 
-    async def shutdown(self, sockets: Any = None) -> None:
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         app = self.config.loaded_app
         # Down through uvicorn's wrappers (proxy headers and the like) to the app itself.
         while app is not None and not hasattr(app, "state"):

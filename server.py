@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     graphql = VerrouGraphQL(
         runtime,
-        schema=schema,  # type: ignore[arg-type]
+        schema=schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         # GET is for queries only: a mutation over GET is 405 (graphql_http.py).
         allow_queries_via_get=True,

@@ -15,11 +15,13 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import PASSWORD, Server, percentile, server
@@ -30,10 +32,11 @@ SUBSCRIPTION = (
 )
 
 
-async def gql(client: httpx.AsyncClient, query: str, token: str | None = None) -> dict:  # type: ignore[type-arg]
+async def gql(client: httpx.AsyncClient, query: str, token: str | None = None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = await client.post("/graphql", json={"query": query}, headers=headers)
-    return response.json()["data"]  # type: ignore[no-any-return]
+    data: dict[str, Any] = response.json()["data"]
+    return data
 
 
 async def account_with_two_factor(client: httpx.AsyncClient) -> tuple[str, list[str]]:
@@ -65,7 +68,8 @@ async def challenge(client: httpx.AsyncClient) -> str:
         f'mutation {{ signIn(input: {{email: "bench@example.com", password: "{PASSWORD}"}}) '
         "{ challenge { token } } }",
     )
-    return data["signIn"]["challenge"]["token"]  # type: ignore[no-any-return]
+    token: str = data["signIn"]["challenge"]["token"]
+    return token
 
 
 async def use_backup_code(client: httpx.AsyncClient, challenge_token: str, code: str) -> None:
@@ -78,7 +82,7 @@ async def use_backup_code(client: httpx.AsyncClient, challenge_token: str, code:
 
 
 async def subscribe(url: str, token: str) -> ClientConnection:
-    connection = await connect(url, subprotocols=["graphql-transport-ws"], max_queue=4)  # type: ignore[list-item]
+    connection = await connect(url, subprotocols=[Subprotocol("graphql-transport-ws")], max_queue=4)
     await connection.send(
         json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
     )

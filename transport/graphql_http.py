@@ -23,6 +23,7 @@ from typing import Any
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -31,6 +32,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context, authenticate_connection, build_context
+from services.runtime import Runtime
 from transport import request_json
 from transport.browser import websocket_origin_allowed
 from transport.session_watch import SessionWatch
@@ -87,7 +89,7 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 
 class VerrouGraphQL(GraphQL[Context, None]):
-    def __init__(self, runtime: Any, **kwargs: Any) -> None:
+    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
         self.open_sockets: set[WebSocket] = set()
@@ -166,7 +168,7 @@ class VerrouGraphQL(GraphQL[Context, None]):
                 raise _MethodNotAllowed(error.reason) from error
             raise
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
