@@ -22,7 +22,14 @@ from models.accounts import Role
 from models.recovery import DocumentKind, RecoveryStatus
 from services import documents, emails, notifications, security_events, session_events
 from services.documents import CheckedFile, UploadedFile
-from services.errors import AlreadyResolved, ChallengeExpired, Forbidden, InvalidInput, NotFound
+from services.errors import (
+    WHOLE_INPUT,
+    AlreadyResolved,
+    ChallengeExpired,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from services.notifications import NotificationKind
 from services.pagination import Page, page
 from services.runtime import RequestMeta, Runtime
@@ -32,7 +39,7 @@ from services.sign_in_challenges import find_live
 MESSAGE_MAX = 2000
 
 
-def _checked_text(text: str | None, field: list[str]) -> str | None:
+def _checked_text(text: str | None, field: str) -> str | None:
     text = (text or "").strip() or None
     if text is not None and len(text) > MESSAGE_MAX:
         raise InvalidInput("TEXT_TOO_LONG", field=field, params={"max": MESSAGE_MAX})
@@ -51,19 +58,18 @@ async def request(
     """The challenge of a sign-in proves the password; the documents prove the person."""
     challenge = await find_live(rt, challenge_token)
     account = challenge.account
-    message = _checked_text(message, ["input", "message"])
+    message = _checked_text(message, "message")
     if account.company_name and company_registration is None:
-        raise InvalidInput("COMPANY_REGISTRATION_REQUIRED", field=["input", "companyRegistration"])
+        raise InvalidInput("COMPANY_REGISTRATION_REQUIRED", field="company_registration")
     if await RecoveryRequest.exists(open_for=account.id):
-        raise InvalidInput("RECOVERY_ALREADY_PENDING", field=["input"])
-    uploads = [(DocumentKind.IDENTITY, identity_document, "identityDocument")]
+        raise InvalidInput("RECOVERY_ALREADY_PENDING", field=WHOLE_INPUT)
+    uploads = [(DocumentKind.IDENTITY, identity_document, "identity_document")]
     if company_registration is not None:
         uploads.append(
-            (DocumentKind.COMPANY_REGISTRATION, company_registration, "companyRegistration")
+            (DocumentKind.COMPANY_REGISTRATION, company_registration, "company_registration")
         )
     files = [
-        (kind, await documents.read_checked(rt, upload, ["input", field]))
-        for kind, upload, field in uploads
+        (kind, await documents.read_checked(rt, upload, field)) for kind, upload, field in uploads
     ]
     stored = [(kind, checked, await documents.store(rt, checked)) for kind, checked in files]
     try:
@@ -92,7 +98,7 @@ async def _record_request(
             .update(used_at=now)
         )
         if spent != 1:
-            raise ChallengeExpired(field=["input", "challengeToken"])
+            raise ChallengeExpired(field="challenge_token")
         try:
             created = await RecoveryRequest.create(
                 using_db=connection,
@@ -102,7 +108,7 @@ async def _record_request(
                 created_at=now,
             )
         except IntegrityError:  # a concurrent request for the same account won
-            raise InvalidInput("RECOVERY_ALREADY_PENDING", field=["input"]) from None
+            raise InvalidInput("RECOVERY_ALREADY_PENDING", field=WHOLE_INPUT) from None
         for kind, checked, storage_name in stored:
             await RecoveryDocument.create(
                 using_db=connection,
@@ -144,10 +150,10 @@ async def resolve(
         raise Forbidden()
     pending = await RecoveryRequest.get_or_none(id=request_id).select_related("account")
     if pending is None:
-        raise NotFound(field=["input", "id"])
+        raise NotFound(field="id")
     if pending.account_id == reviewer.id:
-        raise Forbidden("CANNOT_RESOLVE_OWN_REQUEST", field=["input", "id"])
-    note = _checked_text(note, ["input", "note"])
+        raise Forbidden("CANNOT_RESOLVE_OWN_REQUEST", field="id")
+    note = _checked_text(note, "note")
     account = pending.account
     now = rt.clock.now()
     status = RecoveryStatus.APPROVED if approve else RecoveryStatus.REJECTED
@@ -165,7 +171,7 @@ async def resolve(
             )
         )
         if decided != 1:
-            raise AlreadyResolved(field=["input", "id"])
+            raise AlreadyResolved(field="id")
         if approve:
             await _turn_two_factor_off(rt, account.id, connection)
         await security_events.record(

@@ -35,7 +35,7 @@ async def find_live(rt: Runtime, token: str) -> SignInChallenge:
         attempts__lt=rt.settings.challenge_max_attempts,
     ).select_related("account")
     if challenge is None:
-        raise ChallengeExpired(field=["input", "challengeToken"])
+        raise ChallengeExpired(field="challenge_token")
     return challenge
 
 
@@ -53,14 +53,14 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
     ).update(attempts=F("attempts") + 1)
     if taken != 1:
         await attempt.succeeded()  # no code was checked: not a failure of the account's
-        raise ChallengeExpired(field=["input", "challengeToken"])
+        raise ChallengeExpired(field="challenge_token")
 
     normalized = totp.normalize_code(code)
     used_backup_code = not totp.looks_like_totp(normalized)
     try:
         if used_backup_code:
             if not await backup_codes.spend(rt, account.id, normalized):
-                raise InvalidCode(field=["input", "code"])
+                raise InvalidCode(field="code")
         else:
             await two_factor.accept_totp(rt, account.id, normalized)
     except SecondFactorError:
@@ -76,7 +76,7 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
             .update(used_at=rt.clock.now())
         )
         if closed != 1:  # a parallel request finished this challenge first
-            raise ChallengeExpired(field=["input", "challengeToken"])
+            raise ChallengeExpired(field="challenge_token")
         remaining = await remaining_backup_codes(account.id, connection)
         live = []
         if used_backup_code:

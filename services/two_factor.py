@@ -88,18 +88,18 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
     """Turn 2FA on with the first good code; returns the backup codes, shown this once."""
     device = await TwoFactor.get_or_none(account_id=account.id)
     if device is None:
-        raise NoPendingSetup(field=["input", "code"])
+        raise NoPendingSetup(field="code")
     if device.state == TwoFactorState.ACTIVE:
         raise TwoFactorAlreadyEnabled()
     now = rt.clock.now()
     if device.pending_expires_at is None or device.pending_expires_at <= now:
-        raise SetupExpired(field=["input", "code"])
+        raise SetupExpired(field="code")
     attempt = await begin_attempt(rt, second_factor_subject(account.id))
     secret = rt.keys.decrypt(device.encrypted_secret).decode("ascii")
     step = totp.matching_step(secret, totp.normalize_code(code), now)
     if step is None:
         await security_events.record(rt, account.id, SecurityEventKind.SECOND_FACTOR_FAILED, meta)
-        raise InvalidCode(field=["input", "code"])
+        raise InvalidCode(field="code")
     # The code was right: whatever happens next, it is not a failed guess.
     await attempt.succeeded()
     async with in_transaction() as connection:
@@ -118,7 +118,7 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
             # Another request confirmed first, or the setup was cancelled or replaced.
             if await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
                 raise TwoFactorAlreadyEnabled()
-            raise NoPendingSetup(field=["input", "code"])
+            raise NoPendingSetup(field="code")
         codes = await backup_codes.replace_batch(rt, account.id, connection)
         await security_events.record(
             rt, account.id, SecurityEventKind.TWO_FACTOR_ENABLED, meta, connection
@@ -134,11 +134,11 @@ async def accept_totp(rt: Runtime, account_id: int, code: str) -> None:
     """Check a sign-in TOTP code against the active device, with the replay guard."""
     device = await TwoFactor.get_or_none(account_id=account_id, state=TwoFactorState.ACTIVE)
     if device is None:
-        raise InvalidCode(field=["input", "code"])
+        raise InvalidCode(field="code")
     secret = rt.keys.decrypt(device.encrypted_secret).decode("ascii")
     step = totp.matching_step(secret, code, rt.clock.now())
     if step is None:
-        raise InvalidCode(field=["input", "code"])
+        raise InvalidCode(field="code")
     # Only a step after the last accepted one passes; the WHERE makes it atomic across
     # requests and processes (`UPDATE … WHERE last_step < :step`).
     accepted = await TwoFactor.filter(
@@ -147,7 +147,7 @@ async def accept_totp(rt: Runtime, account_id: int, code: str) -> None:
         state=TwoFactorState.ACTIVE,
     ).update(last_step=step)
     if accepted != 1:
-        raise CodeAlreadyUsed(field=["input", "code"])
+        raise CodeAlreadyUsed(field="code")
 
 
 async def disable(
@@ -156,7 +156,7 @@ async def disable(
     if not await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
         raise TwoFactorNotEnabled()
     if not confirmed:
-        raise ConfirmationRequired(field=["input", "confirm"])
+        raise ConfirmationRequired(field="confirm")
     await check_password(rt, account, password, meta)
     await remove_device(
         rt,
