@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 from models import Account, RecoveryDocument, RecoveryRequest, Session, SignInChallenge
 from models.accounts import Role
 from models.recovery import DocumentKind, RecoveryStatus
-from services import changes, documents, emails, session_events, two_factor
+from services import changes, documents, emails, session_events, two_factor, validation
 from services.changes import Change
 from services.documents import CheckedFile, UploadedFile
 from services.errors import (
@@ -26,14 +26,11 @@ from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 from services.sign_in_challenges import find_live
 
-MESSAGE_MAX = 2000
 
-
-def _checked_text(text: str | None, field: str) -> str | None:
-    text = (text or "").strip() or None
-    if text is not None and len(text) > MESSAGE_MAX:
-        raise InvalidInput("TEXT_TOO_LONG", field=field, params={"max": MESSAGE_MAX})
-    return text
+def _free_text(text: str | None, field: str) -> str | None:
+    """A message for support or the customer: trimmed, capped, no control characters but
+    line breaks and tabs."""
+    return validation.optional_text(text, field, validation.MESSAGE_MAX, multiline=True)
 
 
 async def request(
@@ -46,9 +43,9 @@ async def request(
     company_registration: UploadedFile | None,
 ) -> RecoveryRequest:
     """The challenge of a sign-in proves the password; the documents prove the person."""
+    message = _free_text(message, "message")
     challenge = await find_live(rt, challenge_token)
     account = challenge.account
-    message = _checked_text(message, "message")
     if account.company_name and company_registration is None:
         raise InvalidInput("COMPANY_REGISTRATION_REQUIRED", field="company_registration")
     if await RecoveryRequest.exists(open_for=account.id):
@@ -124,6 +121,7 @@ async def resolve(
     note: str | None,
     meta: RequestMeta,
 ) -> RecoveryRequest:
+    note = _free_text(note, "note")
     if reviewer.role != Role.SUPPORT:
         raise Forbidden()
     pending = await RecoveryRequest.get_or_none(id=request_id).select_related("account")
@@ -131,7 +129,6 @@ async def resolve(
         raise NotFound(field="id")
     if pending.account_id == reviewer.id:
         raise Forbidden("CANNOT_RESOLVE_OWN_REQUEST", field="id")
-    note = _checked_text(note, "note")
     account = pending.account
     now = rt.clock.now()
     status = RecoveryStatus.APPROVED if approve else RecoveryStatus.REJECTED

@@ -20,7 +20,7 @@ PASSWORD_MIN = 12
 # megabytes, but a longer password there is simply wrong, never an error of its own.
 PASSWORD_MAX = 256
 COMPANY_MAX = 200
-MESSAGE_MAX = 2000
+MESSAGE_MAX = 2000  # a recovery request's message, support's note on it
 
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
 # Characters a plain (unquoted) local part may not hold; quoted local parts are refused
