@@ -22,7 +22,8 @@ from models.accounts import Locale, Role
 from services import accounts, recovery, rotation
 from services.crypto import KeyRingError
 from services.database import apply_migrations, tortoise_config
-from services.errors import VerrouError
+from services.errors import WHOLE_INPUT, VerrouError
+from services.i18n import translate
 from services.runtime import make_runtime
 from services.settings import Settings, SettingsError
 from transport import logs
@@ -95,6 +96,24 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
+# How create-account names the inputs a service may refuse (services speak domain names).
+_CREATE_ACCOUNT_INPUTS = {
+    "email": "EMAIL",
+    "password": "the password (stdin)",
+    "company_name": "--company",
+    "billing_contact_email": "--billing-email",
+}
+
+
+def _refusal(error: VerrouError, inputs: dict[str, str]) -> str:
+    """`INVALID_INPUT (INVALID_EMAIL) on --billing-email: This email address is not valid.`"""
+    where = ""
+    if error.field is not None and error.field != WHOLE_INPUT:
+        where = f" on {inputs.get(error.field, error.field)}"
+    message = translate(error.message_key, "en", error.params)
+    return f"{error.code} ({error.message_key}){where}: {message}"
+
+
 async def _create_account(settings: Settings, args: argparse.Namespace) -> int:
     runtime = make_runtime(settings)
     await apply_migrations(settings.database_url)
@@ -110,7 +129,7 @@ async def _create_account(settings: Settings, args: argparse.Namespace) -> int:
             role=Role(args.role),
         )
     except VerrouError as error:
-        print(f"error: {error.code} ({error.message_key})", file=sys.stderr)
+        print(f"error: {_refusal(error, _CREATE_ACCOUNT_INPUTS)}", file=sys.stderr)
         return 1
     finally:
         await Tortoise.close_connections()

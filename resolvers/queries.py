@@ -45,7 +45,7 @@ async def mark_notifications_read(
     for position, global_id in enumerate(input.ids or []):
         decoded = from_global_id(global_id)
         if decoded is None or decoded[0] != "Notification":
-            raise InvalidInput(field=["input", "ids", str(position)])
+            raise InvalidInput(field=f"ids.{position}")
         ids.append(decoded[1])
     left = await history.mark_notifications_read(info.context.runtime, account.id, ids)
     return MarkNotificationsReadPayload(unread_notification_count=left)

@@ -20,7 +20,7 @@ Info = strawberry.Info[Context, None]
 def free_text(value: str | None, name: str) -> str | None:
     """A message for support or the customer: trimmed, capped, no control characters but
     line breaks and tabs."""
-    return validation.optional_text(value, ["input", name], validation.MESSAGE_MAX, multiline=True)
+    return validation.optional_text(value, name, validation.MESSAGE_MAX, multiline=True)
 
 
 @payload_errors(RequestTwoFactorRecoveryPayload)
@@ -45,7 +45,7 @@ async def resolve_request(
     reviewer, _ = signed_in(info)
     decoded = from_global_id(input.id)
     if decoded is None or decoded[0] != "RecoveryRequest":
-        raise NotFound(field=["input", "id"])
+        raise NotFound(field="id")
     resolved = await recovery.resolve(
         info.context.runtime,
         reviewer,

@@ -42,14 +42,12 @@ async def create_account(
     locale: Locale = Locale.FR,
     role: Role = Role.CUSTOMER,
 ) -> Account:
-    email = validation.email(email, ["input", "email"])
-    validation.new_password(password, ["input", "password"])
-    billing = validation.email(billing_contact_email or email, ["input", "billingContactEmail"])
-    company = validation.optional_text(
-        company_name, ["input", "companyName"], validation.COMPANY_MAX
-    )
+    email = validation.email(email, "email")
+    validation.new_password(password, "password")
+    billing = validation.email(billing_contact_email or email, "billing_contact_email")
+    company = validation.optional_text(company_name, "company_name", validation.COMPANY_MAX)
     if await Account.exists(email=email):
-        raise EmailTaken(field=["input", "email"])
+        raise EmailTaken(field="email")
     password_hash = await rt.passwords.hash(password)
     try:
         return await Account.create(
@@ -63,7 +61,7 @@ async def create_account(
         )
     except IntegrityError:
         # Two sign-ups with one email at once: the unique index decides.
-        raise EmailTaken(field=["input", "email"]) from None
+        raise EmailTaken(field="email") from None
 
 
 async def open_session(
@@ -114,7 +112,7 @@ async def check_password(rt: Runtime, account: Account, password: str, meta: Req
     """Re-ask the password of a signed-in account (before any 2FA change); throttled."""
     attempt = await throttle.begin_attempt(rt, throttle.password_subject(account.email))
     if not await rt.passwords.verify(account.password_hash, password):
-        raise InvalidCredentials(field=["input", "password"])
+        raise InvalidCredentials(field="password")
     await attempt.succeeded()
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from models import Account, BackupCode, TwoFactor
 from models.two_factor import TwoFactorState
-from services import notifications, security_events, totp
+from services import changes, totp
 from services.accounts import check_password
 from services.errors import TwoFactorNotEnabled
 from services.notifications import NotificationKind
@@ -61,21 +60,16 @@ async def regenerate(rt: Runtime, account: Account, password: str, meta: Request
     if not await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
         raise TwoFactorNotEnabled()
     await check_password(rt, account, password, meta)
-    async with in_transaction() as connection:
+    async with changes.account_change(rt, account, meta) as change:
         device = (
             await TwoFactor.filter(account_id=account.id, state=TwoFactorState.ACTIVE)
-            .using_db(connection)
+            .using_db(change.connection)
             .select_for_update()
             .first()
         )
         if device is None:  # disabled between the check above and this transaction
             raise TwoFactorNotEnabled()
-        codes = await replace_batch(rt, account.id, connection)
-        await security_events.record(
-            rt, account.id, SecurityEventKind.BACKUP_CODES_REGENERATED, meta, connection
-        )
-        notification = await notifications.record(
-            rt, account, NotificationKind.BACKUP_CODES_REGENERATED, meta, connection
-        )
-    await notifications.publish(rt, account, [notification])
+        codes = await replace_batch(rt, account.id, change.connection)
+        await change.record_event(SecurityEventKind.BACKUP_CODES_REGENERATED)
+        await change.notify(NotificationKind.BACKUP_CODES_REGENERATED)
     return codes

@@ -46,7 +46,7 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-async def read_checked(rt: Runtime, upload: UploadedFile, field: list[str]) -> CheckedFile:
+async def read_checked(rt: Runtime, upload: UploadedFile, field: str) -> CheckedFile:
     """Read in chunks, stopping as soon as the size limit is passed."""
     limit = rt.settings.max_document_bytes
     chunks: list[bytes] = []

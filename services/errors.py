@@ -4,7 +4,7 @@ Every error a service raises on purpose is one of these. The API layer turns eac
 payload `UserError` whose `code` is the error's `code`; anything else is unexpected and masked.
 
 VerrouError
-├── InvalidInput                 bad input (field path and message key)
+├── InvalidInput                 bad input (field name and message key)
 ├── Unauthenticated              no valid session
 ├── Forbidden                    signed in, but not allowed
 ├── NotFound
@@ -23,9 +23,20 @@ VerrouError
     ├── InvalidCode              wrong TOTP or backup code
     ├── CodeAlreadyUsed          a TOTP step at or before the last accepted one
     └── ChallengeExpired         sign-in challenge unknown, used, expired or out of attempts
+
+`field` names the input a refusal is about in the domain's words, snake_case and free of any
+transport: `"billing_contact_email"`, `"challenge_token"`, `"ids.2"` for the third item of
+`ids`. `WHOLE_INPUT` refuses the input as a whole rather than any one part of it (a
+recovery request while another is pending); None means the error is about no input at all.
+Callers say it in their own terms: the API as `["input", "billingContactEmail"]`
+(resolvers/error_fields.py), the command line as its option.
 """
 
 from __future__ import annotations
+
+from typing import Final
+
+WHOLE_INPUT: Final = "*"
 
 
 class VerrouError(Exception):
@@ -37,7 +48,7 @@ class VerrouError(Exception):
         self,
         message_key: str | None = None,
         *,
-        field: list[str] | None = None,
+        field: str | None = None,
         params: dict[str, object] | None = None,
     ) -> None:
         self.message_key = message_key or self.code

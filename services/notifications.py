@@ -1,6 +1,6 @@
 """Notifications: a row in the account's feed, an email to the billing contact, and a live
 event to every open subscription — the first two in the change's own transaction, the
-event only after it commits."""
+event only after it commits (services.changes does both, in that order)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ async def record(
     connection: BaseDBAsyncClient,
     params: dict[str, object] | None = None,
 ) -> Notification:
-    """Write the feed row and the email in the caller's transaction; publish after commit."""
+    """Write the feed row and the email in the caller's transaction (`Change.notify`)."""
     params = params or {}
     notification = await Notification.create(
         using_db=connection,
@@ -78,7 +78,8 @@ async def record(
 
 
 async def publish(rt: Runtime, account: Account, notifications: list[Notification]) -> None:
-    """After commit: wake the mail worker and push the events to live subscribers."""
+    """After commit (`changes.account_change`): wake the mail worker and push the events
+    to live subscribers."""
     rt.mail_ready.set()
     if not notifications:
         return

@@ -48,7 +48,7 @@ def encode_cursor(pk: int) -> str:
     return base64.urlsafe_b64encode(f"{_PREFIX}{pk}".encode()).decode("ascii")
 
 
-def decode_cursor(cursor: str, field: list[str]) -> int:
+def decode_cursor(cursor: str, field: str) -> int:
     """The key in a cursor this module made; InvalidInput for any other text.
 
     Only the exact spelling encode_cursor gives is accepted: b64decode alone drops characters
@@ -76,15 +76,13 @@ async def page(
     first: int,
     after: str | None,
     newest_first: bool = True,
-    field_prefix: list[str] | None = None,
 ) -> Page[T]:
-    prefix = field_prefix or []
     if first < 1 or first > MAX_PAGE:
-        raise InvalidInput(field=[*prefix, "first"])
+        raise InvalidInput(field="first")
     total = await query.count()
     window: Any = query
     if after is not None:
-        boundary = decode_cursor(after, [*prefix, "after"])
+        boundary = decode_cursor(after, "after")
         window = window.filter(id__lt=boundary) if newest_first else window.filter(id__gt=boundary)
     rows = await window.order_by("-id" if newest_first else "id").limit(first + 1)
     edges = [Edge(cursor=encode_cursor(row.pk), node=row) for row in rows[:first]]

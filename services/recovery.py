@@ -4,39 +4,33 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from models import (
-    Account,
-    BackupCode,
-    Notification,
-    RecoveryDocument,
-    RecoveryRequest,
-    Session,
-    SignInChallenge,
-    TwoFactor,
-)
+from models import Account, RecoveryDocument, RecoveryRequest, Session, SignInChallenge
 from models.accounts import Role
 from models.recovery import DocumentKind, RecoveryStatus
-from services import documents, emails, notifications, security_events, session_events
+from services import changes, documents, emails, session_events, two_factor, validation
+from services.changes import Change
 from services.documents import CheckedFile, UploadedFile
-from services.errors import AlreadyResolved, ChallengeExpired, Forbidden, InvalidInput, NotFound
+from services.errors import (
+    WHOLE_INPUT,
+    AlreadyResolved,
+    ChallengeExpired,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from services.notifications import NotificationKind
 from services.pagination import Page, page
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 from services.sign_in_challenges import find_live
 
-MESSAGE_MAX = 2000
 
-
-def _checked_text(text: str | None, field: list[str]) -> str | None:
-    text = (text or "").strip() or None
-    if text is not None and len(text) > MESSAGE_MAX:
-        raise InvalidInput("TEXT_TOO_LONG", field=field, params={"max": MESSAGE_MAX})
-    return text
+def _free_text(text: str | None, field: str) -> str | None:
+    """A message for support or the customer: trimmed, capped, no control characters but
+    line breaks and tabs."""
+    return validation.optional_text(text, field, validation.MESSAGE_MAX, multiline=True)
 
 
 async def request(
@@ -49,87 +43,74 @@ async def request(
     company_registration: UploadedFile | None,
 ) -> RecoveryRequest:
     """The challenge of a sign-in proves the password; the documents prove the person."""
+    message = _free_text(message, "message")
     challenge = await find_live(rt, challenge_token)
     account = challenge.account
-    message = _checked_text(message, ["input", "message"])
     if account.company_name and company_registration is None:
-        raise InvalidInput("COMPANY_REGISTRATION_REQUIRED", field=["input", "companyRegistration"])
+        raise InvalidInput("COMPANY_REGISTRATION_REQUIRED", field="company_registration")
     if await RecoveryRequest.exists(open_for=account.id):
-        raise InvalidInput("RECOVERY_ALREADY_PENDING", field=["input"])
-    uploads = [(DocumentKind.IDENTITY, identity_document, "identityDocument")]
+        raise InvalidInput("RECOVERY_ALREADY_PENDING", field=WHOLE_INPUT)
+    uploads = [(DocumentKind.IDENTITY, identity_document, "identity_document")]
     if company_registration is not None:
         uploads.append(
-            (DocumentKind.COMPANY_REGISTRATION, company_registration, "companyRegistration")
+            (DocumentKind.COMPANY_REGISTRATION, company_registration, "company_registration")
         )
     files = [
-        (kind, await documents.read_checked(rt, upload, ["input", field]))
-        for kind, upload, field in uploads
+        (kind, await documents.read_checked(rt, upload, field)) for kind, upload, field in uploads
     ]
     stored = [(kind, checked, await documents.store(rt, checked)) for kind, checked in files]
-    try:
-        created, notification = await _record_request(rt, meta, challenge, message, stored)
-    except BaseException:
-        documents.remove_files(rt, [name for _, _, name in stored])
-        raise
-    await notifications.publish(rt, account, [notification])
-    return created
+    # The files are written before the transaction: they go again unless it commits.
+    storage_names = [name for _, _, name in stored]
+    async with changes.account_change(
+        rt, account, meta, on_rollback=lambda: documents.remove_files(rt, storage_names)
+    ) as change:
+        return await _record_request(change, challenge, message, stored)
 
 
 async def _record_request(
-    rt: Runtime,
-    meta: RequestMeta,
+    change: Change,
     challenge: SignInChallenge,
     message: str | None,
     stored: list[tuple[DocumentKind, CheckedFile, str]],
-) -> tuple[RecoveryRequest, Notification]:
-    account = challenge.account
+) -> RecoveryRequest:
+    rt, account, connection = change.rt, change.account, change.connection
     now = rt.clock.now()
-    async with in_transaction() as connection:
-        # The challenge is spent: one request per proof of the password.
-        spent = (
-            await SignInChallenge.filter(id=challenge.id, used_at=None)
-            .using_db(connection)
-            .update(used_at=now)
+    # The challenge is spent: one request per proof of the password.
+    spent = (
+        await SignInChallenge.filter(id=challenge.id, used_at=None)
+        .using_db(connection)
+        .update(used_at=now)
+    )
+    if spent != 1:
+        raise ChallengeExpired(field="challenge_token")
+    try:
+        created = await RecoveryRequest.create(
+            using_db=connection,
+            account_id=account.id,
+            open_for=account.id,
+            message=message,
+            created_at=now,
         )
-        if spent != 1:
-            raise ChallengeExpired(field=["input", "challengeToken"])
-        try:
-            created = await RecoveryRequest.create(
-                using_db=connection,
-                account_id=account.id,
-                open_for=account.id,
-                message=message,
-                created_at=now,
-            )
-        except IntegrityError:  # a concurrent request for the same account won
-            raise InvalidInput("RECOVERY_ALREADY_PENDING", field=["input"]) from None
-        for kind, checked, storage_name in stored:
-            await RecoveryDocument.create(
-                using_db=connection,
-                request_id=created.id,
-                kind=kind,
-                file_name=checked.file_name,
-                content_type=checked.content_type,
-                size=len(checked.content),
-                storage_name=storage_name,
-                created_at=now,
-            )
-        reference = _reference(created.id)
-        await security_events.record(
-            rt, account.id, SecurityEventKind.RECOVERY_REQUESTED, meta, connection
+    except IntegrityError:  # a concurrent request for the same account won
+        raise InvalidInput("RECOVERY_ALREADY_PENDING", field=WHOLE_INPUT) from None
+    for kind, checked, storage_name in stored:
+        await RecoveryDocument.create(
+            using_db=connection,
+            request_id=created.id,
+            kind=kind,
+            file_name=checked.file_name,
+            content_type=checked.content_type,
+            size=len(checked.content),
+            storage_name=storage_name,
+            created_at=now,
         )
-        notification = await notifications.record(
-            rt,
-            account,
-            NotificationKind.RECOVERY_REQUESTED,
-            meta,
-            connection,
-            {"request_id": reference},
-        )
-        await emails.enqueue_support_announcement(
-            rt, account, reference, _support_link(rt, created.id), meta, connection
-        )
-    return created, notification
+    reference = _reference(created.id)
+    await change.record_event(SecurityEventKind.RECOVERY_REQUESTED)
+    await change.notify(NotificationKind.RECOVERY_REQUESTED, {"request_id": reference})
+    await emails.enqueue_support_announcement(
+        rt, account, reference, _support_link(rt, created.id), change.meta, connection
+    )
+    return created
 
 
 async def resolve(
@@ -140,22 +121,22 @@ async def resolve(
     note: str | None,
     meta: RequestMeta,
 ) -> RecoveryRequest:
+    note = _free_text(note, "note")
     if reviewer.role != Role.SUPPORT:
         raise Forbidden()
     pending = await RecoveryRequest.get_or_none(id=request_id).select_related("account")
     if pending is None:
-        raise NotFound(field=["input", "id"])
+        raise NotFound(field="id")
     if pending.account_id == reviewer.id:
-        raise Forbidden("CANNOT_RESOLVE_OWN_REQUEST", field=["input", "id"])
-    note = _checked_text(note, ["input", "note"])
+        raise Forbidden("CANNOT_RESOLVE_OWN_REQUEST", field="id")
     account = pending.account
     now = rt.clock.now()
     status = RecoveryStatus.APPROVED if approve else RecoveryStatus.REJECTED
-    async with in_transaction() as connection:
+    async with changes.account_change(rt, account, meta) as change:
         # The status decides in one conditional UPDATE: resolving twice cannot both pass.
         decided = (
             await RecoveryRequest.filter(id=request_id, status=RecoveryStatus.PENDING)
-            .using_db(connection)
+            .using_db(change.connection)
             .update(
                 status=status,
                 open_for=None,
@@ -165,39 +146,26 @@ async def resolve(
             )
         )
         if decided != 1:
-            raise AlreadyResolved(field=["input", "id"])
+            raise AlreadyResolved(field="id")
         if approve:
-            await _turn_two_factor_off(rt, account.id, connection)
-        await security_events.record(
-            rt,
-            account.id,
-            SecurityEventKind.RECOVERY_APPROVED if approve else SecurityEventKind.RECOVERY_REJECTED,
-            meta,
-            connection,
+            # The person lost the device: 2FA off, and every session of the account ends
+            # (whoever else holds one must sign in again, with the password only).
+            await two_factor.turn_off(change)
+            await (
+                Session.filter(account_id=account.id, revoked_at=None)
+                .using_db(change.connection)
+                .update(revoked_at=now)
+            )
+        await change.record_event(
+            SecurityEventKind.RECOVERY_APPROVED if approve else SecurityEventKind.RECOVERY_REJECTED
         )
-        notification = await notifications.record(
-            rt,
-            account,
+        await change.notify(
             NotificationKind.RECOVERY_APPROVED if approve else NotificationKind.RECOVERY_REJECTED,
-            meta,
-            connection,
             {"request_id": _reference(request_id), "note": note or ""},
         )
-    await notifications.publish(rt, account, [notification])
     if approve:
         await session_events.announce_ended(rt, account.id, None)
     return await RecoveryRequest.get(id=request_id)
-
-
-async def _turn_two_factor_off(rt: Runtime, account_id: int, connection: BaseDBAsyncClient) -> None:
-    """Secret, codes, open challenges and every session of the account: all gone."""
-    now = rt.clock.now()
-    await TwoFactor.filter(account_id=account_id).using_db(connection).delete()
-    await BackupCode.filter(account_id=account_id).using_db(connection).delete()
-    challenges = SignInChallenge.filter(account_id=account_id, used_at=None)
-    await challenges.using_db(connection).update(used_at=now)
-    sessions = Session.filter(account_id=account_id, revoked_at=None)
-    await sessions.using_db(connection).update(revoked_at=now)
 
 
 def _reference(request_id: int) -> str:

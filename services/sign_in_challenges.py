@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
-from models import Account, Notification, SignInChallenge
-from services import backup_codes, notifications, security_events, totp, two_factor
+from models import SignInChallenge
+from services import backup_codes, changes, security_events, totp, two_factor
 from services.accounts import IssuedSession, open_session
+from services.changes import Change
 from services.crypto import token_digest
 from services.errors import ChallengeExpired, InvalidCode, SecondFactorError
 from services.notifications import NotificationKind
@@ -35,7 +34,7 @@ async def find_live(rt: Runtime, token: str) -> SignInChallenge:
         attempts__lt=rt.settings.challenge_max_attempts,
     ).select_related("account")
     if challenge is None:
-        raise ChallengeExpired(field=["input", "challengeToken"])
+        raise ChallengeExpired(field="challenge_token")
     return challenge
 
 
@@ -53,14 +52,14 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
     ).update(attempts=F("attempts") + 1)
     if taken != 1:
         await attempt.succeeded()  # no code was checked: not a failure of the account's
-        raise ChallengeExpired(field=["input", "challengeToken"])
+        raise ChallengeExpired(field="challenge_token")
 
     normalized = totp.normalize_code(code)
     used_backup_code = not totp.looks_like_totp(normalized)
     try:
         if used_backup_code:
             if not await backup_codes.spend(rt, account.id, normalized):
-                raise InvalidCode(field=["input", "code"])
+                raise InvalidCode(field="code")
         else:
             await two_factor.accept_totp(rt, account.id, normalized)
     except SecondFactorError:
@@ -69,46 +68,27 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
 
     # The code was right: whatever happens next, it is not a failed guess.
     await attempt.succeeded()
-    async with in_transaction() as connection:
+    async with changes.account_change(rt, account, meta) as change:
         closed = (
             await SignInChallenge.filter(id=challenge.id, used_at=None)
-            .using_db(connection)
+            .using_db(change.connection)
             .update(used_at=rt.clock.now())
         )
         if closed != 1:  # a parallel request finished this challenge first
-            raise ChallengeExpired(field=["input", "challengeToken"])
-        remaining = await remaining_backup_codes(account.id, connection)
-        live = []
+            raise ChallengeExpired(field="challenge_token")
+        remaining = await remaining_backup_codes(account.id, change.connection)
         if used_backup_code:
-            await security_events.record(
-                rt, account.id, SecurityEventKind.BACKUP_CODE_USED, meta, connection
-            )
-            live = await _warn_backup_code_used(rt, account, remaining, meta, connection)
-        await security_events.record(rt, account.id, SecurityEventKind.SIGNED_IN, meta, connection)
-        issued = await open_session(rt, account, meta, connection)
-    await notifications.publish(rt, account, live)
+            await change.record_event(SecurityEventKind.BACKUP_CODE_USED)
+            await _warn_backup_code_used(change, remaining)
+        await change.record_event(SecurityEventKind.SIGNED_IN)
+        issued = await open_session(rt, account, meta, change.connection)
     return VerifiedSignIn(
         issued=issued, used_backup_code=used_backup_code, backup_codes_remaining=remaining
     )
 
 
-async def _warn_backup_code_used(
-    rt: Runtime,
-    account: Account,
-    remaining: int,
-    meta: RequestMeta,
-    connection: BaseDBAsyncClient,
-) -> list[Notification]:
+async def _warn_backup_code_used(change: Change, remaining: int) -> None:
     params: dict[str, object] = {"remaining": remaining}
-    warnings = [
-        await notifications.record(
-            rt, account, NotificationKind.BACKUP_CODE_USED, meta, connection, params
-        )
-    ]
-    if remaining <= rt.settings.backup_codes_low_threshold:
-        warnings.append(
-            await notifications.record(
-                rt, account, NotificationKind.BACKUP_CODES_LOW, meta, connection, params
-            )
-        )
-    return warnings
+    await change.notify(NotificationKind.BACKUP_CODE_USED, params)
+    if remaining <= change.rt.settings.backup_codes_low_threshold:
+        await change.notify(NotificationKind.BACKUP_CODES_LOW, params)

@@ -10,8 +10,9 @@ from tortoise.transactions import in_transaction
 
 from models import Account, BackupCode, SignInChallenge, TwoFactor
 from models.two_factor import TwoFactorState
-from services import backup_codes, notifications, security_events, totp
+from services import backup_codes, changes, security_events, totp
 from services.accounts import check_password
+from services.changes import Change
 from services.errors import (
     CodeAlreadyUsed,
     ConfirmationRequired,
@@ -88,28 +89,28 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
     """Turn 2FA on with the first good code; returns the backup codes, shown this once."""
     device = await TwoFactor.get_or_none(account_id=account.id)
     if device is None:
-        raise NoPendingSetup(field=["input", "code"])
+        raise NoPendingSetup(field="code")
     if device.state == TwoFactorState.ACTIVE:
         raise TwoFactorAlreadyEnabled()
     now = rt.clock.now()
     if device.pending_expires_at is None or device.pending_expires_at <= now:
-        raise SetupExpired(field=["input", "code"])
+        raise SetupExpired(field="code")
     attempt = await begin_attempt(rt, second_factor_subject(account.id))
     secret = rt.keys.decrypt(device.encrypted_secret).decode("ascii")
     step = totp.matching_step(secret, totp.normalize_code(code), now)
     if step is None:
         await security_events.record(rt, account.id, SecurityEventKind.SECOND_FACTOR_FAILED, meta)
-        raise InvalidCode(field=["input", "code"])
+        raise InvalidCode(field="code")
     # The code was right: whatever happens next, it is not a failed guess.
     await attempt.succeeded()
-    async with in_transaction() as connection:
+    async with changes.account_change(rt, account, meta) as change:
         # The one conditional UPDATE that decides: of concurrent confirmations, one wins,
         # and the step it stores makes the confirming code unusable for sign-in.
         won = (
             await TwoFactor.filter(
                 id=device.id, state=TwoFactorState.PENDING, pending_expires_at__gt=now
             )
-            .using_db(connection)
+            .using_db(change.connection)
             .update(
                 state=TwoFactorState.ACTIVE, enabled_at=now, pending_expires_at=None, last_step=step
             )
@@ -118,15 +119,10 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
             # Another request confirmed first, or the setup was cancelled or replaced.
             if await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
                 raise TwoFactorAlreadyEnabled()
-            raise NoPendingSetup(field=["input", "code"])
-        codes = await backup_codes.replace_batch(rt, account.id, connection)
-        await security_events.record(
-            rt, account.id, SecurityEventKind.TWO_FACTOR_ENABLED, meta, connection
-        )
-        notification = await notifications.record(
-            rt, account, NotificationKind.TWO_FACTOR_ENABLED, meta, connection
-        )
-    await notifications.publish(rt, account, [notification])
+            raise NoPendingSetup(field="code")
+        codes = await backup_codes.replace_batch(rt, account.id, change.connection)
+        await change.record_event(SecurityEventKind.TWO_FACTOR_ENABLED)
+        await change.notify(NotificationKind.TWO_FACTOR_ENABLED)
     return codes
 
 
@@ -134,11 +130,11 @@ async def accept_totp(rt: Runtime, account_id: int, code: str) -> None:
     """Check a sign-in TOTP code against the active device, with the replay guard."""
     device = await TwoFactor.get_or_none(account_id=account_id, state=TwoFactorState.ACTIVE)
     if device is None:
-        raise InvalidCode(field=["input", "code"])
+        raise InvalidCode(field="code")
     secret = rt.keys.decrypt(device.encrypted_secret).decode("ascii")
     step = totp.matching_step(secret, code, rt.clock.now())
     if step is None:
-        raise InvalidCode(field=["input", "code"])
+        raise InvalidCode(field="code")
     # Only a step after the last accepted one passes; the WHERE makes it atomic across
     # requests and processes (`UPDATE … WHERE last_step < :step`).
     accepted = await TwoFactor.filter(
@@ -147,7 +143,7 @@ async def accept_totp(rt: Runtime, account_id: int, code: str) -> None:
         state=TwoFactorState.ACTIVE,
     ).update(last_step=step)
     if accepted != 1:
-        raise CodeAlreadyUsed(field=["input", "code"])
+        raise CodeAlreadyUsed(field="code")
 
 
 async def disable(
@@ -156,35 +152,26 @@ async def disable(
     if not await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
         raise TwoFactorNotEnabled()
     if not confirmed:
-        raise ConfirmationRequired(field=["input", "confirm"])
+        raise ConfirmationRequired(field="confirm")
     await check_password(rt, account, password, meta)
-    await remove_device(
-        rt,
-        account,
-        meta,
-        SecurityEventKind.TWO_FACTOR_DISABLED,
-        NotificationKind.TWO_FACTOR_DISABLED,
+    async with changes.account_change(rt, account, meta) as change:
+        if not await turn_off(change):  # a concurrent request turned it off first
+            raise TwoFactorNotEnabled()  # one change, one email
+        await change.record_event(SecurityEventKind.TWO_FACTOR_DISABLED)
+        await change.notify(NotificationKind.TWO_FACTOR_DISABLED)
+
+
+async def turn_off(change: Change) -> bool:
+    """2FA off, in the change's transaction: the device and its secret, every backup code,
+    every open sign-in challenge. False when it was off already. The caller records why
+    (the customer's own `disable`, or support approving a recovery request)."""
+    account_id = change.account.id
+    connection = change.connection
+    removed = await TwoFactor.filter(account_id=account_id).using_db(connection).delete()
+    await BackupCode.filter(account_id=account_id).using_db(connection).delete()
+    await (
+        SignInChallenge.filter(account_id=account_id, used_at=None)
+        .using_db(connection)
+        .update(used_at=change.rt.clock.now())
     )
-
-
-async def remove_device(
-    rt: Runtime,
-    account: Account,
-    meta: RequestMeta,
-    event: SecurityEventKind,
-    notification_kind: NotificationKind,
-) -> None:
-    """Delete the secret, every backup code and open challenge, in one transaction."""
-    async with in_transaction() as connection:
-        removed = await TwoFactor.filter(account_id=account.id).using_db(connection).delete()
-        if not removed:  # a concurrent request turned it off first: one change, one email
-            raise TwoFactorNotEnabled()
-        await BackupCode.filter(account_id=account.id).using_db(connection).delete()
-        await (
-            SignInChallenge.filter(account_id=account.id, used_at=None)
-            .using_db(connection)
-            .update(used_at=rt.clock.now())
-        )
-        await security_events.record(rt, account.id, event, meta, connection)
-        notification = await notifications.record(rt, account, notification_kind, meta, connection)
-    await notifications.publish(rt, account, [notification])
+    return removed > 0

@@ -1,7 +1,7 @@
 """Checks on what people type: email addresses, new passwords and free text.
 
-Every refusal is an `InvalidInput` naming the input field (a path like ["input", "email"]),
-so a client can put the message next to the right box.
+Every refusal is an `InvalidInput` naming the field by its domain name ("email",
+"billing_contact_email"), so a client can put the message next to the right box.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ PASSWORD_MIN = 12
 # megabytes, but a longer password there is simply wrong, never an error of its own.
 PASSWORD_MAX = 256
 COMPANY_MAX = 200
-MESSAGE_MAX = 2000
+MESSAGE_MAX = 2000  # a recovery request's message, support's note on it
 
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
 # Characters a plain (unquoted) local part may not hold; quoted local parts are refused
@@ -34,7 +34,7 @@ def normalize_email(email: str) -> str:
     return email.strip().casefold()
 
 
-def email(value: str, field: list[str]) -> str:
+def email(value: str, field: str) -> str:
     """The normalised address, or INVALID_EMAIL on field."""
     address = normalize_email(value)
     local, at, domain = address.rpartition("@")
@@ -74,7 +74,7 @@ def _valid_domain(domain: str) -> bool:
     )
 
 
-def new_password(password: str, field: list[str]) -> None:
+def new_password(password: str, field: str) -> None:
     """A password being set: 12 to 256 characters and not on the common-passwords list."""
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise InvalidInput(
@@ -96,7 +96,7 @@ def _common_passwords() -> frozenset[str]:
 
 
 def optional_text(
-    value: str | None, field: list[str], maximum: int, *, multiline: bool = False
+    value: str | None, field: str, maximum: int, *, multiline: bool = False
 ) -> str | None:
     """Trimmed text, None when blank; TEXT_TOO_LONG past maximum characters, and
     TEXT_INVALID_CHARACTERS for control characters (line breaks and tabs only if multiline).

@@ -124,6 +124,24 @@ def test_create_account_with_a_short_password_fails(tmp_path: Path) -> None:
         assert connection.execute("SELECT count(*) FROM account").fetchone() == (0,)
 
 
+@pytest.mark.sqlite_only
+def test_create_account_names_the_option_a_refusal_is_about(tmp_path: Path) -> None:
+    result = run_cli(
+        tmp_path,
+        "create-account",
+        "agent@example.com",
+        "--billing-email",
+        "not-an-address",
+        stdin=PASSWORD + "\n",
+    )
+
+    assert result.returncode == 1
+    assert (
+        "error: INVALID_INPUT (INVALID_EMAIL) on --billing-email: This email address is not valid."
+        in result.stderr.splitlines()
+    )
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,8 +17,9 @@ from starlette.applications import Starlette
 
 from models import Account
 from models.accounts import Role
-from services import accounts, validation
+from services import accounts, recovery, validation
 from services.errors import InvalidInput
+from services.runtime import RequestMeta
 from tests.helpers import PASSWORD, SIGN_UP, Api, error_codes
 from tests.test_cli import run_cli
 from tests.test_recovery import customer, file_request, request_recovery, resolve, support_agent
@@ -184,7 +185,7 @@ async def test_create_account_in_code_applies_the_same_policy(app: Starlette, ap
         await accounts.create_account(
             app.state.runtime, email="agent@example.com", password="1234qwerasdfzxcv"
         )
-    assert raised.value.field == ["input", "password"]
+    assert raised.value.field == "password"
 
 
 @pytest.mark.sqlite_only
@@ -307,6 +308,29 @@ async def test_a_support_note_over_2000_characters_is_refused(app: Starlette, ap
     payload = await resolve(api, agent, request_id, "REJECT", note="n" * 2001)
     assert refusal({"errors": payload["errors"]}) == ("INVALID_INPUT", ["input", "note"])
     assert (await resolve(api, agent, request_id, "REJECT", note="n" * 2000))["errors"] == []
+
+
+async def test_the_recovery_service_checks_message_and_note_itself(
+    app: Starlette, api: Api
+) -> None:
+    """The same rule for any caller of services.recovery, not only the GraphQL resolvers."""
+    rt = app.state.runtime
+    await customer(api)
+    # Not even support: the text is checked before anything else, as the API always did.
+    someone = await Account.get(email="alice@example.com")
+    with pytest.raises(InvalidInput) as refused:
+        await recovery.request(
+            rt,
+            RequestMeta(),
+            challenge_token=await api.challenge(),
+            message="m" * (validation.MESSAGE_MAX + 1),
+            identity_document=None,  # type: ignore[arg-type]
+            company_registration=None,
+        )
+    assert (refused.value.field, refused.value.params) == ("message", {"max": 2000})
+    with pytest.raises(InvalidInput) as refused:
+        await recovery.resolve(rt, someone, 1, False, "no\x01", RequestMeta())
+    assert (refused.value.field, refused.value.message_key) == ("note", "TEXT_INVALID_CHARACTERS")
 
 
 async def test_a_company_name_with_control_characters_is_refused(api: Api) -> None:

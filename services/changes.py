@@ -1,0 +1,73 @@
+"""A change to an account: recorded in its transaction, told after the commit.
+
+Every change worth telling the customer about writes its rows, its SecurityEvent and its
+Notification (whose email goes to the outbox) in one transaction, so all of them commit or
+none does. Only after the commit are the notifications published to live subscribers and the
+mail worker woken: never for a change that rolled back, and never before the worker can read
+the rows it is woken for.
+
+    async with changes.account_change(rt, account, meta) as change:
+        ...  # the change's own writes, through change.connection
+        await change.record_event(SecurityEventKind.TWO_FACTOR_ENABLED)
+        await change.notify(NotificationKind.TWO_FACTOR_ENABLED)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from models import Account, Notification
+from services import notifications, security_events
+from services.notifications import NotificationKind
+from services.runtime import RequestMeta, Runtime
+from services.security_events import SecurityEventKind
+
+
+@dataclass
+class Change:
+    """The open transaction of a change to `account`, and what it will tell after commit."""
+
+    rt: Runtime
+    account: Account
+    meta: RequestMeta
+    connection: BaseDBAsyncClient
+    notifications: list[Notification] = field(default_factory=list)
+
+    async def record_event(self, kind: SecurityEventKind) -> None:
+        await security_events.record(self.rt, self.account.id, kind, self.meta, self.connection)
+
+    async def notify(
+        self, kind: NotificationKind, params: dict[str, object] | None = None
+    ) -> Notification:
+        """The feed row and the billing contact's email now; the live event after commit."""
+        notification = await notifications.record(
+            self.rt, self.account, kind, self.meta, self.connection, params
+        )
+        self.notifications.append(notification)
+        return notification
+
+
+@asynccontextmanager
+async def account_change(
+    rt: Runtime,
+    account: Account,
+    meta: RequestMeta,
+    *,
+    on_rollback: Callable[[], None] | None = None,
+) -> AsyncIterator[Change]:
+    """One transaction for the change; `on_rollback` undoes what it cannot (files written
+    before it) when it does not commit, whatever the reason."""
+    try:
+        async with in_transaction() as connection:
+            change = Change(rt, account, meta, connection)
+            yield change
+    except BaseException:
+        if on_rollback is not None:
+            on_rollback()
+        raise
+    await notifications.publish(rt, account, change.notifications)
