@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers import fields
-from resolvers.context import Context
+from resolvers.context import Info
 from schema.enums import (
     DocumentKind,
     ErrorCode,
@@ -26,8 +26,6 @@ from schema.enums import (
     TwoFactorMethod,
 )
 from schema.global_id import to_global_id
-
-Info = strawberry.Info[Context, None]
 
 # The two arguments of every connection (Relay cursor pagination, forward only).
 FIRST = "How many items at most, 1 to 100."

@@ -18,9 +18,8 @@ from models import (
     SignInChallenge,
     TwoFactor,
 )
-from models.accounts import Role
 from models.recovery import DocumentKind, RecoveryStatus
-from services import documents, emails, notifications, security_events, session_events
+from services import access, documents, emails, notifications, security_events, session_events
 from services.documents import CheckedFile, UploadedFile
 from services.errors import AlreadyResolved, ChallengeExpired, Forbidden, InvalidInput, NotFound
 from services.notifications import NotificationKind
@@ -140,8 +139,7 @@ async def resolve(
     note: str | None,
     meta: RequestMeta,
 ) -> RecoveryRequest:
-    if reviewer.role != Role.SUPPORT:
-        raise Forbidden()
+    access.require_support(reviewer)
     pending = await RecoveryRequest.get_or_none(id=request_id).select_related("account")
     if pending is None:
         raise NotFound(field=["input", "id"])
@@ -220,11 +218,8 @@ async def queue(
 
 
 async def visible(viewer: Account, request_id: int) -> RecoveryRequest | None:
-    """Support sees every request; a customer only their own."""
     found = await RecoveryRequest.get_or_none(id=request_id)
-    if found is None or (viewer.role != Role.SUPPORT and found.account_id != viewer.id):
-        return None
-    return found
+    return found if found is not None and access.may_see_recovery_request(viewer, found) else None
 
 
 async def documents_of_requests(request_ids: list[int]) -> dict[int, list[RecoveryDocument]]:

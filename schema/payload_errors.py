@@ -8,7 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import strawberry
 
-from resolvers.context import Context
+from resolvers.error_fields import api_path
 from schema.enums import ErrorCode
 from schema.types import UserError
 from services.errors import VerrouError
@@ -21,7 +21,7 @@ T = TypeVar("T")
 def user_error(error: VerrouError, locale: str) -> UserError:
     return UserError(
         code=ErrorCode[error.code],
-        field=error.field,
+        field=api_path(error.field),
         message=translate(error.message_key, locale, error.params),
         retry_after=getattr(error, "retry_after", None),
     )
@@ -40,7 +40,9 @@ def payload_errors(
             try:
                 return await resolver(*args, **kwargs)
             except VerrouError as error:
-                info: strawberry.Info[Context, None] = kwargs["info"]  # type: ignore[assignment]
+                info = kwargs["info"]
+                if not isinstance(info, strawberry.Info):
+                    raise
                 return payload(errors=[user_error(error, info.context.locale)])
 
         return wrapper
