@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
+from schema.connections import describe_connections
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
 from schema.request_errors import RequestErrorCodes, tag_request_errors
@@ -54,6 +55,7 @@ class VerrouSchema(strawberry.Schema):
         self, *args: Any, limits: RequestLimits, hide_suggestions: bool, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        describe_connections(self._schema)
         self.limits = limits
         self.hide_suggestions = hide_suggestions
 

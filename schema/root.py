@@ -10,6 +10,7 @@ import strawberry
 from resolvers import fields, queries, subscriptions
 from resolvers import two_factor as two_factor_resolvers
 from resolvers.context import Info
+from schema.connections import Connection
 from schema.enums import RecoveryStatus
 from schema.global_id import from_global_id
 from schema.mutations import notifications, recovery, sessions, two_factor
@@ -31,7 +32,7 @@ from schema.types import (
     Account,
     Node,
     Notification,
-    RecoveryRequestConnection,
+    RecoveryRequest,
     TwoFactorStatus,
 )
 
@@ -80,7 +81,7 @@ class Query:
                 description="The endCursor of the previous page; null: from the start."
             ),
         ] = None,
-    ) -> RecoveryRequestConnection:
+    ) -> Connection[RecoveryRequest]:
         return await fields.recovery_queue(  # type: ignore[return-value]
             info, status.value if status else None, first, after
         )

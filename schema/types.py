@@ -13,6 +13,7 @@ import strawberry
 
 from resolvers import fields
 from resolvers.context import Info
+from schema.connections import Connection
 from schema.enums import (
     DocumentKind,
     ErrorCode,
@@ -46,16 +47,6 @@ class Node:
     @classmethod
     def is_type_of(cls, obj: Any, _info: Any) -> bool:
         return _same_name(cls, obj)
-
-
-@strawberry.type(description="Relay cursor pagination.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More items after endCursor.")
-    has_previous_page: bool = strawberry.field(description="Items before startCursor.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
-    end_cursor: str | None = strawberry.field(
-        description="Cursor of the last edge: pass it as `after`."
-    )
 
 
 @strawberry.type(
@@ -155,7 +146,7 @@ class Account(Node):
         unread_only: Annotated[
             bool | None, strawberry.argument(description="Only notifications not yet read.")
         ] = False,
-    ) -> NotificationConnection:
+    ) -> Connection[Notification]:
         return await fields.notifications(info, self, first, after, bool(unread_only))  # type: ignore[arg-type, return-value]
 
     @strawberry.field(
@@ -174,7 +165,7 @@ class Account(Node):
         info: Info,
         first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
-    ) -> SecurityEventConnection:
+    ) -> Connection[SecurityEvent]:
         return await fields.security_events(info, self, first, after)  # type: ignore[arg-type, return-value]
 
 
@@ -234,36 +225,6 @@ class SecurityEvent(Node):
         return strawberry.ID(to_global_id("SecurityEvent", self.pk))  # type: ignore[attr-defined]
 
 
-@strawberry.type(description="An edge of a NotificationConnection.")
-class NotificationEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
-    node: Notification = strawberry.field(description="The notification.")
-
-
-@strawberry.type(description="A page of notifications, newest first.")
-class NotificationConnection:
-    edges: list[NotificationEdge] = strawberry.field(description="The page.")
-    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
-    total_count: int = strawberry.field(
-        description="All matching notifications, not only this page."
-    )
-
-
-@strawberry.type(description="An edge of a SecurityEventConnection.")
-class SecurityEventEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
-    node: SecurityEvent = strawberry.field(description="The event.")
-
-
-@strawberry.type(description="A page of security events, newest first.")
-class SecurityEventConnection:
-    edges: list[SecurityEventEdge] = strawberry.field(description="The page.")
-    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
-    total_count: int = strawberry.field(
-        description="All events of the account, not only this page."
-    )
-
-
 @strawberry.type(description="A document sent with a lost-device recovery request.")
 class RecoveryDocument:
     kind: DocumentKind = strawberry.field(description="Identity or company registration.")
@@ -299,16 +260,3 @@ class RecoveryRequest(Node):
     @strawberry.field(description="Opaque global id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(to_global_id("RecoveryRequest", self.pk))  # type: ignore[attr-defined]
-
-
-@strawberry.type(description="An edge of a RecoveryRequestConnection.")
-class RecoveryRequestEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
-    node: RecoveryRequest = strawberry.field(description="The request.")
-
-
-@strawberry.type(description="A page of recovery requests, oldest pending first.")
-class RecoveryRequestConnection:
-    edges: list[RecoveryRequestEdge] = strawberry.field(description="The page.")
-    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
-    total_count: int = strawberry.field(description="All matching requests.")
