@@ -78,12 +78,12 @@ def notification_message(info: Info, notification: Notification) -> str:
 
 
 async def recovery_queue(
-    info: Info, status: str | None, first: int | None, after: str | None
+    info: Info, status: RecoveryStatus | None, first: int | None, after: str | None
 ) -> Page[RecoveryRequest]:
     with raised_top_level(info):
         return await reads.recovery_queue(
             info.context.account,
-            RecoveryStatus(status) if status else None,
+            status,
             first=_page_size(first),
             after=after,
         )

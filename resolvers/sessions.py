@@ -42,7 +42,7 @@ async def sign_up(
     password: str,
     company_name: str | None,
     billing_contact_email: str | None,
-    locale: str | None,
+    locale: Locale | None,
 ) -> OpenedSession:
     issued = await accounts.sign_up(
         info.context.runtime,
@@ -51,7 +51,7 @@ async def sign_up(
         password=password,
         company_name=company_name,
         billing_contact_email=billing_contact_email,
-        locale=Locale(locale) if locale else Locale.FR,
+        locale=locale or Locale.FR,
     )
     return _opened(info, issued)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -35,56 +35,74 @@ from schema.types import (
     RecoveryRequest,
     TwoFactorStatus,
 )
+from services import records
+from services.pagination import Page
+from services.status import TwoFactorStatus as StatusRecord
+
+
+async def _node(
+    info: Info,
+    id: Annotated[
+        strawberry.ID,
+        strawberry.argument(
+            description="The `id` of an Account, Notification, SecurityEvent or RecoveryRequest."
+        ),
+    ],
+) -> (
+    records.Account | records.Notification | records.SecurityEvent | records.RecoveryRequest | None
+):
+    decoded = from_global_id(id)
+    return await queries.node(info, *decoded) if decoded is not None else None
+
+
+async def _recovery_requests(
+    info: Info,
+    status: Annotated[
+        RecoveryStatus | None,
+        strawberry.argument(description="Only requests in this status; null: every status."),
+    ] = None,
+    first: Annotated[
+        int | None, strawberry.argument(description="How many requests at most (1 to 100).")
+    ] = 20,
+    after: Annotated[
+        str | None,
+        strawberry.argument(
+            description="The endCursor of the previous page; null: from the start."
+        ),
+    ] = None,
+) -> Page[records.RecoveryRequest]:
+    stored = records.RecoveryStatus[status.name] if status is not None else None
+    return await fields.recovery_queue(info, stored, first, after)
 
 
 @strawberry.type(description="Read operations.")
 class Query:
-    viewer: Account | None = strawberry.field(
-        resolver=queries.viewer, description="The signed-in account, or null."
+    viewer: records.Account | None = strawberry.field(
+        resolver=queries.viewer,
+        graphql_type=Account | None,
+        description="The signed-in account, or null.",
     )
-    two_factor_status: TwoFactorStatus = strawberry.field(
+    two_factor_status: StatusRecord = strawberry.field(
         resolver=two_factor_resolvers.status,
+        graphql_type=TwoFactorStatus,
         description="2FA status of the signed-in account; a top-level UNAUTHENTICATED error when signed out.",
     )
-
-    @strawberry.field(description="Any entity the caller may see, by global id; null otherwise.")
-    async def node(
-        self,
-        info: Info,
-        id: Annotated[
-            strawberry.ID,
-            strawberry.argument(
-                description="The `id` of an Account, Notification, SecurityEvent or RecoveryRequest."
-            ),
-        ],
-    ) -> Node | None:
-        decoded = from_global_id(id)
-        if decoded is None:
-            return None
-        found: Any = await queries.node(info, *decoded)
-        return found
-
-    @strawberry.field(description="SUPPORT only. Oldest pending first.")
-    async def recovery_requests(
-        self,
-        info: Info,
-        status: Annotated[
-            RecoveryStatus | None,
-            strawberry.argument(description="Only requests in this status; null: every status."),
-        ] = None,
-        first: Annotated[
-            int | None, strawberry.argument(description="How many requests at most (1 to 100).")
-        ] = 20,
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="The endCursor of the previous page; null: from the start."
-            ),
-        ] = None,
-    ) -> Connection[RecoveryRequest]:
-        return await fields.recovery_queue(  # type: ignore[return-value]
-            info, status.value if status else None, first, after
-        )
+    node: (
+        records.Account
+        | records.Notification
+        | records.SecurityEvent
+        | records.RecoveryRequest
+        | None
+    ) = strawberry.field(
+        resolver=_node,
+        graphql_type=Node | None,
+        description="Any entity the caller may see, by global id; null otherwise.",
+    )
+    recovery_requests: Page[records.RecoveryRequest] = strawberry.field(
+        resolver=_recovery_requests,
+        graphql_type=Connection[RecoveryRequest],
+        description="SUPPORT only. Oldest pending first.",
+    )
 
 
 @strawberry.type(
@@ -146,9 +164,8 @@ class Mutation:
 
 @strawberry.type(description="Live updates over WebSocket.")
 class Subscription:
-    @strawberry.subscription(
-        description="Live notifications of the signed-in account, pushed to every open session of it."
+    notifications: AsyncGenerator[records.Notification, None] = strawberry.subscription(
+        resolver=subscriptions.notifications,
+        graphql_type=Notification,
+        description="Live notifications of the signed-in account, pushed to every open session of it.",
     )
-    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
-        async for notification in subscriptions.notifications(info):
-            yield notification

@@ -13,6 +13,7 @@ from schema.inputs import SignInInput, SignUpInput, VerifySignInInput
 from schema.payload_errors import payload_errors
 from schema.payloads import SignInPayload, SignOutPayload, SignUpPayload, VerifySignInPayload
 from schema.types import TwoFactorChallenge
+from services import records
 
 
 @payload_errors(SignUpPayload)
@@ -29,7 +30,7 @@ async def sign_up(
         password=input.password,
         company_name=input.company_name,
         billing_contact_email=input.billing_contact_email,
-        locale=input.locale.value if input.locale else None,
+        locale=records.Locale[input.locale.name] if input.locale else None,
     )
     return SignUpPayload(session=opened)
 
