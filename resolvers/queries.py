@@ -14,9 +14,11 @@ def viewer(info: Info) -> Account | None:
     return info.context.account
 
 
-async def node(
-    info: Info, kind: str, pk: int
-) -> Account | Notification | SecurityEvent | RecoveryRequest | None:
+# What `node` finds: the records of the types that implement Node.
+NodeRecord = Account | Notification | SecurityEvent | RecoveryRequest
+
+
+async def node(info: Info, kind: str, pk: int) -> NodeRecord | None:
     """The entity of a decoded global id, when the signed-in account may see it."""
     account = info.context.account
     if account is None:

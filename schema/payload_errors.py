@@ -10,7 +10,7 @@ import strawberry
 
 from resolvers.error_fields import api_path
 from schema.enums import ErrorCode
-from schema.types import UserError
+from schema.payloads import UserError
 from services.errors import VerrouError
 from services.i18n import translate
 

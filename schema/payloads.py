@@ -8,16 +8,36 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.sessions import OpenedSession
+from schema.enums import ErrorCode
 from schema.types import (
     RecoveryRequest,
     Session,
     TwoFactorChallenge,
     TwoFactorSetup,
     TwoFactorStatus,
-    UserError,
 )
 from services import records
 from services.status import TwoFactorStatus as StatusRecord
+
+
+@strawberry.type(
+    description="An expected failure of a mutation, meant to be shown to a person. "
+    "Unexpected failures stay in the top-level `errors` of the response, masked."
+)
+class UserError:
+    code: ErrorCode = strawberry.field(
+        description="Stable machine-readable reason; clients switch on it."
+    )
+    field: list[str] | None = strawberry.field(
+        description='Path of the input field the error is about, e.g. ["input", "code"].'
+    )
+    message: str = strawberry.field(
+        description="Human message in the account's locale (or the request's Accept-Language)."
+    )
+    retry_after: int | None = strawberry.field(
+        default=None, description="For RATE_LIMITED: seconds to wait before trying again."
+    )
+
 
 _ERRORS = "Expected failures, empty on success."
 

@@ -10,6 +10,7 @@ import strawberry
 from resolvers import fields, queries, subscriptions
 from resolvers import two_factor as two_factor_resolvers
 from resolvers.context import Info
+from resolvers.queries import NodeRecord
 from schema.connections import Connection
 from schema.enums import RecoveryStatus
 from schema.global_id import from_global_id
@@ -48,9 +49,7 @@ async def _node(
             description="The `id` of an Account, Notification, SecurityEvent or RecoveryRequest."
         ),
     ],
-) -> (
-    records.Account | records.Notification | records.SecurityEvent | records.RecoveryRequest | None
-):
+) -> NodeRecord | None:
     decoded = from_global_id(id)
     return await queries.node(info, *decoded) if decoded is not None else None
 
@@ -87,13 +86,7 @@ class Query:
         graphql_type=TwoFactorStatus,
         description="2FA status of the signed-in account; a top-level UNAUTHENTICATED error when signed out.",
     )
-    node: (
-        records.Account
-        | records.Notification
-        | records.SecurityEvent
-        | records.RecoveryRequest
-        | None
-    ) = strawberry.field(
+    node: NodeRecord | None = strawberry.field(
         resolver=_node,
         graphql_type=Node | None,
         description="Any entity the caller may see, by global id; null otherwise.",

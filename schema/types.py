@@ -18,7 +18,6 @@ from resolvers.context import Info
 from schema.connections import Connection
 from schema.enums import (
     DocumentKind,
-    ErrorCode,
     Locale,
     NotificationKind,
     NotificationLevel,
@@ -52,25 +51,6 @@ class Node:
     @classmethod
     def is_type_of(cls, obj: Any, _info: Any) -> bool:
         return _same_name(cls, obj)
-
-
-@strawberry.type(
-    description="An expected failure of a mutation, meant to be shown to a person. "
-    "Unexpected failures stay in the top-level `errors` of the response, masked."
-)
-class UserError:
-    code: ErrorCode = strawberry.field(
-        description="Stable machine-readable reason; clients switch on it."
-    )
-    field: list[str] | None = strawberry.field(
-        description='Path of the input field the error is about, e.g. ["input", "code"].'
-    )
-    message: str = strawberry.field(
-        description="Human message in the account's locale (or the request's Accept-Language)."
-    )
-    retry_after: int | None = strawberry.field(
-        default=None, description="For RATE_LIMITED: seconds to wait before trying again."
-    )
 
 
 def _method(status: strawberry.Parent[StatusRecord]) -> TwoFactorMethod | None:
