@@ -111,12 +111,13 @@ def _notification_message(notification: strawberry.Parent[records.Notification],
     return fields.notification_message(info, notification)
 
 
-# Its GraphQL type is Account, defined below (an account pages its notifications): named by
-# the return annotation, which Strawberry reads once the module is loaded.
+# Account is defined below (it pages notifications: one of the two comes first). Strawberry
+# evaluates `graphql_type` when the class is decorated, so it cannot name a later class; a
+# return annotation can (read when the schema is built), at the price of saying Account where
+# the resolver returns the record Account shows.
 async def _notification_account(
     notification: strawberry.Parent[records.Notification], info: Info
 ) -> Account:
-    # The record has the fields Account reads (see this module's docstring).
     return await fields.notification_account(info, notification)  # type: ignore[return-value]
 
 
