@@ -1,22 +1,39 @@
-"""The per-request context every resolver receives as `info.context`."""
+"""The per-request context every resolver receives as `info.context`, and its `Info` type.
+
+The transport builds it (transport/context.py): resolvers read what the request carried
+through it, never the HTTP request itself, and set or clear the session cookie through
+`session_cookie`.
+"""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
+import strawberry
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from models import Account, Session
 from resolvers.loaders import Loaders
-from services import accounts
-from services.i18n import locale_from_accept_language
+from services.records import Account, Session
 from services.runtime import RequestMeta, Runtime
-from services.status import TwoFactorStatus, status_of_session
-from transport.session_cookie import cookie_token
+from services.status import TwoFactorStatus
+
+
+class SessionCookie(Protocol):
+    """The opt-in HttpOnly session cookie of a browser (transport/session_cookie.py)."""
+
+    def issue(self, token: str, expires_at: datetime) -> bool:
+        """Put a new session's token in the cookie when the request opted in and its answer
+        can carry a cookie; True when it did (the payload then shows no token)."""
+        ...
+
+    def clear(self) -> None:
+        """Drop the cookie the request came with, if it came with one."""
+        ...
 
 
 @dataclass
@@ -28,6 +45,7 @@ class Context:
     session: Session | None
     # Of the account when signed in, else from Accept-Language.
     locale: str
+    session_cookie: SessionCookie
     # WebSocket only: the `connection_init` payload (Strawberry sets it).
     connection_params: dict[str, Any] | None = None
     # Statuses a live event carried, so its `account { twoFactor }` needs no query.
@@ -49,55 +67,4 @@ class Context:
         return self.session.account if self.session is not None else None
 
 
-async def authenticate_connection(context: Context) -> bool:
-    """WebSocket: the token of `connection_init` signs it in; without one, the upgrade
-    request's Authorization header or session cookie (read by build_context) does."""
-    params = context.connection_params or {}
-    raw = params.get("authorization") or params.get("Authorization")
-    token = bearer_token(raw) if isinstance(raw, str) else None
-    if token is not None:
-        context.session = await accounts.authenticate(context.runtime, token)
-    if context.session is None:
-        return False
-    context.locale = context.session.account.locale.value
-    return True
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
-
-
-async def build_context(
-    request: HTTPConnection, response: Response | WebSocket | None, runtime: Runtime
-) -> Context:
-    # An explicit bearer token wins over the cookie; the cookie reaches a WebSocket only
-    # from an origin the server trusts (checked before the socket is accepted).
-    token = bearer_token(request.headers.get("authorization"))
-    from_cookie = token is None
-    if from_cookie:
-        token = cookie_token(request, runtime.settings)
-    session = await accounts.authenticate(runtime, token) if token else None
-    locale = (
-        session.account.locale.value
-        if session is not None
-        else locale_from_accept_language(request.headers.get("accept-language"))
-    )
-    return Context(
-        request=request,
-        response=response,
-        runtime=runtime,
-        meta=RequestMeta(
-            ip_address=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-        ),
-        session=session,
-        locale=locale,
-        session_status=(
-            status_of_session(runtime, session)
-            if session is not None and not isinstance(request, WebSocket)
-            else None
-        ),
-        session_from_cookie=from_cookie and session is not None,
-    )
+Info = strawberry.Info[Context, None]

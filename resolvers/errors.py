@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import strawberry
+import contextlib
+from collections.abc import Iterator
+
 from graphql import GraphQLError
 
-from models import Account, Session
-from resolvers.context import Context
+from resolvers.context import Info
 from services.errors import Unauthenticated, VerrouError
 from services.i18n import translate
+from services.records import Account, Session
 
 
 class PublicError(GraphQLError):
@@ -22,7 +24,16 @@ def top_level_error(error: VerrouError, locale: str) -> PublicError:
     return PublicError(error.code, translate(error.message_key, locale, error.params))
 
 
-def signed_in(info: strawberry.Info[Context, None]) -> tuple[Account, Session]:
+@contextlib.contextmanager
+def raised_top_level(info: Info) -> Iterator[None]:
+    """A field (not a mutation's payload): a domain error becomes a top-level error."""
+    try:
+        yield
+    except VerrouError as error:
+        raise top_level_error(error, info.context.locale) from None
+
+
+def signed_in(info: Info) -> tuple[Account, Session]:
     """The signed-in account and its session, or Unauthenticated."""
     session = info.context.session
     if session is None:

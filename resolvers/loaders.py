@@ -11,13 +11,8 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
-from models import Account, RecoveryDocument
-from services import recovery
-
-
-async def _accounts(ids: Sequence[int]) -> list[Account | None]:
-    found = {account.id: account for account in await Account.filter(id__in=list(ids))}
-    return [found.get(account_id) for account_id in ids]
+from services import reads, recovery
+from services.records import Account, RecoveryDocument
 
 
 async def _documents(request_ids: Sequence[int]) -> list[list[RecoveryDocument]]:
@@ -28,7 +23,7 @@ async def _documents(request_ids: Sequence[int]) -> list[list[RecoveryDocument]]
 @dataclass
 class Loaders:
     accounts: DataLoader[int, Account | None] = field(
-        default_factory=lambda: DataLoader(load_fn=_accounts, cache=False)
+        default_factory=lambda: DataLoader(load_fn=reads.accounts_by_id, cache=False)
     )
     recovery_documents: DataLoader[int, list[RecoveryDocument]] = field(
         default_factory=lambda: DataLoader(load_fn=_documents, cache=False)

@@ -1,34 +1,28 @@
-"""viewer, node, markNotificationsRead, and the parts of the contract not built yet."""
+"""viewer, node and markNotificationsRead."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import strawberry
-
 from resolvers import fields
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.errors import signed_in
-from resolvers.payload_errors import payload_errors
-from schema.global_id import from_global_id
-from schema.inputs import MarkNotificationsReadInput
-from schema.payloads import MarkNotificationsReadPayload
 from services import history
 from services.errors import InvalidInput
+from services.records import Account, Notification, RecoveryRequest, SecurityEvent
 
-Info = strawberry.Info[Context, None]
 
-
-def viewer(info: Info) -> Any:
+def viewer(info: Info) -> Account | None:
     return info.context.account
 
 
-async def node(info: Info, id: strawberry.ID) -> Any:
+# What `node` finds: the records of the types that implement Node.
+NodeRecord = Account | Notification | SecurityEvent | RecoveryRequest
+
+
+async def node(info: Info, kind: str, pk: int) -> NodeRecord | None:
+    """The entity of a decoded global id, when the signed-in account may see it."""
     account = info.context.account
-    decoded = from_global_id(id)
-    if account is None or decoded is None:
+    if account is None:
         return None
-    kind, pk = decoded
     if kind == "Account":
         return account if pk == account.id else await fields.requester_account(info, pk)
     if kind == "RecoveryRequest":
@@ -36,16 +30,13 @@ async def node(info: Info, id: strawberry.ID) -> Any:
     return await history.find_own(kind, pk, account.id)
 
 
-@payload_errors(MarkNotificationsReadPayload)
-async def mark_notifications_read(
-    *, info: Info, input: MarkNotificationsReadInput
-) -> MarkNotificationsReadPayload:
+async def mark_notifications_read(info: Info, notification_ids: list[int | None]) -> int:
+    """The unread count left; an empty list marks them all. None stands for an id that is
+    not a notification's."""
     account, _ = signed_in(info)
     ids: list[int] = []
-    for position, global_id in enumerate(input.ids or []):
-        decoded = from_global_id(global_id)
-        if decoded is None or decoded[0] != "Notification":
+    for position, pk in enumerate(notification_ids):
+        if pk is None:
             raise InvalidInput(field=f"ids.{position}")
-        ids.append(decoded[1])
-    left = await history.mark_notifications_read(info.context.runtime, account.id, ids)
-    return MarkNotificationsReadPayload(unread_notification_count=left)
+        ids.append(pk)
+    return await history.mark_notifications_read(info.context.runtime, account.id, ids)

@@ -1,57 +1,45 @@
-"""Lost-device recovery over GraphQL: the customer's request and support's queue."""
+"""Lost-device recovery: the customer's request and support's decision."""
 
 from __future__ import annotations
 
-import strawberry
-
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.errors import signed_in
-from resolvers.payload_errors import payload_errors
-from schema.enums import RecoveryDecision
-from schema.global_id import from_global_id
-from schema.inputs import RequestTwoFactorRecoveryInput, ResolveRecoveryRequestInput
-from schema.payloads import RequestTwoFactorRecoveryPayload, ResolveRecoveryRequestPayload
-from services import recovery, validation
+from services import recovery
+from services.documents import UploadedFile
 from services.errors import NotFound
-
-Info = strawberry.Info[Context, None]
-
-
-def free_text(value: str | None, name: str) -> str | None:
-    """A message for support or the customer: trimmed, capped, no control characters but
-    line breaks and tabs."""
-    return validation.optional_text(value, name, validation.MESSAGE_MAX, multiline=True)
+from services.records import RecoveryRequest
 
 
-@payload_errors(RequestTwoFactorRecoveryPayload)
 async def request_recovery(
-    *, info: Info, input: RequestTwoFactorRecoveryInput
-) -> RequestTwoFactorRecoveryPayload:
-    created = await recovery.request(
+    info: Info,
+    *,
+    challenge_token: str,
+    message: str | None,
+    identity_document: UploadedFile,
+    company_registration: UploadedFile | None,
+) -> RecoveryRequest:
+    return await recovery.request(
         info.context.runtime,
         info.context.meta,
-        challenge_token=input.challenge_token,
-        message=free_text(input.message, "message"),
-        identity_document=input.identity_document,
-        company_registration=input.company_registration,
+        challenge_token=challenge_token,
+        message=message,
+        identity_document=identity_document,
+        company_registration=company_registration,
     )
-    return RequestTwoFactorRecoveryPayload(request=created)  # type: ignore[arg-type]
 
 
-@payload_errors(ResolveRecoveryRequestPayload)
 async def resolve_request(
-    *, info: Info, input: ResolveRecoveryRequestInput
-) -> ResolveRecoveryRequestPayload:
+    info: Info, request_id: int | None, *, approve: bool, note: str | None
+) -> RecoveryRequest:
+    """`request_id` is None when the global id given is not a recovery request's."""
     reviewer, _ = signed_in(info)
-    decoded = from_global_id(input.id)
-    if decoded is None or decoded[0] != "RecoveryRequest":
+    if request_id is None:
         raise NotFound(field="id")
-    resolved = await recovery.resolve(
+    return await recovery.resolve(
         info.context.runtime,
         reviewer,
-        decoded[1],
-        input.decision == RecoveryDecision.APPROVE,
-        free_text(input.note, "note"),
+        request_id,
+        approve,
+        note,
         info.context.meta,
     )
-    return ResolveRecoveryRequestPayload(request=resolved)  # type: ignore[arg-type]

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
 
-import strawberry
-
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.errors import top_level_error
 from services import notifications as notifications_service
 from services import session_events
 from services.errors import Unauthenticated
+from services.records import Notification
 
 
-async def notifications(info: strawberry.Info[Context, None]) -> AsyncGenerator[Any, None]:
+async def notifications(info: Info) -> AsyncGenerator[Notification, None]:
     context = info.context
     account = context.account
     if account is None:

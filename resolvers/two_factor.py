@@ -2,90 +2,62 @@
 
 from __future__ import annotations
 
-import strawberry
+from dataclasses import dataclass
 
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.errors import signed_in, top_level_error
 from resolvers.fields import two_factor_status
-from resolvers.payload_errors import payload_errors
-from schema.inputs import (
-    ConfirmTwoFactorInput,
-    DisableTwoFactorInput,
-    RegenerateBackupCodesInput,
-    StartTwoFactorInput,
-)
-from schema.payloads import (
-    CancelTwoFactorSetupPayload,
-    ConfirmTwoFactorPayload,
-    DisableTwoFactorPayload,
-    RegenerateBackupCodesPayload,
-    StartTwoFactorPayload,
-)
-from schema.types import TwoFactorSetup, TwoFactorStatus
 from services import backup_codes, two_factor
 from services import status as status_service
 from services.errors import Unauthenticated
+from services.status import TwoFactorStatus
+from services.two_factor import TwoFactorSetup
 
-Info = strawberry.Info[Context, None]
+
+@dataclass(frozen=True)
+class NewBackupCodes:
+    """The status after 2FA was turned on or its codes replaced, and the codes, shown once."""
+
+    status: TwoFactorStatus
+    backup_codes: list[str]
 
 
 async def _status(info: Info, account_id: int) -> TwoFactorStatus:
-    # The service's dataclass has the GraphQL type's fields.
-    return await status_service.get_status(info.context.runtime, account_id)  # type: ignore[return-value]
+    return await status_service.get_status(info.context.runtime, account_id)
 
 
 async def status(info: Info) -> TwoFactorStatus:
     if info.context.session is None:
         raise top_level_error(Unauthenticated(), info.context.locale)
-    return await two_factor_status(info, info.context.session.account_id)  # type: ignore[return-value]
+    return await two_factor_status(info, info.context.session.account_id)
 
 
-@payload_errors(StartTwoFactorPayload)
-async def start(*, info: Info, input: StartTwoFactorInput) -> StartTwoFactorPayload:
+async def start(info: Info, *, password: str) -> TwoFactorSetup:
     account, _ = signed_in(info)
-    setup = await two_factor.start(info.context.runtime, account, input.password, info.context.meta)
-    return StartTwoFactorPayload(
-        setup=TwoFactorSetup(
-            secret=setup.secret,
-            otpauth_uri=setup.otpauth_uri,
-            qr_code_svg=setup.qr_svg,
-            qr_code_data_uri=setup.qr_png_data_uri,
-            issuer=setup.issuer,
-            account_name=setup.account_name,
-            expires_at=setup.expires_at,
-        )
-    )
+    return await two_factor.start(info.context.runtime, account, password, info.context.meta)
 
 
-@payload_errors(CancelTwoFactorSetupPayload)
-async def cancel(*, info: Info) -> CancelTwoFactorSetupPayload:
+async def cancel(info: Info) -> TwoFactorStatus:
     account, _ = signed_in(info)
     await two_factor.cancel(account)
-    return CancelTwoFactorSetupPayload(status=await _status(info, account.id))
+    return await _status(info, account.id)
 
 
-@payload_errors(ConfirmTwoFactorPayload)
-async def confirm(*, info: Info, input: ConfirmTwoFactorInput) -> ConfirmTwoFactorPayload:
+async def confirm(info: Info, *, code: str) -> NewBackupCodes:
     account, _ = signed_in(info)
-    codes = await two_factor.confirm(info.context.runtime, account, input.code, info.context.meta)
-    return ConfirmTwoFactorPayload(status=await _status(info, account.id), backup_codes=codes)
+    codes = await two_factor.confirm(info.context.runtime, account, code, info.context.meta)
+    return NewBackupCodes(await _status(info, account.id), codes)
 
 
-@payload_errors(RegenerateBackupCodesPayload)
-async def regenerate_backup_codes(
-    *, info: Info, input: RegenerateBackupCodesInput
-) -> RegenerateBackupCodesPayload:
+async def regenerate_backup_codes(info: Info, *, password: str) -> NewBackupCodes:
     account, _ = signed_in(info)
     codes = await backup_codes.regenerate(
-        info.context.runtime, account, input.password, info.context.meta
+        info.context.runtime, account, password, info.context.meta
     )
-    return RegenerateBackupCodesPayload(status=await _status(info, account.id), backup_codes=codes)
+    return NewBackupCodes(await _status(info, account.id), codes)
 
 
-@payload_errors(DisableTwoFactorPayload)
-async def disable(*, info: Info, input: DisableTwoFactorInput) -> DisableTwoFactorPayload:
+async def disable(info: Info, *, password: str, confirm: bool) -> TwoFactorStatus:
     account, _ = signed_in(info)
-    await two_factor.disable(
-        info.context.runtime, account, input.password, input.confirm, info.context.meta
-    )
-    return DisableTwoFactorPayload(status=await _status(info, account.id))
+    await two_factor.disable(info.context.runtime, account, password, confirm, info.context.meta)
+    return await _status(info, account.id)

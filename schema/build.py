@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
+from schema.connections import describe_connections
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
 from schema.request_errors import RequestErrorCodes, tag_request_errors
@@ -54,10 +55,11 @@ class VerrouSchema(strawberry.Schema):
         self, *args: Any, limits: RequestLimits, hide_suggestions: bool, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        describe_connections(self._schema)
         self.limits = limits
         self.hide_suggestions = hide_suggestions
 
-    async def execute(  # type: ignore[override]
+    async def execute(
         self,
         query: str | None,
         variable_values: dict[str, Any] | None = None,
@@ -70,11 +72,11 @@ class VerrouSchema(strawberry.Schema):
         if refused is None:
             return await super().execute(query, variable_values, context_value, *args, **kwargs)
         response = getattr(context_value, "response", None)
-        if refused.extensions["code"] == REQUEST_TOO_LARGE and isinstance(response, Response):
+        if refused.code == REQUEST_TOO_LARGE and isinstance(response, Response):
             response.status_code = 413
         return ExecutionResult(data=None, errors=[refused])
 
-    async def stream(  # type: ignore[override]
+    async def stream(
         self,
         query: str | None,
         variable_values: dict[str, Any] | None = None,
@@ -136,7 +138,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[Account, Notification, SecurityEvent, RecoveryRequest],
-        extensions=extensions,  # type: ignore[arg-type]
+        extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
         limits=limits,
         hide_suggestions=hide_suggestions,

@@ -122,8 +122,10 @@ class FanOutSchema:
         # operation_name, ...), positional or by keyword.
         named = dict(zip(_ARGUMENTS, args, strict=False), **options)
 
+        run: Callable[..., Awaitable[Any]] = getattr(self._schema, method)
+
         def source() -> Awaitable[Any]:
-            return getattr(self._schema, method)(query, **named)  # type: ignore[no-any-return]
+            return run(query, **named)
 
         # Any other option (extensions, allowed types) may change the answer: not shared.
         # Nor is a request over the schema's size or token limits: the schema refuses it

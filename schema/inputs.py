@@ -1,4 +1,5 @@
-"""Input types of the contract."""
+"""Input types of the contract. An upload arrives as the file object the multipart request
+carried (Starlette's UploadFile), which services read as an UploadedFile."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from schema.enums import Locale, RecoveryDecision
+from services.documents import UploadedFile
 
 
 @strawberry.input(description="A new account.")
@@ -66,12 +68,14 @@ class MarkNotificationsReadInput:
 @strawberry.input(description="Ask support to turn 2FA off after losing the device.")
 class RequestTwoFactorRecoveryInput:
     challenge_token: str = strawberry.field(description="From signIn: proves the password.")
-    identity_document: Upload = strawberry.field(
-        description="Identity document of the account holder."
+    identity_document: UploadedFile = strawberry.field(
+        graphql_type=Upload, description="Identity document of the account holder."
     )
     message: str | None = strawberry.field(default=None, description="A word for support.")
-    company_registration: Upload | None = strawberry.field(
-        default=None, description="Required when the account has a companyName."
+    company_registration: UploadedFile | None = strawberry.field(
+        default=None,
+        graphql_type=Upload | None,
+        description="Required when the account has a companyName.",
     )
 
 

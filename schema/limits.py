@@ -47,6 +47,7 @@ class LimitExceeded(GraphQLError):
 
     def __init__(self, code: str, setting: str, maximum: int, message: str) -> None:
         super().__init__(message, extensions={"code": code, "limit": setting, "max": maximum})
+        self.code = code
 
 
 @dataclass(frozen=True)

@@ -1,37 +1,64 @@
-"""Mutation payloads: each has `errors`, empty on success."""
+"""Mutation payloads: each has `errors`, empty on success.
+
+A payload holds what the resolvers return (records, service dataclasses); `graphql_type`
+names the GraphQL type that shows it."""
 
 from __future__ import annotations
 
 import strawberry
 
+from resolvers.sessions import OpenedSession
+from schema.enums import ErrorCode
 from schema.types import (
     RecoveryRequest,
     Session,
     TwoFactorChallenge,
     TwoFactorSetup,
     TwoFactorStatus,
-    UserError,
 )
+from services import records
+from services.status import TwoFactorStatus as StatusRecord
+
+
+@strawberry.type(
+    description="An expected failure of a mutation, meant to be shown to a person. "
+    "Unexpected failures stay in the top-level `errors` of the response, masked."
+)
+class UserError:
+    code: ErrorCode = strawberry.field(
+        description="Stable machine-readable reason; clients switch on it."
+    )
+    field: list[str] | None = strawberry.field(
+        description='Path of the input field the error is about, e.g. ["input", "code"].'
+    )
+    message: str = strawberry.field(
+        description="Human message in the account's locale (or the request's Accept-Language)."
+    )
+    retry_after: int | None = strawberry.field(
+        default=None, description="For RATE_LIMITED: seconds to wait before trying again."
+    )
+
 
 _ERRORS = "Expected failures, empty on success."
 
 
 def _errors() -> list[UserError]:
-    return strawberry.field(default_factory=list, description=_ERRORS)  # type: ignore[no-any-return]
+    errors: list[UserError] = strawberry.field(default_factory=list, description=_ERRORS)
+    return errors
 
 
 @strawberry.type(description="Result of signUp.")
 class SignUpPayload:
-    session: Session | None = strawberry.field(
-        default=None, description="The new account's first session."
+    session: OpenedSession | None = strawberry.field(
+        default=None, graphql_type=Session | None, description="The new account's first session."
     )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="On success exactly one of session and challenge is set.")
 class SignInPayload:
-    session: Session | None = strawberry.field(
-        default=None, description="Set when the account has no 2FA."
+    session: OpenedSession | None = strawberry.field(
+        default=None, graphql_type=Session | None, description="Set when the account has no 2FA."
     )
     challenge: TwoFactorChallenge | None = strawberry.field(
         default=None, description="Set when a second factor is due: call verifySignIn."
@@ -41,7 +68,9 @@ class SignInPayload:
 
 @strawberry.type(description="Result of verifySignIn.")
 class VerifySignInPayload:
-    session: Session | None = strawberry.field(default=None, description="The new session.")
+    session: OpenedSession | None = strawberry.field(
+        default=None, graphql_type=Session | None, description="The new session."
+    )
     used_backup_code: bool = strawberry.field(
         default=False, description="The code was a backup code."
     )
@@ -66,16 +95,16 @@ class StartTwoFactorPayload:
 
 @strawberry.type(description="Result of cancelTwoFactorSetup.")
 class CancelTwoFactorSetupPayload:
-    status: TwoFactorStatus | None = strawberry.field(
-        default=None, description="The status afterwards."
+    status: StatusRecord | None = strawberry.field(
+        default=None, graphql_type=TwoFactorStatus | None, description="The status afterwards."
     )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="Result of confirmTwoFactor.")
 class ConfirmTwoFactorPayload:
-    status: TwoFactorStatus | None = strawberry.field(
-        default=None, description="The status afterwards."
+    status: StatusRecord | None = strawberry.field(
+        default=None, graphql_type=TwoFactorStatus | None, description="The status afterwards."
     )
     backup_codes: list[str] | None = strawberry.field(
         default=None, description="Ten single-use backup codes, shown once."
@@ -85,8 +114,8 @@ class ConfirmTwoFactorPayload:
 
 @strawberry.type(description="Result of regenerateBackupCodes.")
 class RegenerateBackupCodesPayload:
-    status: TwoFactorStatus | None = strawberry.field(
-        default=None, description="The status afterwards."
+    status: StatusRecord | None = strawberry.field(
+        default=None, graphql_type=TwoFactorStatus | None, description="The status afterwards."
     )
     backup_codes: list[str] | None = strawberry.field(
         default=None, description="Ten new codes; every earlier code stops working."
@@ -96,8 +125,8 @@ class RegenerateBackupCodesPayload:
 
 @strawberry.type(description="Result of disableTwoFactor.")
 class DisableTwoFactorPayload:
-    status: TwoFactorStatus | None = strawberry.field(
-        default=None, description="The status afterwards."
+    status: StatusRecord | None = strawberry.field(
+        default=None, graphql_type=TwoFactorStatus | None, description="The status afterwards."
     )
     errors: list[UserError] = _errors()
 
@@ -112,15 +141,15 @@ class MarkNotificationsReadPayload:
 
 @strawberry.type(description="Result of requestTwoFactorRecovery.")
 class RequestTwoFactorRecoveryPayload:
-    request: RecoveryRequest | None = strawberry.field(
-        default=None, description="The request sent."
+    request: records.RecoveryRequest | None = strawberry.field(
+        default=None, graphql_type=RecoveryRequest | None, description="The request sent."
     )
     errors: list[UserError] = _errors()
 
 
 @strawberry.type(description="Result of resolveRecoveryRequest.")
 class ResolveRecoveryRequestPayload:
-    request: RecoveryRequest | None = strawberry.field(
-        default=None, description="The resolved request."
+    request: records.RecoveryRequest | None = strawberry.field(
+        default=None, graphql_type=RecoveryRequest | None, description="The resolved request."
     )
     errors: list[UserError] = _errors()

@@ -1,7 +1,9 @@
 """Object types of the contract.
 
-Resolvers hand back models and service dataclasses whose attributes already carry the field
-names, so most fields are plain attributes. `self` in a field method is that object.
+Resolvers hand back service records (models) and dataclasses whose attributes already carry
+the field names, so most fields are plain attributes. A field computed from its object is
+a resolver function below that takes the object as `strawberry.Parent[...]`; a field holding
+a record says the record's Python type and names its GraphQL type with `graphql_type`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers import fields
-from resolvers.context import Context
+from resolvers.context import Info
+from schema.connections import Connection
 from schema.enums import (
     DocumentKind,
-    ErrorCode,
     Locale,
     NotificationKind,
     NotificationLevel,
@@ -26,8 +28,9 @@ from schema.enums import (
     TwoFactorMethod,
 )
 from schema.global_id import to_global_id
-
-Info = strawberry.Info[Context, None]
+from services import records
+from services.pagination import Page
+from services.status import TwoFactorStatus as StatusRecord
 
 # The two arguments of every connection (Relay cursor pagination, forward only).
 FIRST = "How many items at most, 1 to 100."
@@ -50,33 +53,8 @@ class Node:
         return _same_name(cls, obj)
 
 
-@strawberry.type(description="Relay cursor pagination.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More items after endCursor.")
-    has_previous_page: bool = strawberry.field(description="Items before startCursor.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
-    end_cursor: str | None = strawberry.field(
-        description="Cursor of the last edge: pass it as `after`."
-    )
-
-
-@strawberry.type(
-    description="An expected failure of a mutation, meant to be shown to a person. "
-    "Unexpected failures stay in the top-level `errors` of the response, masked."
-)
-class UserError:
-    code: ErrorCode = strawberry.field(
-        description="Stable machine-readable reason; clients switch on it."
-    )
-    field: list[str] | None = strawberry.field(
-        description='Path of the input field the error is about, e.g. ["input", "code"].'
-    )
-    message: str = strawberry.field(
-        description="Human message in the account's locale (or the request's Accept-Language)."
-    )
-    retry_after: int | None = strawberry.field(
-        default=None, description="For RATE_LIMITED: seconds to wait before trying again."
-    )
+def _method(status: strawberry.Parent[StatusRecord]) -> TwoFactorMethod | None:
+    return TwoFactorMethod.TOTP if status.enabled else None
 
 
 @strawberry.type(description="Two-factor authentication state of an account.")
@@ -92,10 +70,9 @@ class TwoFactorStatus:
     backup_codes_generated_at: datetime | None = strawberry.field(
         description="When the current batch of backup codes was made."
     )
-
-    @strawberry.field(description="TOTP when enabled, null otherwise.")
-    def method(self) -> TwoFactorMethod | None:
-        return TwoFactorMethod.TOTP if self.enabled else None
+    method: TwoFactorMethod | None = strawberry.field(
+        resolver=_method, description="TOTP when enabled, null otherwise."
+    )
 
 
 @strawberry.type(
@@ -126,6 +103,92 @@ class TwoFactorSetup:
     )
 
 
+def _notification_id(notification: strawberry.Parent[records.Notification]) -> strawberry.ID:
+    return strawberry.ID(to_global_id("Notification", notification.id))
+
+
+def _notification_message(notification: strawberry.Parent[records.Notification], info: Info) -> str:
+    return fields.notification_message(info, notification)
+
+
+# Account is defined below (it pages notifications: one of the two comes first). Strawberry
+# evaluates `graphql_type` when the class is decorated, so it cannot name a later class; a
+# return annotation can (read when the schema is built), at the price of saying Account where
+# the resolver returns the record Account shows.
+async def _notification_account(
+    notification: strawberry.Parent[records.Notification], info: Info
+) -> Account:
+    return await fields.notification_account(info, notification)  # type: ignore[return-value]
+
+
+@strawberry.type(
+    description="A message about a change on the account, shown as a banner and kept in a feed."
+)
+class Notification(Node):
+    kind: NotificationKind = strawberry.field(description="What it is about.")
+    level: NotificationLevel = strawberry.field(description="How it should look.")
+    created_at: datetime = strawberry.field(description="When it happened.")
+    read_at: datetime | None = strawberry.field(description="When it was marked read.")
+    id: strawberry.ID = strawberry.field(resolver=_notification_id, description="Opaque global id.")
+    message: str = strawberry.field(
+        resolver=_notification_message, description="In the account's locale."
+    )
+    account: Account = strawberry.field(
+        resolver=_notification_account,
+        description="The account, so a client cache can refresh its 2FA status from the event itself.",
+    )
+
+
+def _security_event_id(event: strawberry.Parent[records.SecurityEvent]) -> strawberry.ID:
+    return strawberry.ID(to_global_id("SecurityEvent", event.id))
+
+
+@strawberry.type(description="One entry of the account's security history.")
+class SecurityEvent(Node):
+    kind: SecurityEventKind = strawberry.field(description="What happened.")
+    created_at: datetime = strawberry.field(description="When.")
+    ip_address: str | None = strawberry.field(description="From which IP address.")
+    user_agent: str | None = strawberry.field(description="With which browser or app.")
+    id: strawberry.ID = strawberry.field(
+        resolver=_security_event_id, description="Opaque global id."
+    )
+
+
+def _account_id(account: strawberry.Parent[records.Account]) -> strawberry.ID:
+    return strawberry.ID(to_global_id("Account", account.id))
+
+
+async def _two_factor(account: strawberry.Parent[records.Account], info: Info) -> StatusRecord:
+    return await fields.two_factor_status(info, account.id)
+
+
+async def _notifications(
+    account: strawberry.Parent[records.Account],
+    info: Info,
+    first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+    after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    unread_only: Annotated[
+        bool | None, strawberry.argument(description="Only notifications not yet read.")
+    ] = False,
+) -> Page[records.Notification]:
+    return await fields.notifications(info, account, first, after, bool(unread_only))
+
+
+async def _unread_notification_count(
+    account: strawberry.Parent[records.Account], info: Info
+) -> int:
+    return await fields.unread_notification_count(info, account)
+
+
+async def _security_events(
+    account: strawberry.Parent[records.Account],
+    info: Info,
+    first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+    after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+) -> Page[records.SecurityEvent]:
+    return await fields.security_events(info, account, first, after)
+
+
 @strawberry.type(description="A customer-area account.")
 class Account(Node):
     email: str = strawberry.field(description="Sign-in email.")
@@ -136,48 +199,27 @@ class Account(Node):
     locale: Locale = strawberry.field(description="Language of messages and emails.")
     role: Role = strawberry.field(description="CUSTOMER or SUPPORT.")
     created_at: datetime = strawberry.field(description="When the account was created.")
-
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("Account", self.pk))  # type: ignore[attr-defined]
-
-    @strawberry.field(description="2FA status of the account.")
-    async def two_factor(self, info: Info) -> TwoFactorStatus:
-        return await fields.two_factor_status(info, self.pk)  # type: ignore[attr-defined, return-value]
-
-    @strawberry.field(
+    id: strawberry.ID = strawberry.field(resolver=_account_id, description="Opaque global id.")
+    two_factor: StatusRecord = strawberry.field(
+        resolver=_two_factor, graphql_type=TwoFactorStatus, description="2FA status of the account."
+    )
+    notifications: Page[records.Notification] = strawberry.field(
+        resolver=_notifications,
+        graphql_type=Connection[Notification],
         description="Newest first. The account's own inbox: only its owner reads it (FORBIDDEN "
-        "for anyone else, support included)."
+        "for anyone else, support included).",
     )
-    async def notifications(
-        self,
-        info: Info,
-        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
-        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
-        unread_only: Annotated[
-            bool | None, strawberry.argument(description="Only notifications not yet read.")
-        ] = False,
-    ) -> NotificationConnection:
-        return await fields.notifications(info, self, first, after, bool(unread_only))  # type: ignore[arg-type, return-value]
-
-    @strawberry.field(
-        description="Notifications not yet marked read; like notifications, for the owner only."
+    unread_notification_count: int = strawberry.field(
+        resolver=_unread_notification_count,
+        description="Notifications not yet marked read; like notifications, for the owner only.",
     )
-    async def unread_notification_count(self, info: Info) -> int:
-        return await fields.unread_notification_count(info, self)  # type: ignore[arg-type]
-
-    @strawberry.field(
+    security_events: Page[records.SecurityEvent] = strawberry.field(
+        resolver=_security_events,
+        graphql_type=Connection[SecurityEvent],
         description="The account's security history, newest first. Its owner reads it, and "
         "support reads that of an account with a recovery request (sign-ins, changes and where "
-        "they came from help decide the request)."
+        "they came from help decide the request).",
     )
-    async def security_events(
-        self,
-        info: Info,
-        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
-        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
-    ) -> SecurityEventConnection:
-        return await fields.security_events(info, self, first, after)  # type: ignore[arg-type, return-value]
 
 
 @strawberry.type(
@@ -186,7 +228,9 @@ class Account(Node):
 class Session:
     token: str = strawberry.field(description="Shown once; only a hash of it is stored.")
     expires_at: datetime = strawberry.field(description="After this the token is refused.")
-    account: Account = strawberry.field(description="The signed-in account.")
+    account: records.Account = strawberry.field(
+        graphql_type=Account, description="The signed-in account."
+    )
 
 
 @strawberry.type(
@@ -200,70 +244,8 @@ class TwoFactorChallenge:
     methods: list[SecondFactorKind] = strawberry.field(description="What verifySignIn accepts.")
 
 
-@strawberry.type(
-    description="A message about a change on the account, shown as a banner and kept in a feed."
-)
-class Notification(Node):
-    kind: NotificationKind = strawberry.field(description="What it is about.")
-    level: NotificationLevel = strawberry.field(description="How it should look.")
-    created_at: datetime = strawberry.field(description="When it happened.")
-    read_at: datetime | None = strawberry.field(description="When it was marked read.")
-
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("Notification", self.pk))  # type: ignore[attr-defined]
-
-    @strawberry.field(description="In the account's locale.")
-    def message(self, info: Info) -> str:
-        return fields.notification_message(info, self)  # type: ignore[arg-type]
-
-    @strawberry.field(
-        description="The account, so a client cache can refresh its 2FA status from the event itself."
-    )
-    async def account(self, info: Info) -> Account:
-        return await fields.notification_account(info, self)  # type: ignore[arg-type, return-value]
-
-
-@strawberry.type(description="One entry of the account's security history.")
-class SecurityEvent(Node):
-    kind: SecurityEventKind = strawberry.field(description="What happened.")
-    created_at: datetime = strawberry.field(description="When.")
-    ip_address: str | None = strawberry.field(description="From which IP address.")
-    user_agent: str | None = strawberry.field(description="With which browser or app.")
-
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("SecurityEvent", self.pk))  # type: ignore[attr-defined]
-
-
-@strawberry.type(description="An edge of a NotificationConnection.")
-class NotificationEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
-    node: Notification = strawberry.field(description="The notification.")
-
-
-@strawberry.type(description="A page of notifications, newest first.")
-class NotificationConnection:
-    edges: list[NotificationEdge] = strawberry.field(description="The page.")
-    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
-    total_count: int = strawberry.field(
-        description="All matching notifications, not only this page."
-    )
-
-
-@strawberry.type(description="An edge of a SecurityEventConnection.")
-class SecurityEventEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
-    node: SecurityEvent = strawberry.field(description="The event.")
-
-
-@strawberry.type(description="A page of security events, newest first.")
-class SecurityEventConnection:
-    edges: list[SecurityEventEdge] = strawberry.field(description="The page.")
-    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
-    total_count: int = strawberry.field(
-        description="All events of the account, not only this page."
-    )
+def _download_url(document: strawberry.Parent[records.RecoveryDocument], info: Info) -> str:
+    return fields.download_url(info, document)
 
 
 @strawberry.type(description="A document sent with a lost-device recovery request.")
@@ -272,12 +254,26 @@ class RecoveryDocument:
     file_name: str = strawberry.field(description="Name of the uploaded file.")
     content_type: str = strawberry.field(description="Detected from the content.")
     size: int = strawberry.field(description="In bytes.")
-
-    @strawberry.field(
-        description="Short-lived link, served only to a SUPPORT session (valid 10 minutes at most)."
+    download_url: str = strawberry.field(
+        resolver=_download_url,
+        description="Short-lived link, served only to a SUPPORT session (valid 10 minutes at most).",
     )
-    def download_url(self, info: Info) -> str:
-        return fields.download_url(info, self)  # type: ignore[arg-type]
+
+
+async def _requester(
+    request: strawberry.Parent[records.RecoveryRequest], info: Info
+) -> records.Account | None:
+    return await fields.recovery_account(info, request)
+
+
+async def _documents(
+    request: strawberry.Parent[records.RecoveryRequest], info: Info
+) -> list[records.RecoveryDocument]:
+    return await fields.recovery_documents(info, request)
+
+
+def _recovery_request_id(request: strawberry.Parent[records.RecoveryRequest]) -> strawberry.ID:
+    return strawberry.ID(to_global_id("RecoveryRequest", request.id))
 
 
 @strawberry.type(description="A customer's request to turn 2FA off after losing the device.")
@@ -289,28 +285,14 @@ class RecoveryRequest(Node):
     resolution_note: str | None = strawberry.field(
         description="Support's note, sent to the customer."
     )
-
-    @strawberry.field(description="Visible to SUPPORT only.")
-    async def account(self, info: Info) -> Account | None:
-        return await fields.recovery_account(info, self)  # type: ignore[arg-type, return-value]
-
-    @strawberry.field(description="Visible to SUPPORT only; empty once the documents are purged.")
-    async def documents(self, info: Info) -> list[RecoveryDocument]:
-        return await fields.recovery_documents(info, self)  # type: ignore[arg-type, return-value]
-
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("RecoveryRequest", self.pk))  # type: ignore[attr-defined]
-
-
-@strawberry.type(description="An edge of a RecoveryRequestConnection.")
-class RecoveryRequestEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
-    node: RecoveryRequest = strawberry.field(description="The request.")
-
-
-@strawberry.type(description="A page of recovery requests, oldest pending first.")
-class RecoveryRequestConnection:
-    edges: list[RecoveryRequestEdge] = strawberry.field(description="The page.")
-    page_info: PageInfo = strawberry.field(description="Cursors of the page.")
-    total_count: int = strawberry.field(description="All matching requests.")
+    account: records.Account | None = strawberry.field(
+        resolver=_requester, graphql_type=Account | None, description="Visible to SUPPORT only."
+    )
+    documents: list[records.RecoveryDocument] = strawberry.field(
+        resolver=_documents,
+        graphql_type=list[RecoveryDocument],
+        description="Visible to SUPPORT only; empty once the documents are purged.",
+    )
+    id: strawberry.ID = strawberry.field(
+        resolver=_recovery_request_id, description="Opaque global id."
+    )

@@ -7,9 +7,8 @@ from datetime import timedelta
 from tortoise.exceptions import IntegrityError
 
 from models import Account, RecoveryDocument, RecoveryRequest, Session, SignInChallenge
-from models.accounts import Role
 from models.recovery import DocumentKind, RecoveryStatus
-from services import changes, documents, emails, session_events, two_factor, validation
+from services import access, changes, documents, emails, session_events, two_factor, validation
 from services.changes import Change
 from services.documents import CheckedFile, UploadedFile
 from services.errors import (
@@ -122,8 +121,7 @@ async def resolve(
     meta: RequestMeta,
 ) -> RecoveryRequest:
     note = _free_text(note, "note")
-    if reviewer.role != Role.SUPPORT:
-        raise Forbidden()
+    access.require_support(reviewer)
     pending = await RecoveryRequest.get_or_none(id=request_id).select_related("account")
     if pending is None:
         raise NotFound(field="id")
@@ -188,11 +186,8 @@ async def queue(
 
 
 async def visible(viewer: Account, request_id: int) -> RecoveryRequest | None:
-    """Support sees every request; a customer only their own."""
     found = await RecoveryRequest.get_or_none(id=request_id)
-    if found is None or (viewer.role != Role.SUPPORT and found.account_id != viewer.id):
-        return None
-    return found
+    return found if found is not None and access.may_see_recovery_request(viewer, found) else None
 
 
 async def documents_of_requests(request_ids: list[int]) -> dict[int, list[RecoveryDocument]]:

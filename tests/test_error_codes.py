@@ -33,7 +33,6 @@ FIELD_SECOND = {
     "read_checked",
     "decode_cursor",
     "_free_text",
-    "free_text",
 }
 
 

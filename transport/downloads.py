@@ -8,11 +8,10 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from models.accounts import Role
-from resolvers.context import bearer_token
-from services import accounts, documents
+from services import access, accounts, documents
 from services.errors import Forbidden, NotFound
 from services.runtime import Runtime
+from transport.context import bearer_token
 from transport.session_cookie import cookie_token
 
 
@@ -44,7 +43,7 @@ async def recovery_document(request: Request) -> Response:
         return PlainTextResponse(
             "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
-    if session.account.role != Role.SUPPORT:
+    if not access.is_support(session.account):
         return PlainTextResponse("Forbidden", status_code=403)
     try:
         document_id = int(request.path_params["document_id"])

@@ -31,10 +31,11 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from resolvers.context import Context, authenticate_connection, build_context
+from resolvers.context import Context
 from services.runtime import Runtime
 from transport import request_json
 from transport.browser import websocket_origin_allowed
+from transport.context import authenticate_connection, build_context
 from transport.session_watch import SessionWatch
 from webclient import graphiql_page
 

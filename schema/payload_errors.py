@@ -8,10 +8,9 @@ from typing import ParamSpec, TypeVar
 
 import strawberry
 
-from resolvers.context import Context
 from resolvers.error_fields import api_path
 from schema.enums import ErrorCode
-from schema.types import UserError
+from schema.payloads import UserError
 from services.errors import VerrouError
 from services.i18n import translate
 
@@ -41,7 +40,9 @@ def payload_errors(
             try:
                 return await resolver(*args, **kwargs)
             except VerrouError as error:
-                info: strawberry.Info[Context, None] = kwargs["info"]  # type: ignore[assignment]
+                info = kwargs["info"]
+                if not isinstance(info, strawberry.Info):
+                    raise
                 return payload(errors=[user_error(error, info.context.locale)])
 
         return wrapper

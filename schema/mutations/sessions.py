@@ -1,0 +1,78 @@
+"""signUp, signIn, verifySignIn, signOut."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers import sessions
+from resolvers.context import Info
+from schema.enums import SecondFactorKind
+from schema.inputs import SignInInput, SignUpInput, VerifySignInInput
+from schema.payload_errors import payload_errors
+from schema.payloads import SignInPayload, SignOutPayload, SignUpPayload, VerifySignInPayload
+from schema.types import TwoFactorChallenge
+from services import records
+
+
+@payload_errors(SignUpPayload)
+async def sign_up(
+    info: Info,
+    input: Annotated[
+        SignUpInput,
+        strawberry.argument(description="Email, password and profile of the new account."),
+    ],
+) -> SignUpPayload:
+    opened = await sessions.sign_up(
+        info,
+        email=input.email,
+        password=input.password,
+        company_name=input.company_name,
+        billing_contact_email=input.billing_contact_email,
+        locale=records.Locale[input.locale.name] if input.locale else None,
+    )
+    return SignUpPayload(session=opened)
+
+
+@payload_errors(SignInPayload)
+async def sign_in(
+    info: Info,
+    input: Annotated[
+        SignInInput, strawberry.argument(description="The account's email and password.")
+    ],
+) -> SignInPayload:
+    result = await sessions.sign_in(info, email=input.email, password=input.password)
+    if isinstance(result, sessions.OpenedSession):
+        return SignInPayload(session=result)
+    return SignInPayload(
+        challenge=TwoFactorChallenge(
+            token=result.token,
+            expires_at=result.challenge.expires_at,
+            methods=[SecondFactorKind.TOTP, SecondFactorKind.BACKUP_CODE],
+        )
+    )
+
+
+@payload_errors(VerifySignInPayload)
+async def verify_sign_in(
+    info: Info,
+    input: Annotated[
+        VerifySignInInput,
+        strawberry.argument(description="The challenge token of signIn and the code typed."),
+    ],
+) -> VerifySignInPayload:
+    verified = await sessions.verify_sign_in(
+        info, challenge_token=input.challenge_token, code=input.code
+    )
+    return VerifySignInPayload(
+        session=verified.session,
+        used_backup_code=verified.used_backup_code,
+        backup_codes_remaining=verified.backup_codes_remaining,
+    )
+
+
+@payload_errors(SignOutPayload)
+async def sign_out(info: Info) -> SignOutPayload:
+    await sessions.sign_out(info)
+    return SignOutPayload()
