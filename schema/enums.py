@@ -26,7 +26,7 @@ class Role(Enum):
     description=(
         "Stable machine-readable reason of a `UserError`, and the `extensions.code` of a "
         "top-level error; clients switch on it. Each value says when it happens, then what a "
-        "client should do (the README's error table is this text: tests/test_descriptions.py)."
+        "client should do (docs/errors.md's table is this text: tests/test_docs.py)."
     )
 )
 class ErrorCode(Enum):

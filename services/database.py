@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate
 
 from services.settings import Settings
@@ -54,3 +54,8 @@ def __getattr__(name: str) -> Any:
     if name == "TORTOISE_ORM":
         return _cli_config()
     raise AttributeError(name)
+
+
+async def ping() -> None:
+    """One round trip to the database; raises whatever the driver raises when it is down."""
+    await connections.get("default").execute_query("SELECT 1")

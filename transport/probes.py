@@ -6,9 +6,8 @@ import logging
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from tortoise import connections
 
-from services import outbox
+from services import database, outbox
 from services.runtime import Runtime
 
 logger = logging.getLogger("verrou.probes")
@@ -23,7 +22,7 @@ async def readyz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     checks: dict[str, str] = {}
     try:
-        await connections.get("default").execute_query("SELECT 1")
+        await database.ping()
         checks["database"] = "ok"
     except Exception as error:  # any failure means not ready; the reason goes to the log
         logger.warning("readiness: database unavailable (%s)", type(error).__name__)
