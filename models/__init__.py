@@ -1,6 +1,6 @@
 """Tortoise models of Verrou, and nothing else."""
 
-from models.accounts import Account, Session, SignInChallenge
+from models.accounts import Account, LinkToken, RememberedDevice, Session, SignInChallenge
 from models.activity import FailedAttempt, Notification, SecurityEvent
 from models.outbox import OutboxEmail
 from models.recovery import RecoveryDocument, RecoveryRequest
@@ -10,10 +10,12 @@ __all__ = [
     "Account",
     "BackupCode",
     "FailedAttempt",
+    "LinkToken",
     "Notification",
     "OutboxEmail",
     "RecoveryDocument",
     "RecoveryRequest",
+    "RememberedDevice",
     "SecurityEvent",
     "Session",
     "SignInChallenge",

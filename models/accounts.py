@@ -68,3 +68,47 @@ class SignInChallenge(Model):
 
     class Meta:
         table = "sign_in_challenge"
+
+
+class LinkToken(Model):
+    """A single-use token sent in an email link (verify a billing contact, reset a password,
+    secure the account, cancel a scheduled recovery). Only its SHA-256 is stored."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="link_tokens", on_delete=fields.CASCADE
+    )
+    account_id: int
+    # A services.link_tokens.LinkPurpose value.
+    purpose = fields.CharField(max_length=32)
+    # What the link is about, when the account alone does not say it (the billing contact
+    # address being verified, a recovery request's id).
+    subject = fields.CharField(max_length=254, null=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "link_token"
+
+
+class RememberedDevice(Model):
+    """A browser or app that skips the second factor at sign-in until `expires_at` (fixed:
+    use does not extend it). Only the SHA-256 of its device token is stored; `binding` ties it
+    to the account's password and 2FA enrolment as they were when it was remembered."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="remembered_devices", on_delete=fields.CASCADE
+    )
+    account_id: int
+    binding = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    ip_address = fields.CharField(max_length=45, null=True)
+    user_agent = fields.CharField(max_length=512, null=True)
+
+    class Meta:
+        table = "remembered_device"

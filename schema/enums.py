@@ -102,6 +102,14 @@ class ErrorCode(Enum):
         "ALREADY_RESOLVED",
         description="The recovery request was already approved or rejected (`resolveRecoveryRequest` on a resolved request). Refresh the request; the earlier decision stands.",
     )
+    TWO_FACTOR_REQUIRED = strawberry.enum_value(
+        "TWO_FACTOR_REQUIRED",
+        description="The action needs 2FA on the acting account (support staff must have it). Turn 2FA on for this account, sign in again with the second factor, then retry.",
+    )
+    LINK_EXPIRED = strawberry.enum_value(
+        "LINK_EXPIRED",
+        description="A link or token from an email is unknown, already used or expired. Ask for a new email (the action that sent it).",
+    )
 
 
 @strawberry.enum(description="The second factor of an account.")

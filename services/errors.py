@@ -19,6 +19,8 @@ VerrouError
 ├── FileTooLarge                 an upload over the size limit
 ├── UnsupportedFileType          an upload that is not a PDF, JPEG or PNG
 ├── AlreadyResolved              a recovery request answered already
+├── TwoFactorRequired            the acting account needs 2FA of its own (support staff)
+├── LinkExpired                  an emailed link's token unknown, used or expired
 └── SecondFactorError
     ├── InvalidCode              wrong TOTP or backup code
     ├── CodeAlreadyUsed          a TOTP step at or before the last accepted one
@@ -135,3 +137,11 @@ class CodeAlreadyUsed(SecondFactorError):
 
 class ChallengeExpired(SecondFactorError):
     code = "CHALLENGE_EXPIRED"
+
+
+class TwoFactorRequired(VerrouError):
+    code = "TWO_FACTOR_REQUIRED"
+
+
+class LinkExpired(VerrouError):
+    code = "LINK_EXPIRED"

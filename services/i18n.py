@@ -100,6 +100,18 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Cette demande a déjà été traitée.",
         "en": "This request was already resolved.",
     },
+    "TWO_FACTOR_REQUIRED": {
+        "fr": (
+            "Cette action demande la double authentification sur votre compte : activez-la, "
+            "puis reconnectez-vous."
+        ),
+        "en": "This action needs two-factor authentication on your account: turn it on, then "
+        "sign in again.",
+    },
+    "LINK_EXPIRED": {
+        "fr": "Ce lien n'est plus valable (déjà utilisé ou expiré). Demandez un nouvel e-mail.",
+        "en": "This link is no longer valid (already used or expired). Ask for a new email.",
+    },
     "COMPANY_REGISTRATION_REQUIRED": {
         "fr": "Pour un compte d'entreprise, joignez aussi l'extrait d'immatriculation (KBIS).",
         "en": "For a company account, also attach the company registration extract (KBIS).",
