@@ -149,6 +149,10 @@ class NotificationKind(Enum):
     RECOVERY_REJECTED = strawberry.enum_value(
         "RECOVERY_REJECTED", description="Support rejected the recovery request: 2FA stays on."
     )
+    SESSIONS_REVOKED = strawberry.enum_value(
+        "SESSIONS_REVOKED",
+        description="Sessions were ended by 'sign out everywhere', a revocation or 'this wasn't me'.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")
