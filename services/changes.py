@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models import Account, Notification
-from services import notifications, security_events
+from models import Account, Notification, Session
+from services import notifications, security_events, session_events
 from services.notifications import NotificationKind
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
@@ -37,6 +37,8 @@ class Change:
     meta: RequestMeta
     connection: BaseDBAsyncClient
     notifications: list[Notification] = field(default_factory=list)
+    # Sessions this change revoked: their sockets close after the notifications are out.
+    ended_sessions: list[int] = field(default_factory=list)
 
     async def record_event(self, kind: SecurityEventKind) -> None:
         await security_events.record(self.rt, self.account.id, kind, self.meta, self.connection)
@@ -50,6 +52,25 @@ class Change:
         )
         self.notifications.append(notification)
         return notification
+
+    async def end_sessions(self, *, keep: int | None = None) -> int:
+        """Revoke every open session of the account but `keep`; how many ended. Their
+        WebSockets close (4403, on every process) once the change is committed and its
+        notifications are published, so an open page hears why before its socket closes."""
+        open_sessions = Session.filter(account_id=self.account.id, revoked_at=None)
+        if keep is not None:
+            open_sessions = open_sessions.exclude(id=keep)
+        ids: list[int] = [
+            row["id"] for row in await open_sessions.using_db(self.connection).values("id")
+        ]
+        if ids:
+            await (
+                Session.filter(id__in=ids)
+                .using_db(self.connection)
+                .update(revoked_at=self.rt.clock.now())
+            )
+            self.ended_sessions.extend(ids)
+        return len(ids)
 
 
 @asynccontextmanager
@@ -71,3 +92,5 @@ async def account_change(
             on_rollback()
         raise
     await notifications.publish(rt, account, change.notifications)
+    if change.ended_sessions:
+        await session_events.announce_ended(rt, account.id, change.ended_sessions)

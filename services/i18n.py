@@ -159,7 +159,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Le support a refusé votre demande de désactivation de la double authentification.",
         "en": "Support rejected your request to turn two-factor authentication off.",
     },
-    # `count`: how many sessions ended; `reason`: services.sessions' RevocationReason.
+    # `count`: how many sessions ended; `reason`: SIGN_OUT_EVERYWHERE, REVOKED or ACCOUNT_SECURED.
     "NOTIFICATION_SESSIONS_REVOKED": {
         "fr": "{count} session(s) de votre compte ont été déconnectées.",
         "en": "{count} session(s) of your account were signed out.",

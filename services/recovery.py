@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from models import Account, RecoveryDocument, RecoveryRequest, Session, SignInChallenge
+from models import Account, RecoveryDocument, RecoveryRequest, SignInChallenge
 from models.recovery import DocumentKind, RecoveryStatus
-from services import access, changes, documents, emails, session_events, two_factor, validation
+from services import access, changes, documents, emails, two_factor, validation
 from services.changes import Change
 from services.documents import CheckedFile, UploadedFile
 from services.errors import (
@@ -149,11 +149,7 @@ async def resolve(
             # The person lost the device: 2FA off, and every session of the account ends
             # (whoever else holds one must sign in again, with the password only).
             await two_factor.turn_off(change)
-            await (
-                Session.filter(account_id=account.id, revoked_at=None)
-                .using_db(change.connection)
-                .update(revoked_at=now)
-            )
+            await change.end_sessions()
         await change.record_event(
             SecurityEventKind.RECOVERY_APPROVED if approve else SecurityEventKind.RECOVERY_REJECTED
         )
@@ -161,8 +157,6 @@ async def resolve(
             NotificationKind.RECOVERY_APPROVED if approve else NotificationKind.RECOVERY_REJECTED,
             {"request_id": _reference(request_id), "note": note or ""},
         )
-    if approve:
-        await session_events.announce_ended(rt, account.id, None)
     return await RecoveryRequest.get(id=request_id)
 
 

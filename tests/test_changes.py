@@ -8,11 +8,12 @@ import dataclasses
 import pytest
 from starlette.applications import Starlette
 
-from models import Account, Notification, OutboxEmail, SecurityEvent
+from models import Account, Notification, OutboxEmail, SecurityEvent, Session
 from services import changes
 from services.notifications import NotificationKind, decode
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
+from services.session_events import ended_sessions
 from tests.helpers import Api
 
 META = RequestMeta(ip_address="203.0.113.9", user_agent="test")
@@ -81,3 +82,31 @@ async def test_a_change_that_fails_leaves_no_row_tells_nothing_and_undoes(
         told = decode(await asyncio.wait_for(anext(events), 5))
 
     assert told.notification.id == later.id
+
+
+async def test_ended_sessions_are_told_after_the_notifications_and_only_the_accounts(
+    app: Starlette, api: Api
+) -> None:
+    rt, account = await signed_up(app, api)
+    await api.sign_in()  # a second session of alice's
+    await api.sign_up("bob@example.com")
+    kept = await Session.filter(account_id=account.id).order_by("id").first()
+    assert kept is not None
+
+    async with rt.broker.subscribe(account.id) as events:
+        async with changes.account_change(rt, account, META) as change:
+            ended = await change.end_sessions(keep=kept.id)
+            await change.notify(
+                NotificationKind.SESSIONS_REVOKED, {"count": ended, "reason": "REVOKED"}
+            )
+        first = await asyncio.wait_for(anext(events), 5)
+        second = await asyncio.wait_for(anext(events), 5)
+
+    assert ended == 1
+    assert decode(first).notification.kind == "SESSIONS_REVOKED"
+    others = await Session.filter(account_id=account.id).exclude(id=kept.id)
+    assert ended_sessions(second) == {session.id for session in others}
+    assert all(session.revoked_at == rt.clock.now() for session in others)
+    assert (await Session.get(id=kept.id)).revoked_at is None
+    bob = await Account.get(email="bob@example.com")
+    assert await Session.filter(account_id=bob.id, revoked_at=None).count() == 1
