@@ -292,3 +292,41 @@ async def test_run_survives_a_failed_pass_and_the_lease_frees_the_row(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert transport.calls == 2
+
+
+class SwallowsCancellation:
+    """A send that ends normally although the worker was cancelled meanwhile, as aiosmtplib's
+    does on Python 3.11 when the cancellation arrives with the server's reply (its
+    asyncio.wait_for returns the reply and drops the cancellation)."""
+
+    def __init__(self, inner: SmtpTransport) -> None:
+        self.inner = inner
+        self.replied = asyncio.Event()
+
+    async def send(self, row: OutboxEmail) -> None:
+        await self.inner.send(row)
+        self.replied.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+
+async def test_run_stops_when_a_send_swallowed_its_cancellation(
+    api: Api, rt: Runtime, settings: Settings, smtp: SmtpServer
+) -> None:
+    (row,) = await queue(api, rt)
+    transport = SwallowsCancellation(SmtpTransport(settings))
+    task = asyncio.create_task(OutboxWorker(rt, transport).run())
+    try:
+        await asyncio.wait_for(transport.replied.wait(), 10)
+        task.cancel()
+        # The poll interval is an hour: a worker that went back to waiting is still there.
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done == {task} and task.cancelled()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # It stopped after recording the send, so the message is not sent again.
+    await row.refresh_from_db()
+    assert (row.sent_at, row.locked_until) == (T0, None)
+    assert smtp.message_ids() == {row.message_id: 1}
