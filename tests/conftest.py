@@ -280,6 +280,8 @@ def make_settings(db_path: Path, var_dir: Path, **overrides: Any) -> Settings:
         "var_dir": var_dir,
         "encryption_keys": TEST_KEY,
         "environment": "development",
+        # A port of its own, so a live server of the test never meets another run's on 8000.
+        "port": free_port(),
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -287,9 +289,9 @@ def make_settings(db_path: Path, var_dir: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture
 def settings(db_path: Path, tmp_path: Path) -> Settings:
-    # A port of its own, so the `live` server's origin is the app's own (base_url): the
-    # WebSocket origin check trusts it, as it would a deployment's PUBLIC_URL.
-    return make_settings(db_path, tmp_path / "var", port=free_port())
+    # The `live` server listens on the settings' own port, so its origin is the app's own
+    # (base_url): the WebSocket origin check trusts it, as it would a deployment's PUBLIC_URL.
+    return make_settings(db_path, tmp_path / "var")
 
 
 async def start(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:

@@ -98,7 +98,8 @@ async def test_responses_name_a_listed_origin_and_never_another(api: Api) -> Non
 async def test_no_origin_is_allowed_by_default(
     db_path: Path, tmp_path: Path, clock: FrozenClock
 ) -> None:
-    app = create_app(make_settings(db_path, tmp_path / "var"), clock=clock)
+    # Served as on 8000 (over ASGI, nothing listens): its own origin gets no CORS grant either.
+    app = create_app(make_settings(db_path, tmp_path / "var", port=8000), clock=clock)
     async for client in start(app):
         for origin in (APP, "http://127.0.0.1:8000", "http://localhost:3000"):
             answer = await client.options("/graphql", headers=preflight(origin))
