@@ -4,6 +4,7 @@ real SMTP server, outages, a slow server, and a restart."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import threading
@@ -42,9 +43,13 @@ def settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
     )
 
 
+@contextlib.asynccontextmanager
 async def run_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
-    async for client in start(create_app(settings, clock=clock)):
-        yield Api(client, clock)
+    """An app for the block; its lifespan ends with the block even when the block fails
+    (a generator left open would keep Tortoise's global context for the next test)."""
+    async with contextlib.aclosing(start(create_app(settings, clock=clock))) as clients:
+        async for client in clients:
+            yield Api(client, clock)
 
 
 async def test_enabling_two_factor_emails_the_billing_contact(api: Api, smtp: SmtpServer) -> None:
@@ -101,7 +106,7 @@ async def test_a_fresh_app_sends_what_a_stopped_one_left(
     settings: Settings, smtp: SmtpServer, clock: FrozenClock
 ) -> None:
     smtp.stop()
-    async for first in run_app(settings, clock):
+    async with run_app(settings, clock) as first:
         await first.enable_two_factor(await first.sign_up(billingContactEmail=BILLING))
         await until_attempted(1)
     assert smtp.envelopes == []
@@ -111,7 +116,7 @@ async def test_a_fresh_app_sends_what_a_stopped_one_left(
     # moves the clock 30 s, so the row can be due again at once, and shutdown may cancel
     # the worker between claiming it and recording that attempt.
     clock.advance((LEASE + timedelta(seconds=10)).total_seconds())
-    async for _ in run_app(settings, clock):
+    async with run_app(settings, clock):
         await until(lambda: len(smtp.envelopes) == 1)
     assert smtp.message_ids().most_common(1)[0][1] == 1
 
@@ -122,7 +127,7 @@ async def test_without_smtp_host_emails_are_written_as_eml_files(
     caplog.set_level("INFO", logger="verrou")
     settings = make_settings(db_path, tmp_path / "var", outbox_poll_seconds=0.05)
     mail_dir = tmp_path / "var" / "mail"
-    async for api in run_app(settings, clock):
+    async with run_app(settings, clock) as api:
         await api.enable_two_factor(await api.sign_up(billingContactEmail=BILLING))
         # The worker logs where it wrote the file once the file is complete.
         await until(lambda: ".eml" in caplog.text)
