@@ -55,7 +55,9 @@ async def list_for(
         account_id=account_id, revoked_at=None, expires_at__gt=now, last_seen_at__gt=now - idle
     ).order_by("-last_seen_at", "-id")
     remembered = await remembered_devices.valid_until(
-        rt, [s.remembered_device_id for s in sessions if s.remembered_device_id is not None]
+        rt,
+        account_id,
+        [s.remembered_device_id for s in sessions if s.remembered_device_id is not None],
     )
     return [_shown(session, idle, current_session_id, remembered) for session in sessions]
 

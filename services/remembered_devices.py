@@ -78,12 +78,24 @@ async def recognise(rt: Runtime, account: Account, token: str | None) -> Remembe
     return device
 
 
-async def valid_until(rt: Runtime, device_ids: list[int]) -> dict[int, datetime]:
-    """When each still-remembered device's window ends (forgotten or expired ones left out)."""
-    if not device_ids:
+async def valid_until(rt: Runtime, account_id: int, device_ids: list[int]) -> dict[int, datetime]:
+    """When each of the account's devices that still skips the second factor stops doing so;
+    forgotten, expired and no longer bound (password or enrolment changed) ones left out."""
+    if not device_ids or rt.settings.remember_device_days <= 0:
         return {}
-    devices = await RememberedDevice.filter(id__in=device_ids, expires_at__gt=rt.clock.now())
-    return {device.id: device.expires_at for device in devices}
+    account = await Account.get(id=account_id)
+    two_factor = await TwoFactor.get_or_none(account_id=account_id, state=TwoFactorState.ACTIVE)
+    if two_factor is None:
+        return {}
+    message = _binding_message(account, two_factor)
+    devices = await RememberedDevice.filter(
+        id__in=device_ids, account_id=account_id, expires_at__gt=rt.clock.now()
+    )
+    return {
+        device.id: device.expires_at
+        for device in devices
+        if rt.keys.verify(message, device.binding, _BINDING)
+    }
 
 
 async def forget_all(account_id: int, connection: BaseDBAsyncClient | None = None) -> int:

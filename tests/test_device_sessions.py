@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from models import RememberedDevice, SecurityEvent, Session
 from schema.global_id import to_global_id
 from services.clock import FrozenClock
 from tests.conftest import LiveServer
 from tests.helpers import PASSWORD, SIGN_IN, Api, error_codes, until
+from tests.test_recovery import customer, file_request, support_agent
 from tests.test_subscriptions import ready
 from tests.ws_client import TRANSPORT_WS, subscriber
 
@@ -114,6 +116,23 @@ async def test_another_accounts_session_is_not_found_nor_seen(api: Api) -> None:
     refused = (await api.data(REVOKE, {"id": not_a_session}, token=alice))["revokeSession"]
     assert error_codes(refused) == ["NOT_FOUND"]
     assert await Session.filter(revoked_at__not_isnull=True).count() == 0
+
+
+async def test_support_reads_a_requesters_history_but_not_their_sessions(
+    api: Api, app: Starlette
+) -> None:
+    await customer(api)
+    agent = await support_agent(api, app)
+    await file_request(api, "alice@example.com")
+    query = """
+    query N($id: ID!) { node(id: $id) { ... on Account { email sessions { id } } } }
+    """
+    body = await api.gql(query, {"id": to_global_id("Account", 1)}, token=agent)
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
+    assert body["errors"][0]["path"] == ["node", "sessions"]
+    # The owner reads theirs.
+    own = await api.data("query { viewer { sessions { id } } }", token=agent)
+    assert len(own["viewer"]["sessions"]) == 1
 
 
 async def test_revoke_session_ends_it_tells_the_account_and_records_it(api: Api) -> None:

@@ -101,7 +101,10 @@ async def test_a_password_change_or_turning_2fa_off_forgets_the_device(
     api: Api, app: Starlette, clock: FrozenClock
 ) -> None:
     alice, bob = await two_accounts(api)
-    alices = (await remembered(api, "alice@example.com", alice))["deviceToken"]
+    first = await remembered(api, "alice@example.com", alice)
+    alices, alice_session = first["deviceToken"], first["session"]["token"]
+    listed = (await api.data(SESSIONS, token=alice_session))["viewer"]["sessions"]
+    assert [s["rememberedUntil"] is not None for s in listed if s["current"]] == [True]
     bobs = await remembered(api, "bob@example.com", bob)
     # Bob's own device still works: nothing below is his.
     assert (await sign_in(api, "bob@example.com", bobs["deviceToken"]))["session"] is not None
@@ -112,6 +115,8 @@ async def test_a_password_change_or_turning_2fa_off_forgets_the_device(
     await Account.filter(email="alice@example.com").update(password_hash=new_hash)
     after = await sign_in(api, "alice@example.com", alices, password=NEW_PASSWORD)
     assert after["session"] is None and after["challenge"] is not None
+    listed = (await api.data(SESSIONS, token=alice_session))["viewer"]["sessions"]
+    assert [s["rememberedUntil"] for s in listed if s["current"]] == [None]
 
     # Bob turns 2FA off: his devices are forgotten, not Alice's.
     await api.data(DISABLE, {"password": PASSWORD}, token=bobs["session"]["token"])
