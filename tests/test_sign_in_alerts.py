@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from models import LinkToken, Notification
+from models import LinkToken, Notification, OutboxEmail
 from services.clock import FrozenClock
 from services.crypto import token_digest
 from services.settings import Settings
@@ -159,6 +159,12 @@ async def test_three_wrong_second_factors_after_the_password_alert_once_per_wind
     assert "SECOND_FACTOR_FAILURES" not in await kinds("alice@example.com")
     assert error_codes(await api.verify(challenge, "000000")) == ["INVALID_CODE"]
     assert (await kinds("alice@example.com")).count("SECOND_FACTOR_FAILURES") == 1
+    # Emailed with a "this wasn't me" link (the account is in French).
+    warned = await OutboxEmail.get(subject="Quelqu'un connaît peut-être votre mot de passe")
+    text = text_of(parse_mail(warned.message.encode()))
+    link = re.search(r"/#/secure-account\?token=([A-Za-z0-9_-]+)", text)
+    assert link is not None and "3 codes" in text
+    assert (await LinkToken.get(token_hash=token_digest(link[1]))).purpose == "secure_account"
     # A fourth, on a new challenge, within the window: no second alert.
     assert error_codes(await api.verify(await api.challenge(), "000000")) == ["INVALID_CODE"]
     assert (await kinds("alice@example.com")).count("SECOND_FACTOR_FAILURES") == 1
