@@ -60,7 +60,10 @@ async def _seen_before(change: Change) -> bool:
     ).using_db(change.connection)
     if not await sign_ins.exists():
         return True
-    earlier = await sign_ins.filter(created_at__gt=since).values("ip_address", "user_agent")
+    # One row per address and user agent pair, however often a script signs in.
+    earlier = (
+        await sign_ins.filter(created_at__gt=since).distinct().values("ip_address", "user_agent")
+    )
     return any(device_key(row["ip_address"], row["user_agent"]) == key for row in earlier)
 
 
