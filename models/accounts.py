@@ -46,6 +46,14 @@ class Session(Model):
     revoked_at = fields.DatetimeField(null=True)
     ip_address = fields.CharField(max_length=45, null=True)
     user_agent = fields.CharField(max_length=512, null=True)
+    # The remembered device this session was opened from or remembered as (rememberedUntil).
+    remembered_device: fields.ForeignKeyNullableRelation[RememberedDevice] = fields.ForeignKeyField(
+        "models.RememberedDevice",
+        related_name="sessions",
+        null=True,
+        on_delete=fields.SET_NULL,
+    )
+    remembered_device_id: int | None
 
     class Meta:
         table = "session"

@@ -8,11 +8,12 @@ from graphql import OperationType
 
 from resolvers.context import Info
 from resolvers.errors import raised_top_level
-from services import access, documents, history, reads, status
+from services import access, device_sessions, documents, history, reads, status
 from services.i18n import translate
 from services.pagination import Page
 from services.records import (
     Account,
+    DeviceSession,
     Notification,
     RecoveryDocument,
     RecoveryRequest,
@@ -111,3 +112,10 @@ def download_url(info: Info, document: RecoveryDocument) -> str:
 
 async def visible_recovery_request(info: Info, request_id: int) -> RecoveryRequest | None:
     return await reads.recovery_request(info.context.account, request_id)
+
+
+async def account_sessions(info: Info, account: Account) -> list[DeviceSession]:
+    context = info.context
+    current = context.session.id if context.session is not None else None
+    with raised_top_level(info):
+        return await device_sessions.list_for(context.runtime, context.account, account.id, current)

@@ -27,6 +27,7 @@ class VerifiedSignIn:
     session: OpenedSession
     used_backup_code: bool
     backup_codes_remaining: int
+    device_token: str | None
 
 
 def _opened(info: Info, issued: IssuedSession) -> OpenedSession:
@@ -56,22 +57,36 @@ async def sign_up(
     return _opened(info, issued)
 
 
-async def sign_in(info: Info, *, email: str, password: str) -> OpenedSession | IssuedChallenge:
-    """A session when the account has no 2FA, else the challenge of the second step."""
+async def sign_in(
+    info: Info, *, email: str, password: str, device_token: str | None = None
+) -> OpenedSession | IssuedChallenge:
+    """A session when the account has no 2FA (or this device is remembered), else the
+    challenge of the second step."""
     result = await accounts.sign_in(
-        info.context.runtime, info.context.meta, email=email, password=password
+        info.context.runtime,
+        info.context.meta,
+        email=email,
+        password=password,
+        device_token=device_token,
     )
     return _opened(info, result) if isinstance(result, IssuedSession) else result
 
 
-async def verify_sign_in(info: Info, *, challenge_token: str, code: str) -> VerifiedSignIn:
+async def verify_sign_in(
+    info: Info, *, challenge_token: str, code: str, remember_device: bool = False
+) -> VerifiedSignIn:
     verified = await sign_in_challenges.verify(
-        info.context.runtime, info.context.meta, token=challenge_token, code=code
+        info.context.runtime,
+        info.context.meta,
+        token=challenge_token,
+        code=code,
+        remember_device=remember_device,
     )
     return VerifiedSignIn(
         session=_opened(info, verified.issued),
         used_backup_code=verified.used_backup_code,
         backup_codes_remaining=verified.backup_codes_remaining,
+        device_token=verified.device_token,
     )
 
 

@@ -153,6 +153,14 @@ class NotificationKind(Enum):
         "SESSIONS_REVOKED",
         description="Sessions were ended by 'sign out everywhere', a revocation or 'this wasn't me'.",
     )
+    NEW_SIGN_IN = strawberry.enum_value(
+        "NEW_SIGN_IN",
+        description="A sign-in from a browser or device not seen on this account before; the email has a 'this wasn't me' link.",
+    )
+    SECOND_FACTOR_FAILURES = strawberry.enum_value(
+        "SECOND_FACTOR_FAILURES",
+        description="Several wrong second-factor codes after a right password: someone may know the password.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")
@@ -196,6 +204,14 @@ class SecurityEventKind(Enum):
         "RECOVERY_REJECTED", description="Support rejected a recovery request."
     )
     SIGNED_OUT = strawberry.enum_value("SIGNED_OUT", description="A session was closed.")
+    SESSION_REVOKED = strawberry.enum_value(
+        "SESSION_REVOKED",
+        description="Sessions were ended from the list of signed-in devices (revokeSession) or by signOutEverywhere.",
+    )
+    DEVICE_REMEMBERED = strawberry.enum_value(
+        "DEVICE_REMEMBERED",
+        description="A browser was remembered at sign-in (verifySignIn with rememberDevice): it skips the second factor for REMEMBER_DEVICE_DAYS.",
+    )
 
 
 @strawberry.enum(description="Where a lost-device recovery request stands.")

@@ -25,6 +25,13 @@ class SignUpInput:
 class SignInInput:
     email: str = strawberry.field(description="Sign-in email.")
     password: str = strawberry.field(description="The account's password.")
+    device_token: str | None = strawberry.field(
+        default=None,
+        description="From an earlier verifySignIn with rememberDevice: skips the second factor "
+        "while it is valid (REMEMBER_DEVICE_DAYS from verifySignIn; forgotten when the password "
+        "or the 2FA enrolment changes, 2FA is turned off, or on signOutEverywhere). A wrong or "
+        "expired token only means the second factor is asked.",
+    )
 
 
 @strawberry.input(description="The second step of a sign-in with 2FA.")
@@ -32,6 +39,12 @@ class VerifySignInInput:
     challenge_token: str = strawberry.field(description="`challenge.token` from signIn.")
     code: str = strawberry.field(
         description="A TOTP code or a backup code; spaces and hyphens are ignored."
+    )
+    remember_device: bool | None = strawberry.field(
+        default=False,
+        description="Skip the second factor on this device for REMEMBER_DEVICE_DAYS (the "
+        "password is still asked). Off when the server sets it to 0: then true is refused "
+        "with INVALID_INPUT.",
     )
 
 
@@ -87,4 +100,18 @@ class ResolveRecoveryRequestInput:
     )
     note: str | None = strawberry.field(
         default=None, description="Sent to the customer with the decision."
+    )
+
+
+@strawberry.input(description="End one session of the signed-in account.")
+class RevokeSessionInput:
+    id: strawberry.ID = strawberry.field(
+        description="A DeviceSession id of the signed-in account (Account.sessions)."
+    )
+
+
+@strawberry.input(description="End the sessions of the signed-in account.")
+class SignOutEverywhereInput:
+    keep_current: bool | None = strawberry.field(
+        default=True, description="Keep the session making this request."
     )

@@ -10,6 +10,7 @@ import strawberry
 from resolvers.sessions import OpenedSession
 from schema.enums import ErrorCode
 from schema.types import (
+    Account,
     RecoveryRequest,
     Session,
     TwoFactorChallenge,
@@ -76,6 +77,11 @@ class VerifySignInPayload:
     )
     backup_codes_remaining: int | None = strawberry.field(
         default=None, description="Unused backup codes left after this sign-in."
+    )
+    device_token: str | None = strawberry.field(
+        default=None,
+        description="With rememberDevice: an opaque token to send as `deviceToken` with later "
+        "signIn calls from this device. Shown once; only a hash of it is stored.",
     )
     errors: list[UserError] = _errors()
 
@@ -151,5 +157,25 @@ class RequestTwoFactorRecoveryPayload:
 class ResolveRecoveryRequestPayload:
     request: records.RecoveryRequest | None = strawberry.field(
         default=None, graphql_type=RecoveryRequest | None, description="The resolved request."
+    )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of revokeSession.")
+class RevokeSessionPayload:
+    account: records.Account | None = strawberry.field(
+        default=None,
+        graphql_type=Account | None,
+        description="The signed-in account, its sessions without the ended one.",
+    )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of signOutEverywhere.")
+class SignOutEverywherePayload:
+    account: records.Account | None = strawberry.field(
+        default=None,
+        graphql_type=Account | None,
+        description="The signed-in account, its sessions afterwards.",
     )
     errors: list[UserError] = _errors()

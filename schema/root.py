@@ -14,7 +14,7 @@ from resolvers.queries import NodeRecord
 from schema.connections import Connection
 from schema.enums import RecoveryStatus
 from schema.global_id import from_global_id
-from schema.mutations import notifications, recovery, sessions, two_factor
+from schema.mutations import device_sessions, notifications, recovery, sessions, two_factor
 from schema.payloads import (
     CancelTwoFactorSetupPayload,
     ConfirmTwoFactorPayload,
@@ -23,7 +23,9 @@ from schema.payloads import (
     RegenerateBackupCodesPayload,
     RequestTwoFactorRecoveryPayload,
     ResolveRecoveryRequestPayload,
+    RevokeSessionPayload,
     SignInPayload,
+    SignOutEverywherePayload,
     SignOutPayload,
     SignUpPayload,
     StartTwoFactorPayload,
@@ -46,7 +48,8 @@ async def _node(
     id: Annotated[
         strawberry.ID,
         strawberry.argument(
-            description="The `id` of an Account, Notification, SecurityEvent or RecoveryRequest."
+            description="The `id` of an Account, Notification, SecurityEvent, RecoveryRequest "
+            "or DeviceSession."
         ),
     ],
 ) -> NodeRecord | None:
@@ -115,6 +118,17 @@ class Mutation:
     )
     sign_out: SignOutPayload = strawberry.mutation(
         resolver=sessions.sign_out, description="End the current session."
+    )
+    revoke_session: RevokeSessionPayload = strawberry.mutation(
+        resolver=device_sessions.revoke_session,
+        description="End one session of the signed-in account (NOT_FOUND for any other id); "
+        "its open sockets close with 4403 after the SESSIONS_REVOKED notification reaches them.",
+    )
+    sign_out_everywhere: SignOutEverywherePayload = strawberry.mutation(
+        resolver=device_sessions.sign_out_everywhere,
+        description="End every session of the signed-in account but (by default) this one, and "
+        "forget every remembered device; SESSIONS_REVOKED reaches the open sockets before they "
+        "close with 4403.",
     )
     start_two_factor: StartTwoFactorPayload = strawberry.mutation(
         resolver=two_factor.start,

@@ -189,6 +189,40 @@ async def _security_events(
     return await fields.security_events(info, account, first, after)
 
 
+def _device_session_id(device: strawberry.Parent[records.DeviceSession]) -> strawberry.ID:
+    return strawberry.ID(to_global_id("DeviceSession", device.id))
+
+
+@strawberry.type(description="A signed-in browser or device.")
+class DeviceSession(Node):
+    created_at: datetime = strawberry.field(description="When it signed in.")
+    last_seen_at: datetime = strawberry.field(
+        description="Its last use (recorded at most once a minute)."
+    )
+    expires_at: datetime = strawberry.field(
+        description="When it ends: the earlier of the idle and the absolute limit, as of now."
+    )
+    ip_address: str | None = strawberry.field(description="The IP address it signed in from.")
+    user_agent: str | None = strawberry.field(description="Its User-Agent header at sign-in.")
+    device_label: str | None = strawberry.field(
+        description="Readable, e.g. 'Firefox on Windows' or 'Safari on iPhone'."
+    )
+    current: bool = strawberry.field(description="True for the session making this request.")
+    remembered_until: datetime | None = strawberry.field(
+        description="This device skips the second factor at sign-in until this time "
+        "(remembered device); null otherwise."
+    )
+    id: strawberry.ID = strawberry.field(
+        resolver=_device_session_id, description="Opaque global id; pass it to revokeSession."
+    )
+
+
+async def _sessions(
+    account: strawberry.Parent[records.Account], info: Info
+) -> list[records.DeviceSession]:
+    return await fields.account_sessions(info, account)
+
+
 @strawberry.type(description="A customer-area account.")
 class Account(Node):
     email: str = strawberry.field(description="Sign-in email.")
@@ -219,6 +253,12 @@ class Account(Node):
         description="The account's security history, newest first. Its owner reads it, and "
         "support reads that of an account with a recovery request (sign-ins, changes and where "
         "they came from help decide the request).",
+    )
+    sessions: list[records.DeviceSession] = strawberry.field(
+        resolver=_sessions,
+        graphql_type=list[DeviceSession],
+        description="The account's signed-in sessions (browsers and devices), most recently "
+        "used first. The account's own only (FORBIDDEN for anyone else, support included).",
     )
 
 

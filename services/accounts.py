@@ -11,7 +11,15 @@ from tortoise.exceptions import IntegrityError
 from models import Account, Session, SignInChallenge, TwoFactor
 from models.accounts import Locale, Role
 from models.two_factor import TwoFactorState
-from services import security_events, session_events, throttle, validation
+from services import (
+    changes,
+    remembered_devices,
+    security_events,
+    session_events,
+    sign_in_alerts,
+    throttle,
+    validation,
+)
 from services.crypto import new_token, token_digest
 from services.errors import EmailTaken, InvalidCredentials
 from services.runtime import RequestMeta, Runtime
@@ -69,6 +77,8 @@ async def open_session(
     account: Account,
     meta: RequestMeta,
     connection: BaseDBAsyncClient | None = None,
+    *,
+    remembered_device_id: int | None = None,
 ) -> IssuedSession:
     now = rt.clock.now()
     token = new_token()
@@ -81,6 +91,7 @@ async def open_session(
         last_seen_at=now,
         ip_address=meta.ip_address,
         user_agent=(meta.user_agent or "")[:512] or None,
+        remembered_device_id=remembered_device_id,
     )
     return IssuedSession(token=token, session=session, account=account)
 
@@ -117,7 +128,7 @@ async def check_password(rt: Runtime, account: Account, password: str, meta: Req
 
 
 async def sign_in(
-    rt: Runtime, meta: RequestMeta, *, email: str, password: str
+    rt: Runtime, meta: RequestMeta, *, email: str, password: str, device_token: str | None = None
 ) -> IssuedSession | IssuedChallenge:
     # Whatever was sent, the throttle's subject and the lookup stay small and storable: cut
     # one character past the longest email (so it stays unknown), control characters
@@ -134,11 +145,18 @@ async def sign_in(
             await security_events.record(rt, account.id, SecurityEventKind.SIGN_IN_FAILED, meta)
         raise InvalidCredentials()
     await attempt.succeeded()
+    remembered_id: int | None = None
     if await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
-        return await _open_challenge(rt, account)
-    issued = await open_session(rt, account, meta)
-    await security_events.record(rt, account.id, SecurityEventKind.SIGNED_IN, meta)
-    return issued
+        # A remembered device skips the second factor, never the password (checked above).
+        device = await remembered_devices.recognise(rt, account, device_token)
+        if device is None:
+            return await _open_challenge(rt, account)
+        remembered_id = device.id
+    async with changes.account_change(rt, account, meta) as change:
+        await sign_in_alerts.signed_in(change, remembered=remembered_id is not None)
+        return await open_session(
+            rt, account, meta, change.connection, remembered_device_id=remembered_id
+        )
 
 
 async def _open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:

@@ -44,11 +44,17 @@ class Change:
         await security_events.record(self.rt, self.account.id, kind, self.meta, self.connection)
 
     async def notify(
-        self, kind: NotificationKind, params: dict[str, object] | None = None
+        self,
+        kind: NotificationKind,
+        params: dict[str, object] | None = None,
+        *,
+        email_params: dict[str, object] | None = None,
     ) -> Notification:
-        """The feed row and the billing contact's email now; the live event after commit."""
+        """The feed row and the billing contact's email now; the live event after commit.
+        `email_params` reach the email only: a link carrying a token is never kept in the
+        feed, which the API serves."""
         notification = await notifications.record(
-            self.rt, self.account, kind, self.meta, self.connection, params
+            self.rt, self.account, kind, self.meta, self.connection, params, email_params
         )
         self.notifications.append(notification)
         return notification
@@ -71,6 +77,18 @@ class Change:
             )
             self.ended_sessions.extend(ids)
         return len(ids)
+
+    async def end_session(self, session_id: int) -> bool:
+        """Revoke one open session of the account; False when it is not one (another
+        account's, or ended already). Its sockets close as end_sessions' do."""
+        ended = (
+            await Session.filter(id=session_id, account_id=self.account.id, revoked_at=None)
+            .using_db(self.connection)
+            .update(revoked_at=self.rt.clock.now())
+        )
+        if ended:
+            self.ended_sessions.append(session_id)
+        return ended == 1
 
 
 @asynccontextmanager

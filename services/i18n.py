@@ -164,6 +164,21 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "{count} session(s) de votre compte ont été déconnectées.",
         "en": "{count} session(s) of your account were signed out.",
     },
+    # `device`: the readable label of the browser ("Firefox on Windows").
+    "NOTIFICATION_NEW_SIGN_IN": {
+        "fr": "Nouvelle connexion à votre compte depuis un appareil inconnu : {device}.",
+        "en": "New sign-in to your account from a device not seen before: {device}.",
+    },
+    "NOTIFICATION_SECOND_FACTOR_FAILURES": {
+        "fr": "Plusieurs codes de double authentification erronés après le bon mot de passe : "
+        "quelqu'un connaît peut-être votre mot de passe.",
+        "en": "Several wrong two-factor codes after the right password: someone may know "
+        "your password.",
+    },
+    "REMEMBER_DEVICE_OFF": {
+        "fr": "Ce serveur ne mémorise pas les appareils.",
+        "en": "This server does not remember devices.",
+    },
 }
 
 

@@ -32,6 +32,8 @@ class NotificationKind(StrEnum):
     RECOVERY_APPROVED = "RECOVERY_APPROVED"
     RECOVERY_REJECTED = "RECOVERY_REJECTED"
     SESSIONS_REVOKED = "SESSIONS_REVOKED"
+    NEW_SIGN_IN = "NEW_SIGN_IN"
+    SECOND_FACTOR_FAILURES = "SECOND_FACTOR_FAILURES"
 
 
 LEVELS = {
@@ -44,6 +46,8 @@ LEVELS = {
     NotificationKind.RECOVERY_APPROVED: "SUCCESS",
     NotificationKind.RECOVERY_REJECTED: "WARNING",
     NotificationKind.SESSIONS_REVOKED: "WARNING",
+    NotificationKind.NEW_SIGN_IN: "WARNING",
+    NotificationKind.SECOND_FACTOR_FAILURES: "WARNING",
 }
 
 
@@ -63,8 +67,10 @@ async def record(
     meta: RequestMeta,
     connection: BaseDBAsyncClient,
     params: dict[str, object] | None = None,
+    email_params: dict[str, object] | None = None,
 ) -> Notification:
-    """Write the feed row and the email in the caller's transaction (`Change.notify`)."""
+    """Write the feed row and the email in the caller's transaction (`Change.notify`);
+    `email_params` go into the email only, never into the stored feed row."""
     params = params or {}
     notification = await Notification.create(
         using_db=connection,
@@ -75,7 +81,9 @@ async def record(
         params=params,
         created_at=rt.clock.now(),
     )
-    await emails.enqueue(rt, account, kind.value, meta, params, connection)
+    await emails.enqueue(
+        rt, account, kind.value, meta, {**params, **(email_params or {})}, connection
+    )
     return notification
 
 

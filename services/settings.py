@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     )
     # Unused this long and the session ends; uses are recorded at most once a minute.
     session_idle_seconds: int = Field(default=2 * 3600, ge=120)
+    # verifySignIn(rememberDevice: true) skips the second factor this many days; 0: off.
+    remember_device_days: int = Field(default=30, ge=0, le=365)
     # --- end sessions ---------------------------------------------------------------------
     challenge_ttl_seconds: int = 5 * 60
     setup_ttl_seconds: int = 10 * 60

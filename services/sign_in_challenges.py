@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from tortoise.expressions import F
 
 from models import SignInChallenge
-from services import backup_codes, changes, security_events, totp, two_factor
+from services import (
+    backup_codes,
+    changes,
+    remembered_devices,
+    sign_in_alerts,
+    totp,
+    two_factor,
+)
 from services.accounts import IssuedSession, open_session
 from services.changes import Change
 from services.crypto import token_digest
@@ -24,6 +31,8 @@ class VerifiedSignIn:
     issued: IssuedSession
     used_backup_code: bool
     backup_codes_remaining: int
+    # With rememberDevice: the token the browser sends as signIn's deviceToken.
+    device_token: str | None = None
 
 
 async def find_live(rt: Runtime, token: str) -> SignInChallenge:
@@ -38,7 +47,11 @@ async def find_live(rt: Runtime, token: str) -> SignInChallenge:
     return challenge
 
 
-async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> VerifiedSignIn:
+async def verify(
+    rt: Runtime, meta: RequestMeta, *, token: str, code: str, remember_device: bool = False
+) -> VerifiedSignIn:
+    if remember_device:
+        remembered_devices.require_enabled(rt, "remember_device")
     challenge = await find_live(rt, token)
     account = challenge.account
     attempt = await begin_attempt(rt, second_factor_subject(account.id))
@@ -63,7 +76,8 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
         else:
             await two_factor.accept_totp(rt, account.id, normalized)
     except SecondFactorError:
-        await security_events.record(rt, account.id, SecurityEventKind.SECOND_FACTOR_FAILED, meta)
+        async with changes.account_change(rt, account, meta) as change:
+            await sign_in_alerts.second_factor_failed(change)
         raise
 
     # The code was right: whatever happens next, it is not a failed guess.
@@ -80,10 +94,23 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
         if used_backup_code:
             await change.record_event(SecurityEventKind.BACKUP_CODE_USED)
             await _warn_backup_code_used(change, remaining)
-        await change.record_event(SecurityEventKind.SIGNED_IN)
-        issued = await open_session(rt, account, meta, change.connection)
+        await sign_in_alerts.signed_in(change, remembered=False)
+        device_token: str | None = None
+        remembered_id: int | None = None
+        if remember_device:
+            device_token, device = await remembered_devices.remember(
+                rt, account, meta, change.connection
+            )
+            remembered_id = device.id
+            await change.record_event(SecurityEventKind.DEVICE_REMEMBERED)
+        issued = await open_session(
+            rt, account, meta, change.connection, remembered_device_id=remembered_id
+        )
     return VerifiedSignIn(
-        issued=issued, used_backup_code=used_backup_code, backup_codes_remaining=remaining
+        issued=issued,
+        used_backup_code=used_backup_code,
+        backup_codes_remaining=remaining,
+        device_token=device_token,
     )
 
 

@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 
 from models import Account, BackupCode, SignInChallenge, TwoFactor
 from models.two_factor import TwoFactorState
-from services import backup_codes, changes, security_events, totp
+from services import backup_codes, changes, remembered_devices, security_events, totp
 from services.accounts import check_password
 from services.changes import Change
 from services.errors import (
@@ -169,6 +169,8 @@ async def turn_off(change: Change) -> bool:
     connection = change.connection
     removed = await TwoFactor.filter(account_id=account_id).using_db(connection).delete()
     await BackupCode.filter(account_id=account_id).using_db(connection).delete()
+    # Remembered devices skipped a second factor that no longer exists.
+    await remembered_devices.forget_all(account_id, connection)
     await (
         SignInChallenge.filter(account_id=account_id, used_at=None)
         .using_db(connection)

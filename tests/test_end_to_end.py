@@ -31,6 +31,14 @@ mutation Disable($input: DisableTwoFactorInput!) {
 }
 """
 SIGN_OUT = "mutation { signOut { errors { code } } }"
+FEED = """
+query {
+  viewer {
+    notifications(first: 1) { edges { node { kind } } }
+    sessions { deviceLabel current }
+  }
+}
+"""
 
 
 async def call(
@@ -157,3 +165,20 @@ async def test_whole_lifecycle_over_a_real_socket(live: LiveServer, clock: Froze
         )["signIn"]
         assert plain["session"]["token"]  # type: ignore[index]
         assert plain["challenge"] is None  # type: ignore[index]
+
+        # A sign-in from a browser this account never used: NEW_SIGN_IN in the feed, and the
+        # new session in the list of signed-in devices, labelled.
+        firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": SIGN_IN,
+                "variables": {"input": {"email": "bob@example.com", "password": PASSWORD}},
+            },
+            headers={"user-agent": firefox},
+        )
+        new_device = response.json()["data"]["signIn"]["session"]["token"]
+        feed = (await call(client, FEED, token=new_device))["viewer"]
+        assert feed["notifications"]["edges"][0]["node"]["kind"] == "NEW_SIGN_IN"  # type: ignore[index]
+        devices = feed["sessions"]  # type: ignore[index]
+        assert [d["deviceLabel"] for d in devices if d["current"]] == ["Firefox on Linux"]

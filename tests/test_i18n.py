@@ -18,7 +18,7 @@ def test_every_error_code_has_a_message_in_each_language(code: str) -> None:
 def test_every_notification_kind_has_a_message_in_each_language(kind: str) -> None:
     for locale in LOCALES:
         # Every placeholder a message names is one of these (a new one needs a value here).
-        params = {"remaining": 2, "count": 3}
+        params = {"remaining": 2, "count": 3, "device": "Firefox on Windows"}
         assert translate(f"NOTIFICATION_{kind}", locale, params)
 
 

@@ -19,6 +19,13 @@ from services.session_events import EVERY_SESSION, ended_sessions
 
 logger = logging.getLogger("verrou.sessions")
 SESSION_ENDED = 4403
+# An ended session's sockets close this long after the end is announced. The change that
+# ended it published its notifications first, on the same channel, but a notification
+# reaches the socket through more hops (its subscription group runs the selection, then
+# the socket's handler writes it) than the close: without the delay, the 4403 would come
+# first and the page would never learn why it was signed out (issue 12, point 12). The
+# session is already refused everywhere else; the socket only hears its own account.
+ENDED_GRACE_SECONDS = 0.25
 
 
 class SessionWatch:
@@ -94,9 +101,16 @@ class SessionWatch:
                 sockets = self._sockets.get(account_id, {})
                 for socket, session_id in list(sockets.items()):
                     if ended == EVERY_SESSION or session_id in ended:
-                        await _close(socket)
+                        task = asyncio.create_task(
+                            _close(socket, after=ENDED_GRACE_SECONDS),
+                            name="verrou-session-ended",
+                        )
+                        self._closing.add(task)
+                        task.add_done_callback(self._closing.discard)
 
 
-async def _close(socket: WebSocket) -> None:
+async def _close(socket: WebSocket, *, after: float = 0.0) -> None:
+    if after:
+        await asyncio.sleep(after)
     with contextlib.suppress(RuntimeError, OSError):  # already closing or closed
         await socket.close(code=SESSION_ENDED, reason="session ended")

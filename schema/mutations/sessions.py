@@ -42,7 +42,9 @@ async def sign_in(
         SignInInput, strawberry.argument(description="The account's email and password.")
     ],
 ) -> SignInPayload:
-    result = await sessions.sign_in(info, email=input.email, password=input.password)
+    result = await sessions.sign_in(
+        info, email=input.email, password=input.password, device_token=input.device_token
+    )
     if isinstance(result, sessions.OpenedSession):
         return SignInPayload(session=result)
     return SignInPayload(
@@ -63,12 +65,16 @@ async def verify_sign_in(
     ],
 ) -> VerifySignInPayload:
     verified = await sessions.verify_sign_in(
-        info, challenge_token=input.challenge_token, code=input.code
+        info,
+        challenge_token=input.challenge_token,
+        code=input.code,
+        remember_device=bool(input.remember_device),
     )
     return VerifySignInPayload(
         session=verified.session,
         used_backup_code=verified.used_backup_code,
         backup_codes_remaining=verified.backup_codes_remaining,
+        device_token=verified.device_token,
     )
 
 

@@ -1,0 +1,129 @@
+"""Alerts about sign-ins: a new device, and wrong second factors after a right password.
+
+A sign-in is from a new device when it carries no valid device token (a remembered device is
+known by definition) and no successful sign-in of the last 90 days came from the same browser
+family and operating system on the same network (an IPv4 /24, an IPv6 /48: a home or office
+keeps its network while its address changes). An account's very first sign-in (signUp, or
+the first of an account made with `create-account`) has nothing to compare with and is not
+an alert; it makes its device known.
+
+Each alert's email carries a "this wasn't me" link: a SECURE_ACCOUNT link token (7 days) that
+the secureAccount mutation spends. The link reaches the email only, never the feed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+
+from ua_parser import parse
+
+from models import Notification, SecurityEvent
+from services import link_tokens
+from services.changes import Change
+from services.device_sessions import device_label
+from services.link_tokens import LinkPurpose
+from services.notifications import NotificationKind
+from services.runtime import Runtime
+from services.security_events import SecurityEventKind
+
+KNOWN_FOR = timedelta(days=90)
+SECURE_LINK_VALID_FOR = timedelta(days=7)
+# Wrong second factors after a right password, within the window, before the alert.
+FAILURES_BEFORE_ALERT = 3
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def device_key(ip_address: str | None, user_agent: str | None) -> tuple[str, str, str]:
+    """(browser family, OS family, network) of a request: what 'the same device' means here."""
+    parsed = parse(user_agent or "")
+    browser = parsed.user_agent.family if parsed.user_agent else "Other"
+    system = parsed.os.family if parsed.os else "Other"
+    network = ""
+    if ip_address:
+        try:
+            address = ipaddress.ip_address(ip_address)
+        except ValueError:
+            network = ip_address
+        else:
+            prefix = 24 if address.version == 4 else 48
+            network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    return browser, system, network
+
+
+async def _seen_before(change: Change) -> bool:
+    """Whether this device signed in to the account in the last 90 days, or nothing ever did."""
+    key = device_key(change.meta.ip_address, change.meta.user_agent)
+    since = change.rt.clock.now() - KNOWN_FOR
+    sign_ins = SecurityEvent.filter(
+        account_id=change.account.id, kind=SecurityEventKind.SIGNED_IN.value
+    ).using_db(change.connection)
+    if not await sign_ins.exists():
+        return True
+    # One row per address and user agent pair, however often a script signs in.
+    earlier = (
+        await sign_ins.filter(created_at__gt=since).distinct().values("ip_address", "user_agent")
+    )
+    return any(device_key(row["ip_address"], row["user_agent"]) == key for row in earlier)
+
+
+def secure_link(rt: Runtime, token: str) -> str:
+    return f"{rt.settings.base_url}/#/secure-account?token={token}"
+
+
+async def _secure_link(change: Change) -> str:
+    token = await link_tokens.issue(
+        change.rt,
+        change.account.id,
+        LinkPurpose.SECURE_ACCOUNT,
+        SECURE_LINK_VALID_FOR,
+        change.connection,
+    )
+    return secure_link(change.rt, token)
+
+
+async def signed_in(change: Change, *, remembered: bool) -> None:
+    """Record a completed sign-in in the change, alerting first when its device is new.
+    Call it before the session's SIGNED_IN is written: that row is what makes it known."""
+    if not remembered and not await _seen_before(change):
+        label = device_label(change.meta.user_agent) or "unknown"
+        await change.notify(
+            NotificationKind.NEW_SIGN_IN,
+            {"device": label},
+            email_params={"secure_link": await _secure_link(change)},
+        )
+    await change.record_event(SecurityEventKind.SIGNED_IN)
+
+
+async def second_factor_failed(change: Change) -> None:
+    """Record a wrong second factor; the third within FAILURE_WINDOW sends the alert, once
+    per window."""
+    await change.record_event(SecurityEventKind.SECOND_FACTOR_FAILED)
+    since = change.rt.clock.now() - FAILURE_WINDOW
+    account_id = change.account.id
+    failures = (
+        await SecurityEvent.filter(
+            account_id=account_id,
+            kind=SecurityEventKind.SECOND_FACTOR_FAILED.value,
+            created_at__gt=since,
+        )
+        .using_db(change.connection)
+        .count()
+    )
+    if failures < FAILURES_BEFORE_ALERT:
+        return
+    already = (
+        await Notification.filter(
+            account_id=account_id,
+            kind=NotificationKind.SECOND_FACTOR_FAILURES.value,
+            created_at__gt=since,
+        )
+        .using_db(change.connection)
+        .exists()
+    )
+    if not already:
+        await change.notify(
+            NotificationKind.SECOND_FACTOR_FAILURES,
+            {"failures": failures},
+            email_params={"secure_link": await _secure_link(change)},
+        )
