@@ -153,3 +153,13 @@ class ResolveRecoveryRequestPayload:
         default=None, graphql_type=RecoveryRequest | None, description="The resolved request."
     )
     errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of cancelTwoFactorRecovery.")
+class CancelTwoFactorRecoveryPayload:
+    request: records.RecoveryRequest | None = strawberry.field(
+        default=None,
+        graphql_type=RecoveryRequest | None,
+        description="The request, now CANCELLED.",
+    )
+    errors: list[UserError] = _errors()

@@ -16,6 +16,7 @@ from schema.enums import RecoveryStatus
 from schema.global_id import from_global_id
 from schema.mutations import notifications, recovery, sessions, two_factor
 from schema.payloads import (
+    CancelTwoFactorRecoveryPayload,
     CancelTwoFactorSetupPayload,
     ConfirmTwoFactorPayload,
     DisableTwoFactorPayload,
@@ -149,8 +150,20 @@ class Mutation:
     resolve_recovery_request: ResolveRecoveryRequestPayload = strawberry.mutation(
         resolver=recovery.resolve_request,
         description=(
-            "SUPPORT only. APPROVE turns the account's 2FA off (secret and codes deleted, "
-            "every session ended); either way the customer is emailed the decision and note."
+            "SUPPORT only, with 2FA on the support account (TWO_FACTOR_REQUIRED otherwise). "
+            "APPROVE needs confirm: true; it schedules the account's 2FA to turn off at the "
+            "request's effectiveAt (RECOVERY_WAIT_SECONDS later, status SCHEDULED; at once "
+            "when 0), when the secret and codes are deleted and every session ends; the owner "
+            "is told at once and may cancel. Either way the customer is emailed the decision "
+            "and note."
+        ),
+    )
+    cancel_two_factor_recovery: CancelTwoFactorRecoveryPayload = strawberry.mutation(
+        resolver=recovery.cancel_recovery,
+        description=(
+            "Cancel a SCHEDULED recovery during its waiting period: by the token of the "
+            "email's cancel link (no session needed), or signed in as the owner. The request "
+            "becomes CANCELLED and 2FA stays on."
         ),
     )
 

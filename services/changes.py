@@ -44,11 +44,16 @@ class Change:
         await security_events.record(self.rt, self.account.id, kind, self.meta, self.connection)
 
     async def notify(
-        self, kind: NotificationKind, params: dict[str, object] | None = None
+        self,
+        kind: NotificationKind,
+        params: dict[str, object] | None = None,
+        *,
+        email_params: dict[str, object] | None = None,
     ) -> Notification:
-        """The feed row and the billing contact's email now; the live event after commit."""
+        """The feed row and the billing contact's email now; the live event after commit.
+        `email_params` reach the email only (a link's token is never stored in the feed)."""
         notification = await notifications.record(
-            self.rt, self.account, kind, self.meta, self.connection, params
+            self.rt, self.account, kind, self.meta, self.connection, params, email_params
         )
         self.notifications.append(notification)
         return notification

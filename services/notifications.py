@@ -32,6 +32,8 @@ class NotificationKind(StrEnum):
     RECOVERY_APPROVED = "RECOVERY_APPROVED"
     RECOVERY_REJECTED = "RECOVERY_REJECTED"
     SESSIONS_REVOKED = "SESSIONS_REVOKED"
+    RECOVERY_SCHEDULED = "RECOVERY_SCHEDULED"
+    RECOVERY_CANCELLED = "RECOVERY_CANCELLED"
 
 
 LEVELS = {
@@ -44,6 +46,8 @@ LEVELS = {
     NotificationKind.RECOVERY_APPROVED: "SUCCESS",
     NotificationKind.RECOVERY_REJECTED: "WARNING",
     NotificationKind.SESSIONS_REVOKED: "WARNING",
+    NotificationKind.RECOVERY_SCHEDULED: "WARNING",
+    NotificationKind.RECOVERY_CANCELLED: "INFO",
 }
 
 
@@ -63,6 +67,7 @@ async def record(
     meta: RequestMeta,
     connection: BaseDBAsyncClient,
     params: dict[str, object] | None = None,
+    email_params: dict[str, object] | None = None,
 ) -> Notification:
     """Write the feed row and the email in the caller's transaction (`Change.notify`)."""
     params = params or {}
@@ -75,7 +80,9 @@ async def record(
         params=params,
         created_at=rt.clock.now(),
     )
-    await emails.enqueue(rt, account, kind.value, meta, params, connection)
+    await emails.enqueue(
+        rt, account, kind.value, meta, {**params, **(email_params or {})}, connection
+    )
     return notification
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from tortoise.expressions import F
 
 from models import SignInChallenge
-from services import backup_codes, changes, security_events, totp, two_factor
+from services import backup_codes, changes, recovery_schedule, security_events, totp, two_factor
 from services.accounts import IssuedSession, open_session
 from services.changes import Change
 from services.crypto import token_digest
@@ -81,6 +81,9 @@ async def verify(rt: Runtime, meta: RequestMeta, *, token: str, code: str) -> Ve
             await change.record_event(SecurityEventKind.BACKUP_CODE_USED)
             await _warn_backup_code_used(change, remaining)
         await change.record_event(SecurityEventKind.SIGNED_IN)
+        # The owner still has a second factor: a recovery waiting to turn 2FA off is not theirs
+        # to need (or not theirs at all).
+        await recovery_schedule.cancel_scheduled(change, reason=recovery_schedule.BY_SIGN_IN)
         issued = await open_session(rt, account, meta, change.connection)
     return VerifiedSignIn(
         issued=issued, used_backup_code=used_backup_code, backup_codes_remaining=remaining
