@@ -150,12 +150,12 @@ class Mutation:
     resolve_recovery_request: ResolveRecoveryRequestPayload = strawberry.mutation(
         resolver=recovery.resolve_request,
         description=(
-            "SUPPORT only, with 2FA on the support account (TWO_FACTOR_REQUIRED otherwise). "
-            "APPROVE needs confirm: true; it schedules the account's 2FA to turn off at the "
-            "request's effectiveAt (RECOVERY_WAIT_SECONDS later, status SCHEDULED; at once "
-            "when 0), when the secret and codes are deleted and every session ends; the owner "
-            "is told at once and may cancel. Either way the customer is emailed the decision "
-            "and note."
+            "SUPPORT only. APPROVE turns the account's 2FA off. The support account needs 2FA "
+            "of its own (TWO_FACTOR_REQUIRED otherwise); APPROVE needs confirm: true and takes "
+            "effect at the request's effectiveAt (status SCHEDULED, RECOVERY_WAIT_SECONDS "
+            "later; at once when 0): the secret and codes are deleted and every session ends. "
+            "The owner is told at once and may cancel. Either way the customer is emailed the "
+            "decision and note."
         ),
     )
     cancel_two_factor_recovery: CancelTwoFactorRecoveryPayload = strawberry.mutation(
