@@ -44,7 +44,7 @@ class RecoveryRequest(Model):
     reviewer_id: int | None
     documents_purged_at = fields.DatetimeField(null=True)
     # SCHEDULED: when 2FA turns off (the job's conditional UPDATE reads it).
-    effective_at = fields.DatetimeField(null=True, db_index=True)
+    effective_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "recovery_request"
