@@ -134,6 +134,13 @@ async def _create_account(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await Tortoise.close_connections()
     print(f"created {account.role.value} account {account.email}")
+    if account.role == Role.SUPPORT:
+        # services.access refuses a support account without 2FA every recovery action.
+        print(
+            "this support account must turn two-factor authentication on (sign in, then "
+            "startTwoFactor and confirmTwoFactor, or the web client's security page) before "
+            "it can see the recovery queue, decide a request or open a document"
+        )
     return 0
 
 

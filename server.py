@@ -27,7 +27,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
 from schema.limits import RequestLimits
-from services import recovery
+from services import recovery, recovery_schedule
 from services.clock import Clock
 from services.database import tortoise_config
 from services.outbox import OutboxWorker, transport_for
@@ -85,6 +85,32 @@ async def periodic_purge(runtime: Runtime) -> AsyncIterator[None]:
             await task
 
 
+@contextlib.asynccontextmanager
+async def recovery_job(runtime: Runtime) -> AsyncIterator[None]:
+    """Apply recoveries whose waiting period has ended: once at start (a period may have
+    ended while no process ran), then every RECOVERY_JOB_INTERVAL_SECONDS. Every process
+    runs it; the conditional UPDATE in services.recovery_schedule applies each once."""
+
+    async def apply_forever() -> None:
+        while True:
+            try:
+                applied = await recovery_schedule.apply_due(runtime)
+            except Exception:  # the database may be away for a while: try again next time
+                logger.exception("applying scheduled recoveries failed")
+            else:
+                if applied:
+                    logger.info("applied %d scheduled recovery request(s)", applied)
+            await asyncio.sleep(runtime.settings.recovery_job_interval_seconds)
+
+    task = asyncio.create_task(apply_forever(), name="verrou-recovery-job")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     runtime = make_runtime(settings, clock)
@@ -122,7 +148,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # hashing finishes its queries first.
             async with runtime.passwords.serving():
                 await runtime.passwords.warm_up()
-                async with mail_worker(runtime), periodic_purge(runtime):
+                async with mail_worker(runtime), periodic_purge(runtime), recovery_job(runtime):
                     yield
             await graphql.session_watch.close()
             await runtime.broker.close()

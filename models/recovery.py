@@ -12,6 +12,9 @@ class RecoveryStatus(StrEnum):
     PENDING = "PENDING"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
+    # Approved with a waiting period: 2FA turns off at effective_at unless the owner cancels.
+    SCHEDULED = "SCHEDULED"
+    CANCELLED = "CANCELLED"
 
 
 class DocumentKind(StrEnum):
@@ -28,8 +31,8 @@ class RecoveryRequest(Model):
     )
     account_id: int
     status = fields.CharEnumField(RecoveryStatus, max_length=16, default=RecoveryStatus.PENDING)
-    # The account id while PENDING, NULL once resolved: its unique index allows one open
-    # request per account, even when two arrive at once.
+    # The account id while PENDING or SCHEDULED, NULL once closed: its unique index allows
+    # one open request per account, even when two arrive at once.
     open_for = fields.IntField(null=True, unique=True)
     message = fields.TextField(null=True)
     created_at = fields.DatetimeField(db_index=True)
@@ -40,6 +43,8 @@ class RecoveryRequest(Model):
     )
     reviewer_id: int | None
     documents_purged_at = fields.DatetimeField(null=True)
+    # SCHEDULED: when 2FA turns off (the job's conditional UPDATE reads it).
+    effective_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "recovery_request"

@@ -8,6 +8,7 @@ through it, never the HTTP request itself, and set or clear the session cookie t
 from __future__ import annotations
 
 import functools
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -56,6 +57,10 @@ class Context:
     session_status: TwoFactorStatus | None = None
     # The session came from the HttpOnly cookie, not from a bearer token.
     session_from_cookie: bool = False
+    # WebSocket: the latest sessions-ended messages its live streams have read. A stream reads
+    # them in the broker's order, so one that is past such a message has handed on every
+    # notification published before it (transport/session_watch.py waits for that).
+    ended_seen: deque[str] = field(default_factory=lambda: deque(maxlen=32))
 
     @functools.cached_property
     def loaders(self) -> Loaders:

@@ -100,6 +100,13 @@ async def requester_account(info: Info, account_id: int) -> Account | None:
     return await reads.requester_account(info.context.account, account_id)
 
 
+async def recovery_resolved_by(info: Info, request: RecoveryRequest) -> str | None:
+    if not access.is_support(info.context.account) or request.reviewer_id is None:
+        return None
+    reviewer = await info.context.loaders.accounts.load(request.reviewer_id)
+    return reviewer.email if reviewer is not None else None
+
+
 async def recovery_documents(info: Info, request: RecoveryRequest) -> list[RecoveryDocument]:
     if not access.is_support(info.context.account):
         return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from resolvers.context import Info
 from resolvers.errors import signed_in
-from services import recovery
+from services import recovery, recovery_schedule
 from services.documents import UploadedFile
 from services.errors import NotFound
 from services.records import RecoveryRequest
@@ -29,7 +29,7 @@ async def request_recovery(
 
 
 async def resolve_request(
-    info: Info, request_id: int | None, *, approve: bool, note: str | None
+    info: Info, request_id: int | None, *, approve: bool, note: str | None, confirm: bool
 ) -> RecoveryRequest:
     """`request_id` is None when the global id given is not a recovery request's."""
     reviewer, _ = signed_in(info)
@@ -42,4 +42,11 @@ async def resolve_request(
         approve,
         note,
         info.context.meta,
+        confirm=confirm,
     )
+
+
+async def cancel_recovery(info: Info, *, token: str | None) -> RecoveryRequest:
+    """By the link's token, or as the signed-in owner."""
+    context = info.context
+    return await recovery_schedule.cancel(context.runtime, context.meta, context.account, token)

@@ -21,7 +21,9 @@ async def notifications(info: Info) -> AsyncGenerator[Notification, None]:
     async with context.runtime.broker.subscribe(account.id) as events:
         async for message in events:
             if session_events.ended_sessions(message) is not None:
-                continue  # for the socket's session watch, not a notification
+                # For the socket's session watch, not a notification: it waits for this mark.
+                context.ended_seen.append(message)
+                continue
             live = notifications_service.decode(message)
             context.primed_two_factor[account.id] = live.two_factor
             yield live.notification

@@ -161,6 +161,15 @@ class NotificationKind(Enum):
         "SECOND_FACTOR_FAILURES",
         description="Several wrong second-factor codes after a right password: someone may know the password.",
     )
+    RECOVERY_SCHEDULED = strawberry.enum_value(
+        "RECOVERY_SCHEDULED",
+        description="Support approved a recovery: 2FA turns off at the request's effectiveAt "
+        "unless the owner cancels (the email has a cancel link).",
+    )
+    RECOVERY_CANCELLED = strawberry.enum_value(
+        "RECOVERY_CANCELLED",
+        description="A scheduled recovery was cancelled: 2FA stays on.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")
@@ -212,16 +221,37 @@ class SecurityEventKind(Enum):
         "DEVICE_REMEMBERED",
         description="A browser was remembered at sign-in (verifySignIn with rememberDevice): it skips the second factor for REMEMBER_DEVICE_DAYS.",
     )
+    RECOVERY_SCHEDULED = strawberry.enum_value(
+        "RECOVERY_SCHEDULED",
+        description="Support approved a recovery: 2FA turns off at the request's effectiveAt.",
+    )
+    RECOVERY_CANCELLED = strawberry.enum_value(
+        "RECOVERY_CANCELLED",
+        description="A scheduled recovery was cancelled: by the owner (link or signed in) or by "
+        "a sign-in with the second factor during the waiting period.",
+    )
 
 
 @strawberry.enum(description="Where a lost-device recovery request stands.")
 class RecoveryStatus(Enum):
     PENDING = strawberry.enum_value("PENDING", description="Waiting for support's review.")
     APPROVED = strawberry.enum_value(
-        "APPROVED", description="Support approved it: the account's 2FA was turned off."
+        "APPROVED",
+        description="The account's 2FA was turned off: at support's approval when there is no "
+        "waiting period, otherwise at effectiveAt.",
     )
     REJECTED = strawberry.enum_value(
         "REJECTED", description="Support rejected it: the account's 2FA is unchanged."
+    )
+    SCHEDULED = strawberry.enum_value(
+        "SCHEDULED",
+        description="Approved; 2FA turns off at effectiveAt unless the owner cancels first "
+        "(RECOVERY_WAIT_SECONDS after support's approval).",
+    )
+    CANCELLED = strawberry.enum_value(
+        "CANCELLED",
+        description="The owner cancelled it during the waiting period, or proved they still "
+        "have a second factor (a sign-in with it); 2FA stays on.",
     )
 
 

@@ -48,10 +48,20 @@ def _offer(queue: asyncio.Queue[Any], item: object) -> None:
 
 class _Group:
     def __init__(
-        self, key: Key, source: Callable[[], Awaitable[Any]], on_end: Callable[[_Group], None]
+        self,
+        key: Key,
+        source: Callable[[], Awaitable[Any]],
+        on_end: Callable[[_Group], None],
+        context: Any,
     ) -> None:
         self.key = key
-        self.members: set[asyncio.Queue[Any]] = set()
+        # queue -> the connection (the context's request) whose handler reads it
+        self.members: dict[asyncio.Queue[Any], object] = {}
+        # Queues whose reader waits for the next item: everything before it was sent.
+        self.waiting: set[asyncio.Queue[Any]] = set()
+        # The stream runs with its first member's context; its resolver notes there the
+        # sessions-ended messages it has read (resolvers/subscriptions.py).
+        self.context = context
         self._on_end = on_end
         self._task = asyncio.create_task(self._pump(source), name="verrou-subscription-group")
 
@@ -72,19 +82,23 @@ class _Group:
             for queue in self.members:
                 _offer(queue, ending)
 
-    async def member(self) -> AsyncGenerator[Any, None]:
+    async def member(self, owner: object) -> AsyncGenerator[Any, None]:
         queue: asyncio.Queue[Any] = asyncio.Queue(MEMBER_BACKLOG)
-        self.members.add(queue)
+        self.members[queue] = owner
         try:
             while True:
-                item = await queue.get()
+                self.waiting.add(queue)
+                try:
+                    item = await queue.get()
+                finally:
+                    self.waiting.discard(queue)
                 if item is _END:
                     return
                 if isinstance(item, Exception):
                     raise item
                 yield item
         finally:
-            self.members.discard(queue)
+            self.members.pop(queue, None)
             if not self.members:
                 self._on_end(self)
                 self._task.cancel()
@@ -106,6 +120,22 @@ class FanOutSchema:
 
     def group_count(self) -> int:
         return len(self._groups)
+
+    def sent_before(self, owner: object, ended_message: str) -> bool:
+        """Whether every shared subscription of the connection `owner` has sent all it had
+        to send before the sessions-ended `ended_message` (transport/session_watch.py): its
+        group's stream has read that message, so each notification published before it was
+        handed to the members, and the connection's queues are empty with their reader
+        waiting, so each was written to the socket."""
+        for group in list(self._groups.values()):
+            owned = [queue for queue, member in group.members.items() if member is owner]
+            if not owned:
+                continue
+            if ended_message not in getattr(group.context, "ended_seen", ()):
+                return False
+            if any(not queue.empty() or queue not in group.waiting for queue in owned):
+                return False
+        return True
 
     async def stream(self, query: str | None, *args: Any, **options: Any) -> Any:
         """graphql-transport-ws asks for this one."""
@@ -149,10 +179,11 @@ class FanOutSchema:
         )
         if key is None:
             return await source()
+        context = named.get("context_value")
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _Group(key, source, self._forget)
-        return group.member()
+            group = self._groups[key] = _Group(key, source, self._forget, context)
+        return group.member(getattr(context, "request", None))
 
     def _forget(self, group: _Group) -> None:
         # Only this group: a new one may already serve the same key.

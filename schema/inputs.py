@@ -101,6 +101,20 @@ class ResolveRecoveryRequestInput:
     note: str | None = strawberry.field(
         default=None, description="Sent to the customer with the decision."
     )
+    confirm: bool | None = strawberry.field(
+        default=False,
+        description="APPROVE needs it true: the second confirmation (CONFIRMATION_REQUIRED "
+        "otherwise).",
+    )
+
+
+@strawberry.input(description="Cancel a scheduled recovery during its waiting period.")
+class CancelTwoFactorRecoveryInput:
+    token: str | None = strawberry.field(
+        default=None,
+        description="From the 'cancel' link in the waiting-period email; not needed when "
+        "signed in as the owner.",
+    )
 
 
 @strawberry.input(description="End one session of the signed-in account.")

@@ -179,3 +179,13 @@ class SignOutEverywherePayload:
         description="The signed-in account, its sessions afterwards.",
     )
     errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of cancelTwoFactorRecovery.")
+class CancelTwoFactorRecoveryPayload:
+    request: records.RecoveryRequest | None = strawberry.field(
+        default=None,
+        graphql_type=RecoveryRequest | None,
+        description="The request, now CANCELLED.",
+    )
+    errors: list[UserError] = _errors()

@@ -16,6 +16,7 @@ from schema.enums import RecoveryStatus
 from schema.global_id import from_global_id
 from schema.mutations import device_sessions, notifications, recovery, sessions, two_factor
 from schema.payloads import (
+    CancelTwoFactorRecoveryPayload,
     CancelTwoFactorSetupPayload,
     ConfirmTwoFactorPayload,
     DisableTwoFactorPayload,
@@ -163,8 +164,20 @@ class Mutation:
     resolve_recovery_request: ResolveRecoveryRequestPayload = strawberry.mutation(
         resolver=recovery.resolve_request,
         description=(
-            "SUPPORT only. APPROVE turns the account's 2FA off (secret and codes deleted, "
-            "every session ended); either way the customer is emailed the decision and note."
+            "SUPPORT only. APPROVE turns the account's 2FA off. The support account needs 2FA "
+            "of its own (TWO_FACTOR_REQUIRED otherwise); APPROVE needs confirm: true and takes "
+            "effect at the request's effectiveAt (status SCHEDULED, RECOVERY_WAIT_SECONDS "
+            "later; at once when 0): the secret and codes are deleted and every session ends. "
+            "The owner is told at once and may cancel. Either way the customer is emailed the "
+            "decision and note."
+        ),
+    )
+    cancel_two_factor_recovery: CancelTwoFactorRecoveryPayload = strawberry.mutation(
+        resolver=recovery.cancel_recovery,
+        description=(
+            "Cancel a SCHEDULED recovery during its waiting period: by the token of the "
+            "email's cancel link (no session needed), or signed in as the owner. The request "
+            "becomes CANCELLED and 2FA stays on."
         ),
     )
 

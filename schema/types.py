@@ -312,6 +312,12 @@ async def _documents(
     return await fields.recovery_documents(info, request)
 
 
+async def _resolved_by(
+    request: strawberry.Parent[records.RecoveryRequest], info: Info
+) -> str | None:
+    return await fields.recovery_resolved_by(info, request)
+
+
 def _recovery_request_id(request: strawberry.Parent[records.RecoveryRequest]) -> strawberry.ID:
     return strawberry.ID(to_global_id("RecoveryRequest", request.id))
 
@@ -332,6 +338,14 @@ class RecoveryRequest(Node):
         resolver=_documents,
         graphql_type=list[RecoveryDocument],
         description="Visible to SUPPORT only; empty once the documents are purged.",
+    )
+    effective_at: datetime | None = strawberry.field(
+        description="For a SCHEDULED request: when 2FA turns off (RECOVERY_WAIT_SECONDS after "
+        "support's approval); kept once it took effect or was cancelled."
+    )
+    resolved_by: str | None = strawberry.field(
+        resolver=_resolved_by,
+        description="SUPPORT only: who decided (the deciding support account's email).",
     )
     id: strawberry.ID = strawberry.field(
         resolver=_recovery_request_id, description="Opaque global id."

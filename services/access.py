@@ -7,9 +7,10 @@ A viewer is the signed-in account, or None for a request without a session. None
 
 from __future__ import annotations
 
-from models import Account, RecoveryRequest
+from models import Account, RecoveryRequest, TwoFactor
 from models.accounts import Role
-from services.errors import Forbidden
+from models.two_factor import TwoFactorState
+from services.errors import Forbidden, TwoFactorRequired
 
 
 def is_support(viewer: Account | None) -> bool:
@@ -19,6 +20,17 @@ def is_support(viewer: Account | None) -> bool:
 def require_support(viewer: Account | None) -> None:
     if not is_support(viewer):
         raise Forbidden()
+
+
+async def require_acting_support(viewer: Account | None) -> Account:
+    """Support who act on recoveries (the queue, a decision, a document) hold the keys to
+    every customer's 2FA: their own account must have 2FA on, or a stolen support password
+    would be enough to take any account over."""
+    if viewer is None or not is_support(viewer):
+        raise Forbidden()
+    if not await TwoFactor.exists(account_id=viewer.id, state=TwoFactorState.ACTIVE):
+        raise TwoFactorRequired()
+    return viewer
 
 
 def require_owner(viewer: Account | None, account_id: int) -> None:

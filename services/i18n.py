@@ -179,6 +179,16 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Ce serveur ne mémorise pas les appareils.",
         "en": "This server does not remember devices.",
     },
+    "NOTIFICATION_RECOVERY_SCHEDULED": {
+        "fr": "Le support a accepté une demande de désactivation de la double authentification : "
+        "elle sera désactivée à la fin du délai d'attente, sauf si vous l'annulez.",
+        "en": "Support approved a request to turn two-factor authentication off: it turns off "
+        "at the end of the waiting period unless you cancel it.",
+    },
+    "NOTIFICATION_RECOVERY_CANCELLED": {
+        "fr": "La désactivation programmée de la double authentification est annulée.",
+        "en": "The scheduled turning off of two-factor authentication was cancelled.",
+    },
 }
 
 

@@ -35,7 +35,7 @@ def notification_owner(viewer: Account | None, notification: Notification) -> Ac
 async def recovery_queue(
     viewer: Account | None, status: RecoveryStatus | None, *, first: int, after: str | None
 ) -> Page[RecoveryRequest]:
-    access.require_support(viewer)
+    await access.require_acting_support(viewer)
     return await recovery.queue(status, first=first, after=after)
 
 

@@ -8,13 +8,14 @@ from tortoise.exceptions import IntegrityError
 
 from models import Account, RecoveryDocument, RecoveryRequest, SignInChallenge
 from models.recovery import DocumentKind, RecoveryStatus
-from services import access, changes, documents, emails, two_factor, validation
+from services import access, changes, documents, emails, recovery_schedule, validation
 from services.changes import Change
 from services.documents import CheckedFile, UploadedFile
 from services.errors import (
     WHOLE_INPUT,
     AlreadyResolved,
     ChallengeExpired,
+    ConfirmationRequired,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -119,9 +120,15 @@ async def resolve(
     approve: bool,
     note: str | None,
     meta: RequestMeta,
+    *,
+    confirm: bool = False,
 ) -> RecoveryRequest:
+    """Support's decision. An approval needs `confirm` (the second confirmation) and, with
+    a waiting period, only schedules 2FA turning off (services.recovery_schedule)."""
     note = _free_text(note, "note")
-    access.require_support(reviewer)
+    await access.require_acting_support(reviewer)
+    if approve and not confirm:
+        raise ConfirmationRequired(field="confirm")
     pending = await RecoveryRequest.get_or_none(id=request_id).select_related("account")
     if pending is None:
         raise NotFound(field="id")
@@ -129,7 +136,15 @@ async def resolve(
         raise Forbidden("CANNOT_RESOLVE_OWN_REQUEST", field="id")
     account = pending.account
     now = rt.clock.now()
-    status = RecoveryStatus.APPROVED if approve else RecoveryStatus.REJECTED
+    wait = recovery_schedule.waiting_period(rt)
+    scheduled = approve and wait.total_seconds() > 0
+    status = (
+        RecoveryStatus.SCHEDULED
+        if scheduled
+        else RecoveryStatus.APPROVED
+        if approve
+        else RecoveryStatus.REJECTED
+    )
     async with changes.account_change(rt, account, meta) as change:
         # The status decides in one conditional UPDATE: resolving twice cannot both pass.
         decided = (
@@ -137,7 +152,9 @@ async def resolve(
             .using_db(change.connection)
             .update(
                 status=status,
-                open_for=None,
+                # A scheduled request stays the account's open one until it ends.
+                open_for=account.id if scheduled else None,
+                effective_at=now + wait if scheduled else None,
                 resolved_at=now,
                 resolution_note=note,
                 reviewer_id=reviewer.id,
@@ -145,24 +162,20 @@ async def resolve(
         )
         if decided != 1:
             raise AlreadyResolved(field="id")
-        if approve:
-            # The person lost the device: 2FA off, and every session of the account ends
-            # (whoever else holds one must sign in again, with the password only).
-            await two_factor.turn_off(change)
-            await change.end_sessions()
-        await change.record_event(
-            SecurityEventKind.RECOVERY_APPROVED if approve else SecurityEventKind.RECOVERY_REJECTED
-        )
-        await change.notify(
-            NotificationKind.RECOVERY_APPROVED if approve else NotificationKind.RECOVERY_REJECTED,
-            {"request_id": _reference(request_id), "note": note or ""},
-        )
+        if scheduled:
+            await recovery_schedule.schedule(change, request_id, note, now + wait)
+        elif approve:
+            await recovery_schedule.turn_off_for_recovery(change, request_id, note)
+        else:
+            await change.record_event(SecurityEventKind.RECOVERY_REJECTED)
+            await change.notify(
+                NotificationKind.RECOVERY_REJECTED,
+                {"request_id": _reference(request_id), "note": note or ""},
+            )
     return await RecoveryRequest.get(id=request_id)
 
 
-def _reference(request_id: int) -> str:
-    """How emails name a request (the customer may quote it to support)."""
-    return f"#{request_id}"
+_reference = recovery_schedule.reference
 
 
 def _support_link(rt: Runtime, request_id: int) -> str:

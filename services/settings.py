@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     document_retention_days: int = 30
     download_link_ttl_seconds: int = Field(default=600, le=600)
     purge_interval_seconds: float = 3600.0
+    # An approved recovery turns 2FA off this long after support's decision, so the owner
+    # can cancel it if the request was not theirs; 0 turns it off at once.
+    recovery_wait_seconds: int = Field(default=259200, ge=0)
+    # How often each serving process looks for waiting periods that have ended.
+    recovery_job_interval_seconds: float = Field(default=60.0, gt=0)
 
     # --- sessions (issue 6): an absolute and an idle lifetime --------------------------
     # SESSION_ABSOLUTE_SECONDS (formerly SESSION_TTL_SECONDS, still read): from sign-in.

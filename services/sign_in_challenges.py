@@ -10,6 +10,7 @@ from models import SignInChallenge
 from services import (
     backup_codes,
     changes,
+    recovery_schedule,
     remembered_devices,
     sign_in_alerts,
     totp,
@@ -95,6 +96,9 @@ async def verify(
             await change.record_event(SecurityEventKind.BACKUP_CODE_USED)
             await _warn_backup_code_used(change, remaining)
         await sign_in_alerts.signed_in(change, remembered=False)
+        # The owner still has a second factor: a recovery waiting to turn 2FA off is not theirs
+        # to need (or not theirs at all).
+        await recovery_schedule.cancel_scheduled(change, reason=recovery_schedule.BY_SIGN_IN)
         device_token: str | None = None
         remembered_id: int | None = None
         if remember_device:

@@ -282,6 +282,9 @@ def make_settings(db_path: Path, var_dir: Path, **overrides: Any) -> Settings:
         "environment": "development",
         # A port of its own, so a live server of the test never meets another run's on 8000.
         "port": free_port(),
+        # Support's approval turns 2FA off at once, as before the waiting period; the tests
+        # of the waiting period (tests/test_recovery_waiting_period.py) set their own.
+        "recovery_wait_seconds": 0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -11,7 +11,10 @@ from typing import Any
 import httpx
 import pyotp
 
+from models.accounts import Role
+from services import accounts
 from services.clock import FrozenClock
+from services.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
 
@@ -86,6 +89,11 @@ class Api:
     def __init__(self, client: httpx.AsyncClient, clock: FrozenClock) -> None:
         self.client = client
         self.clock = clock
+        # email -> TOTP key, of the accounts that turned 2FA on through these helpers
+        self.totp_secrets: dict[str, str] = {}
+        self._last_steps: dict[str, int] = {}
+        # email -> the session token support_agent opened
+        self.support_tokens: dict[str, str] = {}
 
     async def gql(
         self,
@@ -164,8 +172,8 @@ class Api:
         at: datetime = self.clock.now()
         return pyotp.TOTP(secret).at(at, counter_offset=steps)
 
-    async def enable_two_factor(self, token: str) -> Enabled:
-        setup = await self.start(token)
+    async def enable_two_factor(self, token: str, password: str = PASSWORD) -> Enabled:
+        setup = await self.start(token, password)
         assert setup["errors"] == [], setup
         secret: str = setup["setup"]["secret"]
         confirmed = await self.confirm(token, self.code(secret))
@@ -173,6 +181,33 @@ class Api:
         # The confirming step is spent: later sign-ins need a later code.
         self.clock.advance(30)
         return Enabled(secret=secret, backup_codes=confirmed["backupCodes"])
+
+    async def support_agent(self, runtime: Runtime, email: str, password: str = PASSWORD) -> str:
+        """A new SUPPORT account with 2FA on (support cannot act without it); a session
+        token of it, opened before 2FA was turned on."""
+        await accounts.create_account(runtime, email=email, password=password, role=Role.SUPPORT)
+        signed_in = await self.sign_in(email, password)
+        assert signed_in["errors"] == [] and signed_in["session"] is not None, signed_in
+        token: str = signed_in["session"]["token"]
+        self._last_steps[email] = self._step()
+        self.totp_secrets[email] = (await self.enable_two_factor(token, password)).secret
+        self.support_tokens[email] = token
+        return token
+
+    def _step(self) -> int:
+        return int(self.clock.now().timestamp()) // 30
+
+    async def sign_in_with_totp(self, email: str, password: str = PASSWORD) -> str:
+        """A session of an account whose 2FA these helpers turned on: password, then the
+        app's code (of a new time step)."""
+        challenge = (await self.sign_in(email, password))["challenge"]["token"]
+        if self._last_steps.get(email) == self._step():
+            self.clock.advance(30)  # a step is accepted once
+        self._last_steps[email] = self._step()
+        verified = await self.verify(challenge, self.code(self.totp_secrets[email]))
+        assert verified["errors"] == [], verified
+        token: str = verified["session"]["token"]
+        return token
 
 
 async def until(condition: Callable[[], object], within: float = 5.0) -> None:

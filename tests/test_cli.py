@@ -98,6 +98,18 @@ def test_create_account_stores_a_support_account_with_an_argon2id_hash(tmp_path:
     )
     assert password_hash.startswith("$argon2id$")
     assert PASSWORD not in password_hash
+    # Support staff cannot act on recoveries without 2FA of their own: said at once.
+    assert "must turn two-factor authentication on" in result.stdout
+
+
+@pytest.mark.sqlite_only
+def test_create_account_of_a_customer_says_nothing_about_support_two_factor(
+    tmp_path: Path,
+) -> None:
+    result = run_cli(tmp_path, "create-account", "lea@example.com", stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "created customer account lea@example.com" in result.stdout
+    assert "two-factor" not in result.stdout
     assert PASSWORD not in result.stdout + result.stderr
 
 

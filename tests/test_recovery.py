@@ -24,14 +24,13 @@ import pytest
 from starlette.applications import Starlette
 
 from models import Account, BackupCode, RecoveryDocument, RecoveryRequest, TwoFactor
-from models.accounts import Role
 from schema.global_id import from_global_id, to_global_id
 from server import create_app
-from services import accounts, recovery
+from services import recovery
 from services.clock import FrozenClock
 from services.settings import Settings
 from tests.conftest import make_settings, start
-from tests.helpers import PASSWORD, Api, Enabled, until
+from tests.helpers import Api, Enabled, until
 from tests.smtp_server import SmtpServer
 
 # The app leaves the uploads' temporary files open (see
@@ -172,24 +171,27 @@ async def customer(api: Api, email: str = "alice@example.com", **extra: Any) -> 
 
 
 async def support_agent(api: Api, app: Starlette, email: str = AGENT) -> str:
-    """A SUPPORT account; a session token of it."""
-    await accounts.create_account(
-        app.state.runtime, email=email, password=PASSWORD, role=Role.SUPPORT
-    )
-    return await support_session(api, email)
+    """A SUPPORT account with 2FA on; a session token of it."""
+    return await api.support_agent(app.state.runtime, email)
 
 
 async def support_session(api: Api, email: str = AGENT) -> str:
-    signed_in = await api.sign_in(email)
-    assert signed_in["errors"] == [] and signed_in["session"] is not None, signed_in
-    token: str = signed_in["session"]["token"]
-    return token
+    return await api.sign_in_with_totp(email)
 
 
 async def resolve(
-    api: Api, token: str, request_id: str, decision: str, note: str | None = None
+    api: Api,
+    token: str,
+    request_id: str,
+    decision: str,
+    note: str | None = None,
+    *,
+    confirm: bool = True,
 ) -> dict[str, Any]:
-    variables = {"input": {"id": request_id, "decision": decision, "note": note}}
+    """Support's decision; an approval with its second confirmation unless told not to."""
+    variables = {
+        "input": {"id": request_id, "decision": decision, "note": note, "confirm": confirm}
+    }
     payload: dict[str, Any] = (await api.data(RESOLVE, variables, token=token))[
         "resolveRecoveryRequest"
     ]
@@ -876,13 +878,14 @@ async def test_the_decision_is_emailed_to_the_billing_contact_with_the_note(
         await customer(api)
         agent = await support_agent(api, app)
         request_id = await file_request(api, "alice@example.com")
-        await until(lambda: len(smtp.envelopes) == 3)  # enabled, acknowledged, announced
+        # enabled (the customer's and the agent's), acknowledged, announced
+        await until(lambda: len(smtp.envelopes) == 4)
 
         payload = await resolve(api, agent, request_id, decision, "Checked by Jeanne")
         assert payload["errors"] == []
 
-        await until(lambda: len(smtp.envelopes) == 4)
-    envelope = smtp.envelopes[3]
+        await until(lambda: len(smtp.envelopes) == 5)
+    envelope = smtp.envelopes[4]
     assert envelope.rcpt_tos == [BILLING]
     message = parse_mail(envelope.original_content or b"")
     assert message["Subject"] == subject
@@ -909,8 +912,7 @@ async def test_a_request_cannot_be_resolved_twice(api: Api, app: Starlette) -> N
 
 
 async def test_an_agent_cannot_resolve_their_own_request(api: Api, app: Starlette) -> None:
-    own_session = await support_agent(api, app)
-    await api.enable_two_factor(own_session)
+    own_session = await support_agent(api, app)  # with 2FA: the agent can lose the device
     request_id = await file_request(api, AGENT)
 
     payload = await resolve(api, own_session, request_id, "APPROVE")

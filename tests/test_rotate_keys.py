@@ -47,6 +47,9 @@ async def app_with_keys(
         yield app, Api(client, clock)
 
 
+AGENT_SECRETS: dict[Starlette, str] = {}
+
+
 def documents(settings: Settings) -> list[str]:
     return [path.read_text() for path in sorted(settings.documents_dir.iterdir())]
 
@@ -57,12 +60,14 @@ def readable_by(keys: KeyRing, tokens: list[str]) -> list[bytes]:
 
 async def populate(app: Starlette, api: Api) -> str:
     """Alice with 2FA on and a recovery request with a document, Bob half-way through
-    setup (a pending secret), a support agent. Returns Alice's TOTP secret."""
+    setup (a pending secret), a support agent with 2FA on (three secrets in all). Returns
+    Alice's TOTP secret; the agent's is in AGENT_SECRETS."""
     _, enabled = await customer(api)
     await file_request(api, "alice@example.com")
     bob = await api.sign_up("bob@example.com")
     assert (await api.start(bob))["errors"] == []
     await support_agent(api, app)
+    AGENT_SECRETS[app] = api.totp_secrets["agent@verrou.example"]
     return enabled.secret
 
 
@@ -73,9 +78,10 @@ async def test_after_rotation_the_new_key_alone_reads_every_secret_and_document(
 
     async with app_with_keys(settings, clock, OLD) as (app, api):
         alice_secret = await populate(app, api)
+        agent_secret = AGENT_SECRETS.pop(app)
         secrets = [device.encrypted_secret for device in await TwoFactor.all().order_by("id")]
         files = documents(settings)
-        assert len(secrets) == 2 and len(files) == 1
+        assert len(secrets) == 3 and len(files) == 1
         plain_secrets = readable_by(old_only, secrets)
         for token in [*secrets, *files]:
             with pytest.raises(KeyRingError):
@@ -86,14 +92,15 @@ async def test_after_rotation_the_new_key_alone_reads_every_secret_and_document(
         report = await rotation.rotate_keys(
             app.state.runtime, lambda *step: steps.append(step), batch_size=1
         )
-        assert (report.secrets, report.secrets_rotated) == (2, 2)
+        assert (report.secrets, report.secrets_rotated) == (3, 3)
         assert (report.documents, report.documents_rotated) == (1, 1)
-        assert report.backup_codes_unused == 10
+        assert report.backup_codes_unused == 20  # Alice's and the agent's
         # Batched: one report per row at batch_size=1, after the step's opening.
         assert steps == [
-            ("secrets", 0, 2),
-            ("secrets", 1, 2),
-            ("secrets", 2, 2),
+            ("secrets", 0, 3),
+            ("secrets", 1, 3),
+            ("secrets", 2, 3),
+            ("secrets", 3, 3),
             ("documents", 0, 1),
             ("documents", 1, 1),
         ]
@@ -107,7 +114,8 @@ async def test_after_rotation_the_new_key_alone_reads_every_secret_and_document(
         clock.advance(60)
         verified = await api.verify(await api.challenge(), api.code(alice_secret))
         assert verified["errors"] == [], verified
-        agent_token = (await api.sign_in("agent@verrou.example"))["session"]["token"]
+        api.totp_secrets["agent@verrou.example"] = agent_secret
+        agent_token = await api.sign_in_with_totp("agent@verrou.example")
         requests = await RecoveryDocument.all().values_list("request_id", flat=True)
         seen = await node(api, to_global_id("RecoveryRequest", requests[0]), agent_token)
         assert seen is not None
@@ -136,7 +144,7 @@ async def test_rotation_resumes_after_an_interruption_and_a_second_run_changes_n
         with pytest.raises(Interrupted):
             await rotation.rotate_keys(runtime, stop_after_first_secret, batch_size=1)
         resumed = await rotation.rotate_keys(runtime, batch_size=1)
-        assert (resumed.secrets_rotated, resumed.documents_rotated) == (1, 1)
+        assert (resumed.secrets_rotated, resumed.documents_rotated) == (2, 1)
         before_again = [d.encrypted_secret for d in await TwoFactor.all().order_by("id")]
         files_before_again = documents(settings)
         again = await rotation.rotate_keys(runtime)
@@ -170,7 +178,7 @@ async def test_a_secret_replaced_during_rotation_is_not_overwritten(
 
         monkeypatch.setattr(rotation, "replace_secret", replace_after_the_user_restarts_setup)
         report = await rotation.rotate_keys(runtime)
-        assert report.secrets_rotated == 1  # the other row; this one was left alone
+        assert report.secrets_rotated == 2  # the other rows; this one was left alone
         assert (await TwoFactor.get(id=first.id)).encrypted_secret == fresh
 
 
@@ -209,18 +217,18 @@ async def test_the_rotate_keys_command_rotates_with_a_progress_line_per_step(
     assert result.returncode == 0, result.stderr
     progress = [line for line in result.stderr.splitlines() if line.startswith("rotate-keys")]
     assert progress == [
-        "rotate-keys: secrets 2/2",
-        "rotate-keys: secrets 2/2, documents 1/1",
+        "rotate-keys: secrets 3/3",
+        "rotate-keys: secrets 3/3, documents 1/1",
     ]
-    assert "re-encrypted 2 of 2 TOTP secret(s) and 1 of 1 recovery document(s)" in result.stdout
-    assert "10 unused backup code(s)" in result.stdout
+    assert "re-encrypted 3 of 3 TOTP secret(s) and 1 of 1 recovery document(s)" in result.stdout
+    assert "20 unused backup code(s)" in result.stdout
 
     again = run_cli(tmp_path, "rotate-keys", **extra)
-    assert "re-encrypted 0 of 2 TOTP secret(s) and 0 of 1" in again.stdout
+    assert "re-encrypted 0 of 3 TOTP secret(s) and 0 of 1" in again.stdout
 
     new_only = KeyRing((NEW.encode(),))
     async with app_with_keys(settings, clock, NEW):
-        assert len(readable_by(new_only, [d.encrypted_secret for d in await TwoFactor.all()])) == 2
+        assert len(readable_by(new_only, [d.encrypted_secret for d in await TwoFactor.all()])) == 3
     assert readable_by(new_only, documents(settings)) == [PASSPORT]
 
 

@@ -26,8 +26,6 @@ import uvicorn
 from starlette.applications import Starlette
 from tortoise import Tortoise
 
-from models.accounts import Role
-from services import accounts
 from services.clock import FrozenClock
 from tests.conftest import free_port
 from tests.helpers import PASSWORD, Api
@@ -170,10 +168,7 @@ async def lifecycle(api: Api, app: Starlette, secrets: Secrets) -> None:
     assert sent.status_code == 200, sent.text
     request_id = sent.json()["data"]["requestTwoFactorRecovery"]["request"]["id"]
 
-    await accounts.create_account(
-        app.state.runtime, email="agent@example.com", password=AGENT_PASSWORD, role=Role.SUPPORT
-    )
-    agent = (await api.sign_in("agent@example.com", AGENT_PASSWORD))["session"]["token"]
+    agent = await api.support_agent(app.state.runtime, "agent@example.com", AGENT_PASSWORD)
     secrets.texts.add(agent)
     assert (await api.data(QUEUE, {"first": 5}, token=agent))["recoveryRequests"]["totalCount"]
     document = (await api.data(NODE, {"id": request_id}, token=agent))["node"]["documents"][0]
@@ -183,7 +178,11 @@ async def lifecycle(api: Api, app: Starlette, secrets: Secrets) -> None:
     assert downloaded.status_code == 200 and downloaded.content == PASSPORT
 
     approved = (
-        await api.data(RESOLVE, {"input": {"id": request_id, "decision": "APPROVE"}}, token=agent)
+        await api.data(
+            RESOLVE,
+            {"input": {"id": request_id, "decision": "APPROVE", "confirm": True}},
+            token=agent,
+        )
     )["resolveRecoveryRequest"]
     assert approved["errors"] == []
     assert "errors" in await api.gql(STATUS, token=token)  # its sessions ended with 2FA

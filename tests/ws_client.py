@@ -55,6 +55,19 @@ class Subscriber:
             assert closed.rcvd is not None, "closed without a close frame from the server"
             return closed.rcvd.code
 
+    async def events_until_close(self, within: float = 5.0) -> tuple[list[dict[str, Any]], int]:
+        """Every `notifications` payload received until the server closes the socket, in
+        order, and the close code."""
+        events: list[dict[str, Any]] = []
+        try:
+            while True:
+                message = await self.receive(within)
+                if message["type"] in ("next", "data"):
+                    events.append(message["payload"])
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "closed without a close frame from the server"
+            return events, closed.rcvd.code
+
     async def next_event(self, within: float = 5.0) -> dict[str, Any]:
         """The next `notifications` payload (skipping keep-alives)."""
         while True:

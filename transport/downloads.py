@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from services import access, accounts, documents
-from services.errors import Forbidden, NotFound
+from services.errors import Forbidden, NotFound, TwoFactorRequired
 from services.runtime import Runtime
 from transport.context import bearer_token
 from transport.session_cookie import cookie_token
@@ -43,7 +43,16 @@ async def recovery_document(request: Request) -> Response:
         return PlainTextResponse(
             "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
-    if not access.is_support(session.account):
+    try:
+        await access.require_acting_support(session.account)
+    except TwoFactorRequired:
+        # The error code first, as the API names it, so a client can tell it from a bad link.
+        return PlainTextResponse(
+            "TWO_FACTOR_REQUIRED: turn two-factor authentication on for this support account "
+            "before opening recovery documents",
+            status_code=403,
+        )
+    except Forbidden:
         return PlainTextResponse("Forbidden", status_code=403)
     try:
         document_id = int(request.path_params["document_id"])

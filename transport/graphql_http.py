@@ -32,6 +32,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
+from schema.fanout import FanOutSchema
 from services.runtime import Runtime
 from transport import request_json
 from transport.browser import websocket_origin_allowed
@@ -95,7 +96,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
         self.runtime = runtime
         self.open_sockets: set[WebSocket] = set()
         # Closes a socket whose session ends while it is open (signOut, recovery).
-        self.session_watch = SessionWatch(runtime.broker)
+        schema = kwargs.get("schema")
+        self.session_watch = SessionWatch(
+            runtime.broker, schema.sent_before if isinstance(schema, FanOutSchema) else None
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         # Lone surrogates and deep nesting are the client's bad JSON (400), not a crash.

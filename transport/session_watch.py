@@ -4,6 +4,15 @@
 One broker subscription per account that has open sockets in this process, not one per
 socket: a socket costs an entry in a dict. The close code is 4403, the one a socket without
 a valid session gets when it opens, so a client treats both alike (sign in again).
+
+A change that ends sessions publishes its notifications first, then the sessions-ended
+message (services.changes). Both reach this process's subscriptions of the account at once,
+but a notification still has a way to go before it is on the socket (the subscription's
+stream executes it, the fan-out hands it to each member's queue, the member's handler
+writes it), while the watch would close the socket as soon as it reads the message: the page
+never heard why. So the watch closes a socket only once its subscriptions have sent what
+came before the message (`sent_before`, schema/fanout.py), or after DRAIN_SECONDS at most,
+so a stuck subscription cannot keep an ended session's socket open.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from starlette.websockets import WebSocket
 
@@ -19,18 +29,17 @@ from services.session_events import EVERY_SESSION, ended_sessions
 
 logger = logging.getLogger("verrou.sessions")
 SESSION_ENDED = 4403
-# An ended session's sockets close this long after the end is announced. The change that
-# ended it published its notifications first, on the same channel, but a notification
-# reaches the socket through more hops (its subscription group runs the selection, then
-# the socket's handler writes it) than the close: without the delay, the 4403 would come
-# first and the page would never learn why it was signed out (issue 12, point 12). The
-# session is already refused everywhere else; the socket only hears its own account.
-ENDED_GRACE_SECONDS = 0.25
+DRAIN_SECONDS = 2.0
+_DRAIN_POLL_SECONDS = 0.005
+
+# (socket, sessions-ended message) -> whether the socket has sent all that came before it
+SentBefore = Callable[[WebSocket, str], bool]
 
 
 class SessionWatch:
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, sent_before: SentBefore | None = None) -> None:
         self._broker = broker
+        self._sent_before = sent_before
         # account id -> {socket: session id}
         self._sockets: dict[int, dict[WebSocket, int]] = {}
         self._accounts: dict[WebSocket, int] = {}
@@ -85,6 +94,12 @@ class SessionWatch:
         for listener in listeners:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+        closing = list(self._closing)
+        for task in closing:
+            task.cancel()
+        for task in closing:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _expire(self, socket: WebSocket) -> None:
         self._deadlines.pop(socket, None)
@@ -101,16 +116,23 @@ class SessionWatch:
                 sockets = self._sockets.get(account_id, {})
                 for socket, session_id in list(sockets.items()):
                     if ended == EVERY_SESSION or session_id in ended:
+                        # Not awaited here: one slow socket must not hold up the others.
                         task = asyncio.create_task(
-                            _close(socket, after=ENDED_GRACE_SECONDS),
-                            name="verrou-session-ended",
+                            self._close_once_sent(socket, message), name="verrou-session-ended"
                         )
                         self._closing.add(task)
                         task.add_done_callback(self._closing.discard)
 
+    async def _close_once_sent(self, socket: WebSocket, message: str) -> None:
+        # Polled, not awaited on an event: "sent" is the state of several queues and their
+        # readers, and it settles within a few event-loop turns.
+        for _ in range(int(DRAIN_SECONDS / _DRAIN_POLL_SECONDS)):
+            if self._sent_before is None or self._sent_before(socket, message):
+                break
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+        await _close(socket)
 
-async def _close(socket: WebSocket, *, after: float = 0.0) -> None:
-    if after:
-        await asyncio.sleep(after)
+
+async def _close(socket: WebSocket) -> None:
     with contextlib.suppress(RuntimeError, OSError):  # already closing or closed
         await socket.close(code=SESSION_ENDED, reason="session ended")

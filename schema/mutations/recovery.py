@@ -1,4 +1,4 @@
-"""requestTwoFactorRecovery, resolveRecoveryRequest."""
+"""requestTwoFactorRecovery, resolveRecoveryRequest, cancelTwoFactorRecovery."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from resolvers import recovery
 from resolvers.context import Info
 from schema.enums import RecoveryDecision
 from schema.global_id import from_global_id
-from schema.inputs import RequestTwoFactorRecoveryInput, ResolveRecoveryRequestInput
+from schema.inputs import (
+    CancelTwoFactorRecoveryInput,
+    RequestTwoFactorRecoveryInput,
+    ResolveRecoveryRequestInput,
+)
 from schema.payload_errors import payload_errors
-from schema.payloads import RequestTwoFactorRecoveryPayload, ResolveRecoveryRequestPayload
+from schema.payloads import (
+    CancelTwoFactorRecoveryPayload,
+    RequestTwoFactorRecoveryPayload,
+    ResolveRecoveryRequestPayload,
+)
 
 
 @payload_errors(RequestTwoFactorRecoveryPayload)
@@ -49,5 +57,18 @@ async def resolve_request(
         decoded[1] if decoded is not None and decoded[0] == "RecoveryRequest" else None,
         approve=input.decision == RecoveryDecision.APPROVE,
         note=input.note,
+        confirm=bool(input.confirm),
     )
     return ResolveRecoveryRequestPayload(request=resolved)
+
+
+@payload_errors(CancelTwoFactorRecoveryPayload)
+async def cancel_recovery(
+    info: Info,
+    input: Annotated[
+        CancelTwoFactorRecoveryInput,
+        strawberry.argument(description="The cancel link's token, or nothing when signed in."),
+    ],
+) -> CancelTwoFactorRecoveryPayload:
+    cancelled = await recovery.cancel_recovery(info, token=input.token)
+    return CancelTwoFactorRecoveryPayload(request=cancelled)

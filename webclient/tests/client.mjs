@@ -21,6 +21,14 @@ async function signIn(page, who) {
   await page.getByRole("button", { name: /^(Sign in|Se connecter)$/ }).click();
 }
 
+/** Support staff have 2FA: the password, then the app's code. */
+async function signInSupport(page) {
+  await signIn(page, support);
+  const code = page.getByLabel("Verification code or backup code");
+  await code.fill((await ask({ supportTotp: true })).code);
+  await page.getByRole("button", { name: "Verify" }).click();
+}
+
 async function signOut(page) {
   await page.getByTestId("sign-out").click();
   await page.getByTestId("sign-in").waitFor();
@@ -214,7 +222,7 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   const { fragment } = await ask({ supportLink: true });
   check(/^#\/support\/recovery-requests\/\d+$/.test(fragment), `odd link ${fragment}`);
   await page.goto(`${baseUrl}/${fragment}`);
-  await signIn(page, support);
+  await signInSupport(page);
   await page.getByTestId("recovery-request").waitFor();
   await page.getByText("I lost my phone on the train.").waitFor();
   check((await page.getByTestId("documents").locator("li").count()) === 2, "two documents expected");
@@ -230,7 +238,7 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   // A second request, with a readable document; support finds it in the queue and approves it.
   await requestRecovery(page, "Here is a better scan.");
   await page.getByRole("link", { name: "Back to sign in" }).click();
-  await signIn(page, support);
+  await signInSupport(page);
   await page.getByTestId("recovery-queue").waitFor();
   await page.getByText(customer.email).waitFor();
   check((await page.getByTestId("recovery-queue").locator(".feed .item").count()) === 1, "one pending");
@@ -240,6 +248,8 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   decision = page.getByTestId("decision");
   await decision.getByLabel("Note to the customer").fill("Identity checked, 2FA is off.");
   await decision.getByRole("button", { name: "Approve and turn 2FA off" }).click();
+  // The second confirmation (the API needs confirm: true).
+  await decision.getByTestId("approve-confirm").getByRole("button", { name: "Yes, approve" }).click();
   await page.locator(".badge.status-approved").waitFor();
   await bannerSays(page, "approved");
   await screenshot("support-request-approved");

@@ -4,6 +4,7 @@ import { clearBanners, showBanner } from "./banners.js";
 import { h, mount } from "./dom.js";
 import { language, setLanguage, t } from "./i18n.js";
 import * as activity from "./views/activity.js";
+import * as recovery from "./views/recovery.js";
 import { card } from "./views/common.js";
 import * as security from "./views/security.js";
 import * as signIn from "./views/signin.js";
@@ -26,6 +27,8 @@ const routes = [
   { path: /^#\/activity$/, page: activity.page, title: "activityTitle" },
   { path: /^#\/support\/recovery-requests$/, page: support.queuePage, support: true, title: "queueTitle" },
   { path: /^#\/support\/recovery-requests\/(\d+)$/, page: support.requestPage, support: true, title: "queueTitle" },
+  // An emailed link: opened signed in or not (`any`).
+  { path: /^#\/cancel-recovery$/, page: recovery.cancelPage, public: true, any: true, title: "cancelRecoveryTitle" },
 ];
 
 const app = document.getElementById("app");
@@ -150,7 +153,7 @@ async function render() {
       }
     } else {
       startLive();
-      if (!route || route.public) return ctx.go(home());
+      if (!route || (route.public && !route.any)) return ctx.go(home());
       if (route.support && viewer.role !== "SUPPORT") return ctx.go(home());
     }
     drawNav();

@@ -46,7 +46,7 @@ export async function queuePage(ctx) {
   const tabs = h(
     "div",
     { class: "tabs", role: "tablist" },
-    ["PENDING", "APPROVED", "REJECTED", "ALL"].map((status) =>
+    ["PENDING", "SCHEDULED", "APPROVED", "REJECTED", "ALL"].map((status) =>
       h("a", {
         href: `#/support/recovery-requests?status=${status}`,
         class: status === filter ? "tab active" : "tab",
@@ -149,19 +149,39 @@ export async function requestPage(ctx, number) {
         h("button", { type: "submit", name: "decision", value: "REJECT", text: t("reject") }),
       ),
     );
+    // Approving asks a second time (the API needs confirm: true): it turns a customer's 2FA off.
+    const confirmation = h(
+      "div",
+      { class: "stack", "data-testid": "approve-confirm", hidden: true },
+      h("p", { class: "message warning", text: t("approveConfirmText") }),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "submit", class: "danger", name: "decision", value: "CONFIRM_APPROVE", text: t("approveConfirm") }),
+        h("button", { type: "button", text: t("cancel"), onclick: () => (confirmation.hidden = true) }),
+      ),
+    );
+    form.append(confirmation);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const decision = event.submitter && event.submitter.value;
+      const pressed = event.submitter && event.submitter.value;
+      if (pressed === "APPROVE") {
+        confirmation.hidden = false;
+        return;
+      }
+      const decision = pressed === "CONFIRM_APPROVE" ? "APPROVE" : pressed;
       busy(form, async () => {
         message.clear();
         try {
           const note = values(form).note.trim() || null;
-          const input = { id: request.id, decision, note };
+          const input = { id: request.id, decision, note, confirm: decision === "APPROVE" };
           const payload = (await gql(RESOLVE, { input })).resolveRecoveryRequest;
           const error = firstError(payload);
           if (error) return message.show(describe(error));
           request = payload.request;
-          ctx.flash(t(decision === "APPROVE" ? "approvedFlash" : "rejectedFlash", { number }), "success");
+          const flash =
+            decision !== "APPROVE" ? "rejectedFlash" : request.status === "SCHEDULED" ? "scheduledFlash" : "approvedFlash";
+          ctx.flash(t(flash, { number }), "success");
           draw();
         } catch (error) {
           message.show(describe(error));
