@@ -45,12 +45,17 @@ async def test_sigterm_closes_websockets_with_going_away(
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(200):
+            # Workers import the app and the first applies migrations: on a loaded machine
+            # that takes seconds, so wait by the clock (and say so when it never comes).
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:
                 try:
                     if (await client.get("/readyz")).status_code == 200:
                         break
                 except httpx.TransportError:
-                    await asyncio.sleep(0.05)
+                    pass
+                assert asyncio.get_running_loop().time() < deadline, "the server never got ready"
+                await asyncio.sleep(0.05)
             body = (
                 await client.post(
                     "/graphql",

@@ -75,7 +75,8 @@ async def processes(
     try:
         async with httpx.AsyncClient() as probe:
             for url in urls:
-                for _ in range(200):
+                # Up to 30 s: a loaded machine takes seconds to import and start a process.
+                for _ in range(600):
                     try:
                         if (await probe.get(f"{url}/readyz")).status_code == 200:
                             break
