@@ -153,6 +153,11 @@ class NotificationKind(Enum):
         "SESSIONS_REVOKED",
         description="Sessions were ended by 'sign out everywhere', a revocation or 'this wasn't me'.",
     )
+    PASSWORD_CHANGED = strawberry.enum_value(
+        "PASSWORD_CHANGED",
+        description="The password was changed (changePassword) or reset by an emailed link "
+        "(resetPassword): params `via` is CHANGE or RESET.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")
@@ -196,6 +201,19 @@ class SecurityEventKind(Enum):
         "RECOVERY_REJECTED", description="Support rejected a recovery request."
     )
     SIGNED_OUT = strawberry.enum_value("SIGNED_OUT", description="A session was closed.")
+    PASSWORD_CHANGED = strawberry.enum_value(
+        "PASSWORD_CHANGED", description="The password was changed by changePassword."
+    )
+    PASSWORD_RESET_REQUESTED = strawberry.enum_value(
+        "PASSWORD_RESET_REQUESTED", description="A password reset link was emailed."
+    )
+    PASSWORD_RESET = strawberry.enum_value(
+        "PASSWORD_RESET", description="The password was set by a reset link (resetPassword)."
+    )
+    ACCOUNT_SECURED = strawberry.enum_value(
+        "ACCOUNT_SECURED",
+        description="A 'this wasn't me' link ended every session and emailed a reset link.",
+    )
 
 
 @strawberry.enum(description="Where a lost-device recovery request stands.")

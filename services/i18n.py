@@ -164,6 +164,11 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "{count} session(s) de votre compte ont été déconnectées.",
         "en": "{count} session(s) of your account were signed out.",
     },
+    # `via`: CHANGE (changePassword) or RESET (resetPassword); the message is the same.
+    "NOTIFICATION_PASSWORD_CHANGED": {
+        "fr": "Le mot de passe de votre compte a été changé.",
+        "en": "Your account's password was changed.",
+    },
 }
 
 

@@ -32,6 +32,7 @@ class NotificationKind(StrEnum):
     RECOVERY_APPROVED = "RECOVERY_APPROVED"
     RECOVERY_REJECTED = "RECOVERY_REJECTED"
     SESSIONS_REVOKED = "SESSIONS_REVOKED"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 (a kind, not a secret)
 
 
 LEVELS = {
@@ -44,6 +45,7 @@ LEVELS = {
     NotificationKind.RECOVERY_APPROVED: "SUCCESS",
     NotificationKind.RECOVERY_REJECTED: "WARNING",
     NotificationKind.SESSIONS_REVOKED: "WARNING",
+    NotificationKind.PASSWORD_CHANGED: "WARNING",
 }
 
 

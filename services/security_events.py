@@ -23,6 +23,10 @@ class SecurityEventKind(StrEnum):
     RECOVERY_APPROVED = "RECOVERY_APPROVED"
     RECOVERY_REJECTED = "RECOVERY_REJECTED"
     SIGNED_OUT = "SIGNED_OUT"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 (a kind, not a secret)
+    PASSWORD_RESET_REQUESTED = "PASSWORD_RESET_REQUESTED"  # noqa: S105 (a kind)
+    PASSWORD_RESET = "PASSWORD_RESET"  # noqa: S105 (a kind, not a secret)
+    ACCOUNT_SECURED = "ACCOUNT_SECURED"
 
 
 async def record(
