@@ -64,6 +64,7 @@ async def test_every_module_of_the_client_is_served(api: Api) -> None:
             pending.append(str(httpx.URL(f"http://x{url}").join(imported).path))
     assert "/static/vendor/graphql-ws/client.js" in seen
     assert "/static/app/views/support.js" in seen
+    assert "/static/app/views/passwords.js" in seen
 
 
 async def test_production_has_no_client_unless_asked_for(

@@ -5,6 +5,7 @@ import { h, mount } from "./dom.js";
 import { language, setLanguage, t } from "./i18n.js";
 import * as activity from "./views/activity.js";
 import { card } from "./views/common.js";
+import * as passwords from "./views/passwords.js";
 import * as security from "./views/security.js";
 import * as signIn from "./views/signin.js";
 import * as support from "./views/support.js";
@@ -22,6 +23,10 @@ const routes = [
   { path: /^#\/signin\/code$/, page: signIn.codePage, public: true, title: "secondFactorTitle" },
   { path: /^#\/signin\/lost-device$/, page: signIn.recoveryPage, public: true, title: "recoveryTitle" },
   { path: /^#\/signin\/recovery-sent$/, page: signIn.recoverySentPage, public: true, title: "recoverySentTitle" },
+  { path: /^#\/signin\/forgot$/, page: passwords.forgotPage, public: true, title: "forgotTitle" },
+  // Links from emails: open signed in or not (`open`), the token in the query.
+  { path: /^#\/reset-password$/, page: passwords.resetPage, public: true, open: true, title: "resetTitle" },
+  { path: /^#\/secure-account$/, page: passwords.securePage, public: true, open: true, title: "secureTitle" },
   { path: /^#\/security$/, page: security.page, title: "securityTitle" },
   { path: /^#\/activity$/, page: activity.page, title: "activityTitle" },
   { path: /^#\/support\/recovery-requests$/, page: support.queuePage, support: true, title: "queueTitle" },
@@ -150,7 +155,7 @@ async function render() {
       }
     } else {
       startLive();
-      if (!route || route.public) return ctx.go(home());
+      if (!route || (route.public && !route.open)) return ctx.go(home());
       if (route.support && viewer.role !== "SUPPORT") return ctx.go(home());
     }
     drawNav();
