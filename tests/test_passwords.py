@@ -7,6 +7,7 @@ import asyncio
 import email
 import email.policy
 import re
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from models import Account, FailedAttempt, LinkToken, OutboxEmail, Session
+from models import Account, FailedAttempt, LinkToken, OutboxEmail, RememberedDevice, Session
 from services import link_tokens
 from services.link_tokens import LinkPurpose
 from services.password_reset import REQUESTS_PER_ADDRESS, REQUESTS_PER_EMAIL
@@ -417,3 +418,43 @@ async def test_secure_account_refuses_another_purpose_s_token(api: Api, app: Sta
     payload = (await api.data(SECURE, {"input": {"token": reset_token}}))["secureAccount"]
     assert error_codes(payload) == ["LINK_EXPIRED"]
     assert await signed_in(api, token)
+
+
+async def remember(account_email: str, clock_now: Any) -> None:
+    """A remembered device row, as verifySignIn(rememberDevice) will write it."""
+    account = await Account.get(email=account_email)
+    await RememberedDevice.create(
+        token_hash=secrets.token_hex(32),
+        account_id=account.id,
+        binding="b" * 64,
+        created_at=clock_now,
+        expires_at=clock_now + timedelta(days=30),
+    )
+
+
+async def test_change_reset_and_secure_forget_the_account_s_remembered_devices(
+    api: Api, app: Starlette, smtp: SmtpServer
+) -> None:
+    token = await api.sign_up("alice@example.com")
+    await api.sign_up("bob@example.com")
+    now = api.clock.now()
+    for _ in range(2):
+        await remember("alice@example.com", now)
+        await remember("bob@example.com", now)
+
+    assert (await change_password(api, token, signOutOtherSessions=False))["errors"] == []
+    assert await RememberedDevice.filter(account__email="alice@example.com").count() == 0
+    assert await RememberedDevice.filter(account__email="bob@example.com").count() == 2
+
+    await remember("alice@example.com", now)
+    link = await reset_link(api, smtp, "alice@example.com")
+    assert (await reset(api, link, "yet another good passphrase"))["errors"] == []
+    assert await RememberedDevice.filter(account__email="alice@example.com").count() == 0
+
+    await remember("alice@example.com", now)
+    alice = await Account.get(email="alice@example.com")
+    rt: Runtime = app.state.runtime
+    secure = await link_tokens.issue(rt, alice.id, LinkPurpose.SECURE_ACCOUNT, timedelta(days=7))
+    assert (await api.data(SECURE, {"input": {"token": secure}}))["secureAccount"]["errors"] == []
+    assert await RememberedDevice.filter(account__email="alice@example.com").count() == 0
+    assert await RememberedDevice.filter(account__email="bob@example.com").count() == 2
