@@ -98,3 +98,8 @@ async def sign_out(info: Info) -> None:
         context.session_cookie.clear()
     _, session = signed_in(info)
     await accounts.sign_out(context.runtime, session, context.meta)
+
+
+def opened(info: Info, issued: IssuedSession) -> OpenedSession:
+    """A session opened by another flow (a password reset), shown as sign-in shows it."""
+    return _opened(info, issued)

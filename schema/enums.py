@@ -170,6 +170,11 @@ class NotificationKind(Enum):
         "RECOVERY_CANCELLED",
         description="A scheduled recovery was cancelled: 2FA stays on.",
     )
+    PASSWORD_CHANGED = strawberry.enum_value(
+        "PASSWORD_CHANGED",
+        description="The password was changed (changePassword) or reset by an emailed link "
+        "(resetPassword): params `via` is CHANGE or RESET.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")
@@ -229,6 +234,19 @@ class SecurityEventKind(Enum):
         "RECOVERY_CANCELLED",
         description="A scheduled recovery was cancelled: by the owner (link or signed in) or by "
         "a sign-in with the second factor during the waiting period.",
+    )
+    PASSWORD_CHANGED = strawberry.enum_value(
+        "PASSWORD_CHANGED", description="The password was changed by changePassword."
+    )
+    PASSWORD_RESET_REQUESTED = strawberry.enum_value(
+        "PASSWORD_RESET_REQUESTED", description="A password reset link was emailed."
+    )
+    PASSWORD_RESET = strawberry.enum_value(
+        "PASSWORD_RESET", description="The password was set by a reset link (resetPassword)."
+    )
+    ACCOUNT_SECURED = strawberry.enum_value(
+        "ACCOUNT_SECURED",
+        description="A 'this wasn't me' link ended every session and emailed a reset link.",
     )
 
 

@@ -129,3 +129,32 @@ class SignOutEverywhereInput:
     keep_current: bool | None = strawberry.field(
         default=True, description="Keep the session making this request."
     )
+
+
+@strawberry.input(description="The current password and the new one.")
+class ChangePasswordInput:
+    current_password: str = strawberry.field(description="The account's password, asked again.")
+    new_password: str = strawberry.field(
+        description="The new password, under the same rules as at sign-up."
+    )
+    sign_out_other_sessions: bool | None = strawberry.field(
+        default=True, description="End every other session of the account."
+    )
+
+
+@strawberry.input(description="Where to send a password reset link.")
+class RequestPasswordResetInput:
+    email: str = strawberry.field(description="The account's email.")
+
+
+@strawberry.input(description="A new password, with the token of a reset email's link.")
+class ResetPasswordInput:
+    token: str = strawberry.field(description="From the reset email's link.")
+    new_password: str = strawberry.field(
+        description="The new password, under the same rules as at sign-up."
+    )
+
+
+@strawberry.input(description="The token of a 'this wasn't me' link.")
+class SecureAccountInput:
+    token: str = strawberry.field(description="From a 'this wasn't me' link in a security email.")

@@ -171,12 +171,41 @@ class RevokeSessionPayload:
     errors: list[UserError] = _errors()
 
 
+@strawberry.type(description="Result of changePassword.")
+class ChangePasswordPayload:
+    account: records.Account | None = strawberry.field(
+        default=None, graphql_type=Account | None, description="The account afterwards."
+    )
+    errors: list[UserError] = _errors()
+
+
 @strawberry.type(description="Result of signOutEverywhere.")
 class SignOutEverywherePayload:
     account: records.Account | None = strawberry.field(
         default=None,
         graphql_type=Account | None,
         description="The signed-in account, its sessions afterwards.",
+    )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Always the same answer, whether the email has an account or not.")
+class RequestPasswordResetPayload:
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(
+    description="A reset never skips 2FA: with 2FA on, a challenge is returned and verifySignIn gives the session."
+)
+class ResetPasswordPayload:
+    session: OpenedSession | None = strawberry.field(
+        default=None,
+        graphql_type=Session | None,
+        description="Set when the account has no 2FA: a new session.",
+    )
+    challenge: TwoFactorChallenge | None = strawberry.field(
+        default=None,
+        description="Set when the account has 2FA: call verifySignIn (or ask for a recovery).",
     )
     errors: list[UserError] = _errors()
 
@@ -188,4 +217,11 @@ class CancelTwoFactorRecoveryPayload:
         graphql_type=RecoveryRequest | None,
         description="The request, now CANCELLED.",
     )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(
+    description="Ends every session and forgets every remembered device of the account, cancels a scheduled recovery, and emails a password reset link."
+)
+class SecureAccountPayload:
     errors: list[UserError] = _errors()

@@ -14,17 +14,28 @@ from resolvers.queries import NodeRecord
 from schema.connections import Connection
 from schema.enums import RecoveryStatus
 from schema.global_id import from_global_id
-from schema.mutations import device_sessions, notifications, recovery, sessions, two_factor
+from schema.mutations import (
+    device_sessions,
+    notifications,
+    passwords,
+    recovery,
+    sessions,
+    two_factor,
+)
 from schema.payloads import (
     CancelTwoFactorRecoveryPayload,
     CancelTwoFactorSetupPayload,
+    ChangePasswordPayload,
     ConfirmTwoFactorPayload,
     DisableTwoFactorPayload,
     MarkNotificationsReadPayload,
     RegenerateBackupCodesPayload,
+    RequestPasswordResetPayload,
     RequestTwoFactorRecoveryPayload,
+    ResetPasswordPayload,
     ResolveRecoveryRequestPayload,
     RevokeSessionPayload,
+    SecureAccountPayload,
     SignInPayload,
     SignOutEverywherePayload,
     SignOutPayload,
@@ -178,6 +189,35 @@ class Mutation:
             "Cancel a SCHEDULED recovery during its waiting period: by the token of the "
             "email's cancel link (no session needed), or signed in as the owner. The request "
             "becomes CANCELLED and 2FA stays on."
+        ),
+    )
+    change_password: ChangePasswordPayload = strawberry.mutation(
+        resolver=passwords.change_password,
+        description=(
+            "The current password again and a new one; ends the other sessions unless "
+            "signOutOtherSessions is false, forgets remembered devices, sends PASSWORD_CHANGED."
+        ),
+    )
+    request_password_reset: RequestPasswordResetPayload = strawberry.mutation(
+        resolver=passwords.request_password_reset,
+        description=(
+            "Email a password reset link (valid 1 hour, single-use) to the account email. "
+            "Always the same answer, whether the email has an account or not; rate-limited "
+            "per email and per client address."
+        ),
+    )
+    reset_password: ResetPasswordPayload = strawberry.mutation(
+        resolver=passwords.reset_password,
+        description=(
+            "The reset link's token and a new password: ends every session; a new session, "
+            "or with 2FA on a challenge for verifySignIn (a reset never skips 2FA)."
+        ),
+    )
+    secure_account: SecureAccountPayload = strawberry.mutation(
+        resolver=passwords.secure_account,
+        description=(
+            "'This wasn't me': ends every session, forgets every remembered device, cancels "
+            "a scheduled recovery and emails a password reset link."
         ),
     )
 

@@ -119,11 +119,13 @@ async def sign_up(
     return issued
 
 
-async def check_password(rt: Runtime, account: Account, password: str, meta: RequestMeta) -> None:
+async def check_password(
+    rt: Runtime, account: Account, password: str, meta: RequestMeta, *, field: str = "password"
+) -> None:
     """Re-ask the password of a signed-in account (before any 2FA change); throttled."""
     attempt = await throttle.begin_attempt(rt, throttle.password_subject(account.email))
     if not await rt.passwords.verify(account.password_hash, password):
-        raise InvalidCredentials(field="password")
+        raise InvalidCredentials(field=field)
     await attempt.succeeded()
 
 
@@ -157,6 +159,11 @@ async def sign_in(
         return await open_session(
             rt, account, meta, change.connection, remembered_device_id=remembered_id
         )
+
+
+async def open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:
+    """The second step, as signIn opens it (a password reset opens the same one)."""
+    return await _open_challenge(rt, account)
 
 
 async def _open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:

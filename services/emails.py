@@ -58,6 +58,9 @@ class Layout:
 CUSTOMER = Layout("_layout", "_footer")
 # The customer's "if it was not you" advice would mislead support; theirs says what not to expect.
 SUPPORT = Layout("_support_layout", "_support_footer")
+# An email carrying a link that acts on the account (a password reset): to the account's own
+# address only, and its footer says to ignore it when nobody asked.
+LINK = Layout("_layout", "_link_footer")
 
 
 @lru_cache(maxsize=1)
@@ -132,6 +135,31 @@ async def enqueue(
     }
     rendered = render(kind, locale, facts, params)
     return await _queue(rt, account.billing_contact_email, now, rendered, connection)
+
+
+async def enqueue_link(
+    rt: Runtime,
+    account: Account,
+    kind: str,
+    meta: RequestMeta,
+    params: Mapping[str, object],
+    connection: BaseDBAsyncClient | None = None,
+) -> OutboxEmail:
+    """Queue an email whose link acts on the account (kinds LINK_*): to the account email and
+    to nobody else, since whoever holds the link can use it."""
+    if not kind.startswith("LINK_"):
+        raise ValueError(f"{kind} is not a link email")
+    now = rt.clock.now()
+    locale = normalize_locale(account.locale)
+    facts: dict[str, object] = {
+        "when": format_when(now, locale),
+        "ip_address": meta.ip_address,
+        "account_email": account.email,
+        "company_name": account.company_name,
+        "support_email": rt.settings.support_email,
+    }
+    rendered = render(kind, locale, facts, params, LINK)
+    return await _queue(rt, account.email, now, rendered, connection)
 
 
 async def enqueue_support_announcement(

@@ -189,6 +189,11 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "La désactivation programmée de la double authentification est annulée.",
         "en": "The scheduled turning off of two-factor authentication was cancelled.",
     },
+    # `via`: CHANGE (changePassword) or RESET (resetPassword); the message is the same.
+    "NOTIFICATION_PASSWORD_CHANGED": {
+        "fr": "Le mot de passe de votre compte a été changé.",
+        "en": "Your account's password was changed.",
+    },
 }
 
 

@@ -32,15 +32,16 @@ class Attempt:
         await FailedAttempt.filter(id=self.row.id).delete()
 
 
-async def begin_attempt(rt: Runtime, subject: str) -> Attempt:
-    """Record an attempt, or raise RateLimited if the window is already full."""
+async def begin_attempt(rt: Runtime, subject: str, *, limit: int | None = None) -> Attempt:
+    """Record an attempt, or raise RateLimited if the window is already full (`limit`
+    attempts, MAX_FAILURES unless given)."""
     now = rt.clock.now()
     window = timedelta(seconds=rt.settings.failure_window_seconds)
     row = await FailedAttempt.create(subject=subject, created_at=now)
     recent = FailedAttempt.filter(subject=subject, created_at__gt=now - window)
     # Count this attempt and those recorded before it, not later ones still in flight: of a
     # burst, the first `max_failures` go through and only the rest are refused.
-    if await recent.filter(id__lte=row.id).count() > rt.settings.max_failures:
+    if await recent.filter(id__lte=row.id).count() > (limit or rt.settings.max_failures):
         await FailedAttempt.filter(id=row.id).delete()
         oldest = await recent.order_by("created_at").first()
         reopens = (oldest.created_at if oldest else now) + window

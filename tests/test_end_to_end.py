@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+
 import httpx
 import pyotp
 
@@ -16,6 +21,7 @@ from tests.helpers import (
     STATUS,
     VERIFY_SIGN_IN,
     error_codes,
+    until,
 )
 
 REGENERATE = """
@@ -182,3 +188,68 @@ async def test_whole_lifecycle_over_a_real_socket(live: LiveServer, clock: Froze
         assert feed["notifications"]["edges"][0]["node"]["kind"] == "NEW_SIGN_IN"  # type: ignore[index]
         devices = feed["sessions"]  # type: ignore[index]
         assert [d["deviceLabel"] for d in devices if d["current"]] == ["Firefox on Linux"]
+
+
+REQUEST_RESET = """
+mutation Request($input: RequestPasswordResetInput!) {
+  requestPasswordReset(input: $input) { errors { code } }
+}
+"""
+RESET = """
+mutation Reset($input: ResetPasswordInput!) {
+  resetPassword(input: $input) { session { token } challenge { token } errors { code } }
+}
+"""
+RESET_LINK = re.compile(r"/#/reset-password\?token=([A-Za-z0-9_-]+)")
+
+
+def plain_text(raw: str) -> str:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(preferencelist=("plain",))
+    assert isinstance(part, EmailMessage)
+    text: str = part.get_content()
+    return text
+
+
+async def test_password_reset_over_a_real_socket(live: LiveServer, clock: FrozenClock) -> None:
+    """The emailed link (written by the development mail transport), a new password, and
+    the second factor still due before a session."""
+    mail_dir = live.app.state.runtime.settings.var_dir / "mail"
+    new_password = "a brand new passphrase 2026"
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        variables = {"input": {"email": "carol@example.com", "password": PASSWORD}}
+        old_token = (await call(client, SIGN_UP, variables))["signUp"]["session"]["token"]  # type: ignore[index]
+        setup = await call(client, START, {"input": {"password": PASSWORD}}, old_token)
+        totp = pyotp.TOTP(setup["startTwoFactor"]["setup"]["secret"])  # type: ignore[index]
+        await call(client, CONFIRM, {"input": {"code": totp.at(clock.now())}}, old_token)
+        clock.advance(30)
+
+        asked = await call(client, REQUEST_RESET, {"input": {"email": "carol@example.com"}})
+        assert error_codes(asked["requestPasswordReset"]) == []  # type: ignore[arg-type]
+
+        def links() -> list[str]:
+            texts = [plain_text(path.read_text()) for path in sorted(mail_dir.glob("*.eml"))]
+            return [found.group(1) for text in texts if (found := RESET_LINK.search(text))]
+
+        await until(lambda: mail_dir.is_dir() and links())
+        variables = {"input": {"token": links()[0], "newPassword": new_password}}
+        reset = (await call(client, RESET, variables))["resetPassword"]
+        assert error_codes(reset) == [] and reset["session"] is None  # type: ignore[arg-type, index]
+        verified = (
+            await call(
+                client,
+                VERIFY_SIGN_IN,
+                {
+                    "input": {
+                        "challengeToken": reset["challenge"]["token"],  # type: ignore[index]
+                        "code": totp.at(clock.now()),
+                    }
+                },
+            )
+        )["verifySignIn"]
+        assert error_codes(verified) == [] and verified["session"]["token"]  # type: ignore[arg-type, index]
+        old = await client.post(
+            "/graphql", json={"query": STATUS}, headers={"Authorization": f"Bearer {old_token}"}
+        )
+        assert "errors" in old.json()  # the reset ended the session it did not open

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from models import Notification, RecoveryRequest, TwoFactor
+from models import Account, Notification, RecoveryRequest, TwoFactor
 from models.accounts import Role
-from services import accounts, recovery_schedule
+from services import accounts, link_tokens, recovery_schedule
 from services.clock import FrozenClock
+from services.link_tokens import LinkPurpose
 from services.settings import Settings
 from tests.conftest import make_settings
 from tests.helpers import PASSWORD, Api, until
@@ -218,6 +219,31 @@ async def test_a_backup_code_sign_in_also_cancels_it(api: Api, app: Starlette) -
 
     assert verified["errors"] == []
     assert (await RecoveryRequest.get(id=pk(request_id))).status == "CANCELLED"
+
+
+SECURE = """
+mutation Secure($input: SecureAccountInput!) { secureAccount(input: $input) { errors { code } } }
+"""
+
+
+async def test_this_wasnt_me_cancels_a_scheduled_recovery_of_that_account_only(
+    api: Api, app: Starlette
+) -> None:
+    await customer(api)
+    await customer(api, "bob@example.com")
+    alices = await approved(api, app)
+    bobs = await approved(api, app, "bob@example.com")
+    alice = await Account.get(email="alice@example.com")
+    token = await link_tokens.issue(
+        app.state.runtime, alice.id, LinkPurpose.SECURE_ACCOUNT, timedelta(days=7)
+    )
+
+    secured = (await api.data(SECURE, {"input": {"token": token}}))["secureAccount"]
+
+    assert secured["errors"] == []
+    assert (await RecoveryRequest.get(id=pk(alices))).status == "CANCELLED"
+    assert (await RecoveryRequest.get(id=pk(bobs))).status == "SCHEDULED"
+    assert await two_factor_on("alice@example.com")
 
 
 async def test_the_signed_in_owner_cancels_without_a_token_and_no_one_else_can(

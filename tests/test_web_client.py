@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,10 +16,14 @@ import httpx
 import pyotp
 from cryptography.fernet import Fernet
 
+from models import Session, TwoFactor
 from models.accounts import Locale
+from models.two_factor import TwoFactorState
 from server import create_app
-from services import accounts
+from services import accounts, link_tokens
 from services.clock import FrozenClock
+from services.link_tokens import LinkPurpose
+from services.runtime import RequestMeta
 from services.settings import Settings
 from tests.browser_driver import ARTIFACTS, needs_browser, run_script, subscribed
 from tests.conftest import LiveServer, make_settings, start
@@ -64,6 +69,7 @@ async def test_every_module_of_the_client_is_served(api: Api) -> None:
             pending.append(str(httpx.URL(f"http://x{url}").join(imported).path))
     assert "/static/vendor/graphql-ws/client.js" in seen
     assert "/static/app/views/support.js" in seen
+    assert "/static/app/views/passwords.js" in seen
 
 
 async def test_production_has_no_client_unless_asked_for(
@@ -158,3 +164,66 @@ async def test_the_whole_flow_in_chromium(
     assert report.startswith("ok")
     shots = sorted(path.name for path in (ARTIFACTS / "web-client").glob("*.png"))
     assert "03-two-factor-off.png" in shots and len(shots) >= 15, shots
+
+
+def reset_link(mail_dir: Path, address: str) -> str | None:
+    """The reset link of the newest reset email to `address` written to var/mail, if any."""
+    found = None
+    for path in sorted(mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(("plain",))
+        assert body is not None
+        link = re.search(r"#/reset-password\?token=[A-Za-z0-9_-]+", body.get_content())
+        if message["To"] == address and link:
+            found = link.group(0)
+    return found
+
+
+@needs_browser
+async def test_the_password_pages_in_chromium(
+    live: LiveServer, clock: FrozenClock, settings: Settings
+) -> None:
+    runtime = live.app.state.runtime
+    customer = {"email": "lea@acme.example", "password": PASSWORD}
+    account = await accounts.create_account(
+        runtime, email=customer["email"], password=PASSWORD, locale=Locale.EN
+    )
+    secret = pyotp.random_base32()
+    await TwoFactor.create(
+        account_id=account.id,
+        encrypted_secret=runtime.keys.encrypt(secret.encode("ascii")),
+        state=TwoFactorState.ACTIVE,
+        created_at=clock.now(),
+        enabled_at=clock.now(),
+    )
+    mail_dir = settings.var_dir / "mail"
+
+    async def answer(question: dict[str, Any]) -> dict[str, Any]:
+        if "totp" in question:
+            clock.advance(30)
+            return {"code": pyotp.TOTP(secret).at(clock.now())}
+        if question.get("resetLink"):
+            await until(lambda: reset_link(mail_dir, customer["email"]) is not None, within=20)
+            return {"fragment": reset_link(mail_dir, customer["email"])}
+        if question.get("secureLink"):
+            token = await link_tokens.issue(
+                runtime, account.id, LinkPurpose.SECURE_ACCOUNT, timedelta(days=7)
+            )
+            return {"fragment": f"#/secure-account?token={token}"}
+        raise AssertionError(f"unexpected question {question}")
+
+    data = {
+        "customer": customer,
+        "newPassword": "a brand new passphrase 2026",
+        "artifacts": str(ARTIFACTS / "web-client-passwords"),
+    }
+    report = await run_script("passwords.mjs", live.url, data, answer, within=120)
+    assert report.startswith("ok")
+    assert await Session.filter(account_id=account.id, revoked_at=None).count() == 0
+    assert await accounts.sign_in(
+        runtime,
+        RequestMeta(ip_address=None, user_agent=None),
+        email=customer["email"],
+        password="a brand new passphrase 2026",
+    )

@@ -6,6 +6,7 @@ import { language, setLanguage, t } from "./i18n.js";
 import * as activity from "./views/activity.js";
 import * as recovery from "./views/recovery.js";
 import { card } from "./views/common.js";
+import * as passwords from "./views/passwords.js";
 import * as security from "./views/security.js";
 import * as signIn from "./views/signin.js";
 import * as support from "./views/support.js";
@@ -23,12 +24,16 @@ const routes = [
   { path: /^#\/signin\/code$/, page: signIn.codePage, public: true, title: "secondFactorTitle" },
   { path: /^#\/signin\/lost-device$/, page: signIn.recoveryPage, public: true, title: "recoveryTitle" },
   { path: /^#\/signin\/recovery-sent$/, page: signIn.recoverySentPage, public: true, title: "recoverySentTitle" },
+  { path: /^#\/signin\/forgot$/, page: passwords.forgotPage, public: true, title: "forgotTitle" },
+  // Links from emails: open signed in or not (`open`), the token in the query.
+  { path: /^#\/reset-password$/, page: passwords.resetPage, public: true, open: true, title: "resetTitle" },
+  { path: /^#\/secure-account$/, page: passwords.securePage, public: true, open: true, title: "secureTitle" },
   { path: /^#\/security$/, page: security.page, title: "securityTitle" },
   { path: /^#\/activity$/, page: activity.page, title: "activityTitle" },
   { path: /^#\/support\/recovery-requests$/, page: support.queuePage, support: true, title: "queueTitle" },
   { path: /^#\/support\/recovery-requests\/(\d+)$/, page: support.requestPage, support: true, title: "queueTitle" },
   // An emailed link: opened signed in or not (`any`).
-  { path: /^#\/cancel-recovery$/, page: recovery.cancelPage, public: true, any: true, title: "cancelRecoveryTitle" },
+  { path: /^#\/cancel-recovery$/, page: recovery.cancelPage, public: true, open: true, title: "cancelRecoveryTitle" },
 ];
 
 const app = document.getElementById("app");
@@ -153,7 +158,7 @@ async function render() {
       }
     } else {
       startLive();
-      if (!route || (route.public && !route.any)) return ctx.go(home());
+      if (!route || (route.public && !route.open)) return ctx.go(home());
       if (route.support && viewer.role !== "SUPPORT") return ctx.go(home());
     }
     drawNav();

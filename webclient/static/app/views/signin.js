@@ -42,6 +42,7 @@ export function signInPage(ctx) {
     field(t("password"), passwordInput()),
     message,
     h("button", { type: "submit", class: "primary", text: t("signIn") }),
+    h("p", { class: "aside" }, h("a", { href: "#/signin/forgot", "data-testid": "forgot-link", text: t("forgotLink") })),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -108,7 +109,7 @@ export function codePage(ctx) {
   queueMicrotask(() => input.focus());
   return card(
     t("secondFactorTitle"),
-    h("p", { class: "lead", text: t("secondFactorLead", { email: challenge.email }) }),
+    h("p", { class: "lead", text: challenge.email ? t("secondFactorLead", { email: challenge.email }) : t("secondFactorAfterReset") }),
     form,
     h("p", { class: "aside" }, h("a", { href: "#/signin/lost-device", text: t("lostDeviceLink") })),
   );
@@ -178,4 +179,10 @@ export function recoverySentPage(ctx) {
     h("p", { class: "lead", "data-testid": "recovery-sent", text: t("recoverySentLead") }),
     h("p", {}, h("a", { href: "#/signin", class: "button", text: t("backToSignIn") })),
   );
+}
+
+/** A challenge from another flow (a password reset): on to the code page, as after signIn. */
+export function continueWithChallenge(ctx, next) {
+  challenge = { ...next, email: "" };
+  ctx.go("#/signin/code");
 }
