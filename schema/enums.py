@@ -153,6 +153,11 @@ class NotificationKind(Enum):
         "SESSIONS_REVOKED",
         description="Sessions were ended by 'sign out everywhere', a revocation or 'this wasn't me'.",
     )
+    BILLING_CONTACT_CHANGED = strawberry.enum_value(
+        "BILLING_CONTACT_CHANGED",
+        description="The billing contact changed (updateAccount); the former verified contact "
+        "is told too.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")
@@ -196,6 +201,14 @@ class SecurityEventKind(Enum):
         "RECOVERY_REJECTED", description="Support rejected a recovery request."
     )
     SIGNED_OUT = strawberry.enum_value("SIGNED_OUT", description="A session was closed.")
+    ACCOUNT_UPDATED = strawberry.enum_value(
+        "ACCOUNT_UPDATED",
+        description="The company name, billing contact or language changed (updateAccount).",
+    )
+    BILLING_CONTACT_VERIFIED = strawberry.enum_value(
+        "BILLING_CONTACT_VERIFIED",
+        description="The billing contact confirmed its address by the emailed link.",
+    )
 
 
 @strawberry.enum(description="Where a lost-device recovery request stands.")

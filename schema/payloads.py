@@ -10,6 +10,7 @@ import strawberry
 from resolvers.sessions import OpenedSession
 from schema.enums import ErrorCode
 from schema.types import (
+    Account,
     RecoveryRequest,
     Session,
     TwoFactorChallenge,
@@ -152,4 +153,20 @@ class ResolveRecoveryRequestPayload:
     request: records.RecoveryRequest | None = strawberry.field(
         default=None, graphql_type=RecoveryRequest | None, description="The resolved request."
     )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(description="Result of updateAccount.")
+class UpdateAccountPayload:
+    account: records.Account | None = strawberry.field(
+        default=None, graphql_type=Account | None, description="The account as it now is."
+    )
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(
+    description="Result of verifyBillingContact: no errors, and the address receives the "
+    "account's security emails from now on."
+)
+class VerifyBillingContactPayload:
     errors: list[UserError] = _errors()

@@ -14,7 +14,7 @@ from resolvers.queries import NodeRecord
 from schema.connections import Connection
 from schema.enums import RecoveryStatus
 from schema.global_id import from_global_id
-from schema.mutations import notifications, recovery, sessions, two_factor
+from schema.mutations import account, notifications, recovery, sessions, two_factor
 from schema.payloads import (
     CancelTwoFactorSetupPayload,
     ConfirmTwoFactorPayload,
@@ -27,6 +27,8 @@ from schema.payloads import (
     SignOutPayload,
     SignUpPayload,
     StartTwoFactorPayload,
+    UpdateAccountPayload,
+    VerifyBillingContactPayload,
     VerifySignInPayload,
 )
 from schema.types import (
@@ -151,6 +153,22 @@ class Mutation:
         description=(
             "SUPPORT only. APPROVE turns the account's 2FA off (secret and codes deleted, "
             "every session ended); either way the customer is emailed the decision and note."
+        ),
+    )
+    update_account: UpdateAccountPayload = strawberry.mutation(
+        resolver=account.update_account,
+        description=(
+            "Change the company name, the billing contact or the language (validated as at "
+            "signUp). A new billing contact gets a verification email; a new language applies "
+            "at once, to this answer's messages and to notifications and emails."
+        ),
+    )
+    verify_billing_contact: VerifyBillingContactPayload = strawberry.mutation(
+        resolver=account.verify_billing_contact,
+        description=(
+            "Open the billing contact's verification link; works signed out (the contact may "
+            "be another person). LINK_EXPIRED for an unknown, used or expired link, or when "
+            "the billing contact changed since it was sent."
         ),
     )
 

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from models import Account, Session, SignInChallenge, TwoFactor
 from models.accounts import Locale, Role
 from models.two_factor import TwoFactorState
-from services import security_events, session_events, throttle, validation
+from services import account_settings, security_events, session_events, throttle, validation
 from services.crypto import new_token, token_digest
 from services.errors import EmailTaken, InvalidCredentials
 from services.runtime import RequestMeta, Runtime
@@ -55,6 +55,8 @@ async def create_account(
             password_hash=password_hash,
             company_name=company,
             billing_contact_email=billing,
+            # The account email needs no proof; any other address confirms by its link.
+            billing_contact_verified=billing == email,
             locale=locale,
             role=role,
             created_at=rt.clock.now(),
@@ -105,6 +107,7 @@ async def sign_up(
     )
     issued = await open_session(rt, account, meta)
     await security_events.record(rt, account.id, SecurityEventKind.SIGNED_IN, meta)
+    await account_settings.after_sign_up(rt, account, meta)
     return issued
 
 

@@ -164,6 +164,10 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "{count} session(s) de votre compte ont été déconnectées.",
         "en": "{count} session(s) of your account were signed out.",
     },
+    "NOTIFICATION_BILLING_CONTACT_CHANGED": {
+        "fr": "Le contact de facturation de votre compte a été modifié.",
+        "en": "The billing contact of your account was changed.",
+    },
 }
 
 

@@ -1,4 +1,5 @@
-"""Notifications: a row in the account's feed, an email to the billing contact, and a live
+"""Notifications: a row in the account's feed, emails to the account holder (the account email,
+and the billing contact once verified: services.emails.recipients), and a live
 event to every open subscription — the first two in the change's own transaction, the
 event only after it commits (services.changes does both, in that order)."""
 
@@ -32,6 +33,7 @@ class NotificationKind(StrEnum):
     RECOVERY_APPROVED = "RECOVERY_APPROVED"
     RECOVERY_REJECTED = "RECOVERY_REJECTED"
     SESSIONS_REVOKED = "SESSIONS_REVOKED"
+    BILLING_CONTACT_CHANGED = "BILLING_CONTACT_CHANGED"
 
 
 LEVELS = {
@@ -44,6 +46,7 @@ LEVELS = {
     NotificationKind.RECOVERY_APPROVED: "SUCCESS",
     NotificationKind.RECOVERY_REJECTED: "WARNING",
     NotificationKind.SESSIONS_REVOKED: "WARNING",
+    NotificationKind.BILLING_CONTACT_CHANGED: "INFO",
 }
 
 
@@ -64,7 +67,7 @@ async def record(
     connection: BaseDBAsyncClient,
     params: dict[str, object] | None = None,
 ) -> Notification:
-    """Write the feed row and the email in the caller's transaction (`Change.notify`)."""
+    """Write the feed row and the emails in the caller's transaction (`Change.notify`)."""
     params = params or {}
     notification = await Notification.create(
         using_db=connection,
@@ -111,6 +114,7 @@ def encode(notification: Notification, account: Account, two_factor: TwoFactorSt
                 "email": account.email,
                 "company_name": account.company_name,
                 "billing_contact_email": account.billing_contact_email,
+                "billing_contact_verified": account.billing_contact_verified,
                 "locale": account.locale.value,
                 "role": account.role.value,
                 "created_at": account.created_at.isoformat(),
@@ -135,6 +139,7 @@ def decode(message: str) -> LiveNotification:
         email=owner["email"],
         company_name=owner["company_name"],
         billing_contact_email=owner["billing_contact_email"],
+        billing_contact_verified=owner["billing_contact_verified"],
         locale=Locale(owner["locale"]),
         role=Role(owner["role"]),
         created_at=datetime.fromisoformat(owner["created_at"]),

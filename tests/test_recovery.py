@@ -577,21 +577,23 @@ async def test_a_new_request_may_be_filed_once_the_previous_one_is_resolved(
     assert second["request"]["status"] == "PENDING"
 
 
-async def test_a_request_emails_the_billing_contact_and_announces_it_to_support(
+async def test_a_request_emails_the_account_holder_and_announces_it_to_support(
     mail_settings: Settings, smtp: SmtpServer, clock: FrozenClock
 ) -> None:
     async with running(mail_settings, clock) as (_, api):
         await customer(api, companyName="ACME SAS")
-        await until(lambda: len(smtp.envelopes) == 1)  # 2FA turned on
+        # The billing contact's verification, 2FA turned on.
+        await until(lambda: len(smtp.envelopes) == 2)
         files = {"identityDocument": IDENTITY, "companyRegistration": REGISTRATION}
 
         request_id = await file_request(api, "alice@example.com", files=files)
 
-        await until(lambda: len(smtp.envelopes) == 3)
-    by_recipient = {tuple(e.rcpt_tos): e for e in smtp.envelopes[1:]}
-    assert set(by_recipient) == {(BILLING,), (SUPPORT_EMAIL,)}
+        await until(lambda: len(smtp.envelopes) == 4)
+    by_recipient = {tuple(e.rcpt_tos): e for e in smtp.envelopes[2:]}
+    # The acknowledgement goes to the account email (the unverified contact never asked).
+    assert set(by_recipient) == {("alice@example.com",), (SUPPORT_EMAIL,)}
 
-    acknowledgement = parse_mail(by_recipient[BILLING,].original_content or b"")
+    acknowledgement = parse_mail(by_recipient["alice@example.com",].original_content or b"")
     assert acknowledgement["Subject"] == "Request to turn off two-factor authentication received"
     assert f"#{pk(request_id)}" in text_of(acknowledgement)
 
@@ -864,7 +866,7 @@ async def test_rejection_leaves_two_factor_on(api: Api, app: Starlette, clock: F
         ("REJECT", "Request to turn off two-factor authentication declined", False),
     ],
 )
-async def test_the_decision_is_emailed_to_the_billing_contact_with_the_note(
+async def test_the_decision_is_emailed_to_the_account_holder_with_the_note(
     mail_settings: Settings,
     smtp: SmtpServer,
     clock: FrozenClock,
@@ -876,14 +878,15 @@ async def test_the_decision_is_emailed_to_the_billing_contact_with_the_note(
         await customer(api)
         agent = await support_agent(api, app)
         request_id = await file_request(api, "alice@example.com")
-        await until(lambda: len(smtp.envelopes) == 3)  # enabled, acknowledged, announced
+        # The contact's verification, enabled, acknowledged, announced.
+        await until(lambda: len(smtp.envelopes) == 4)
 
         payload = await resolve(api, agent, request_id, decision, "Checked by Jeanne")
         assert payload["errors"] == []
 
-        await until(lambda: len(smtp.envelopes) == 4)
-    envelope = smtp.envelopes[3]
-    assert envelope.rcpt_tos == [BILLING]
+        await until(lambda: len(smtp.envelopes) == 5)
+    envelope = smtp.envelopes[4]
+    assert envelope.rcpt_tos == ["alice@example.com"]
     message = parse_mail(envelope.original_content or b"")
     assert message["Subject"] == subject
     text = text_of(message)

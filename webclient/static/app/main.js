@@ -5,6 +5,7 @@ import { h, mount } from "./dom.js";
 import { language, setLanguage, t } from "./i18n.js";
 import * as activity from "./views/activity.js";
 import { card } from "./views/common.js";
+import * as contacts from "./views/contacts.js";
 import * as security from "./views/security.js";
 import * as signIn from "./views/signin.js";
 import * as support from "./views/support.js";
@@ -22,6 +23,8 @@ const routes = [
   { path: /^#\/signin\/code$/, page: signIn.codePage, public: true, title: "secondFactorTitle" },
   { path: /^#\/signin\/lost-device$/, page: signIn.recoveryPage, public: true, title: "recoveryTitle" },
   { path: /^#\/signin\/recovery-sent$/, page: signIn.recoverySentPage, public: true, title: "recoverySentTitle" },
+  // `anyone`: signed in or out (an emailed link may reach another person than the holder).
+  { path: /^#\/verify-billing-contact$/, page: contacts.verifyBillingContactPage, public: true, anyone: true, title: "verifyBillingContactTitle" },
   { path: /^#\/security$/, page: security.page, title: "securityTitle" },
   { path: /^#\/activity$/, page: activity.page, title: "activityTitle" },
   { path: /^#\/support\/recovery-requests$/, page: support.queuePage, support: true, title: "queueTitle" },
@@ -150,7 +153,7 @@ async function render() {
       }
     } else {
       startLive();
-      if (!route || route.public) return ctx.go(home());
+      if (!route || (route.public && !route.anyone)) return ctx.go(home());
       if (route.support && viewer.role !== "SUPPORT") return ctx.go(home());
     }
     drawNav();
