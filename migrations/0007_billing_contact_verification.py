@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Account',
             name='billing_contact_verified',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         # Existing rows: a billing contact equal to the account email counts as verified;
         # any other stays unverified until it opens a verification link.
