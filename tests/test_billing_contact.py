@@ -71,7 +71,9 @@ def mail_settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
         mail_from="Verrou <no-reply@verrou.example>",
         support_email="support@verrou.example",
         public_url=PUBLIC,
-        outbox_poll_seconds=0.05,
+        # Every change wakes the worker: no fast polling, which left the worker mid-query
+        # when the app stopped and (rarely, under load) made its shutdown wait forever.
+        outbox_poll_seconds=5,
     )
 
 
