@@ -139,7 +139,7 @@ def decode(message: str) -> LiveNotification:
         email=owner["email"],
         company_name=owner["company_name"],
         billing_contact_email=owner["billing_contact_email"],
-        billing_contact_verified=owner["billing_contact_verified"],
+        billing_contact_verified=owner.get("billing_contact_verified", False),
         locale=Locale(owner["locale"]),
         role=Role(owner["role"]),
         created_at=datetime.fromisoformat(owner["created_at"]),

@@ -3,6 +3,7 @@ security emails to the right people: through the API, with a real SMTP server.""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html as html_lib
 import re
@@ -17,7 +18,7 @@ import pytest
 from aiosmtpd.smtp import Envelope
 from starlette.applications import Starlette
 
-from models import Account, LinkToken
+from models import Account, LinkToken, OutboxEmail
 from server import create_app
 from services.clock import FrozenClock
 from services.crypto import token_digest
@@ -84,6 +85,18 @@ async def running(settings: Settings, clock: FrozenClock) -> AsyncIterator[tuple
     async with contextlib.aclosing(clients):
         async for client in clients:
             yield app, Api(client, clock)
+            # The SMTP server has a message a moment before the worker records it sent: stop
+            # the app only once it has, since a worker cancelled in the middle of its SMTP
+            # session can leave the app's shutdown waiting for ever.
+            await until_all_sent()
+
+
+async def until_all_sent() -> None:
+    for _ in range(500):
+        if not await OutboxEmail.filter(sent_at=None, failed_at=None).exists():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the outbox still has unsent rows")
 
 
 def to(smtp: SmtpServer, address: str) -> list[EmailMessage]:
