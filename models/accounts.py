@@ -23,6 +23,10 @@ class Account(Model):
     password_hash = fields.CharField(max_length=255)
     company_name = fields.CharField(max_length=200, null=True)
     billing_contact_email = fields.CharField(max_length=254)
+    # Security emails reach the billing contact only once it has opened its verification
+    # link; the account email itself counts as verified.
+    # db_default: the column is added to tables that already have rows (migration 0007).
+    billing_contact_verified = fields.BooleanField(default=False, db_default=False)
     locale = fields.CharEnumField(Locale, max_length=2, default=Locale.FR)
     role = fields.CharEnumField(Role, max_length=16, default=Role.CUSTOMER)
     created_at = fields.DatetimeField()

@@ -175,6 +175,11 @@ class NotificationKind(Enum):
         description="The password was changed (changePassword) or reset by an emailed link "
         "(resetPassword): params `via` is CHANGE or RESET.",
     )
+    BILLING_CONTACT_CHANGED = strawberry.enum_value(
+        "BILLING_CONTACT_CHANGED",
+        description="The billing contact changed (updateAccount); the former verified contact "
+        "is told too.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")
@@ -247,6 +252,14 @@ class SecurityEventKind(Enum):
     ACCOUNT_SECURED = strawberry.enum_value(
         "ACCOUNT_SECURED",
         description="A 'this wasn't me' link ended every session and emailed a reset link.",
+    )
+    ACCOUNT_UPDATED = strawberry.enum_value(
+        "ACCOUNT_UPDATED",
+        description="The company name, billing contact or language changed (updateAccount).",
+    )
+    BILLING_CONTACT_VERIFIED = strawberry.enum_value(
+        "BILLING_CONTACT_VERIFIED",
+        description="The billing contact confirmed its address by the emailed link.",
     )
 
 

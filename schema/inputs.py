@@ -158,3 +158,24 @@ class ResetPasswordInput:
 @strawberry.input(description="The token of a 'this wasn't me' link.")
 class SecureAccountInput:
     token: str = strawberry.field(description="From a 'this wasn't me' link in a security email.")
+
+
+@strawberry.input(description="The account's own settings; what is given changes, the rest stays.")
+class UpdateAccountInput:
+    company_name: str | None = strawberry.field(
+        default=None, description="An empty string removes it."
+    )
+    billing_contact_email: str | None = strawberry.field(
+        default=None,
+        description="A new address gets a verification email; until it confirms, security "
+        "emails go to the account email only.",
+    )
+    locale: Locale | None = strawberry.field(
+        default=None,
+        description="Language of messages, notifications and emails, from this answer on.",
+    )
+
+
+@strawberry.input(description="The token of a billing contact's verification link.")
+class VerifyBillingContactInput:
+    token: str = strawberry.field(description="From the verification email's link.")

@@ -220,8 +220,24 @@ class CancelTwoFactorRecoveryPayload:
     errors: list[UserError] = _errors()
 
 
+@strawberry.type(description="Result of updateAccount.")
+class UpdateAccountPayload:
+    account: records.Account | None = strawberry.field(
+        default=None, graphql_type=Account | None, description="The account as it now is."
+    )
+    errors: list[UserError] = _errors()
+
+
 @strawberry.type(
     description="Ends every session and forgets every remembered device of the account, cancels a scheduled recovery, and emails a password reset link."
 )
 class SecureAccountPayload:
+    errors: list[UserError] = _errors()
+
+
+@strawberry.type(
+    description="Result of verifyBillingContact: no errors, and the address receives the "
+    "account's security emails from now on."
+)
+class VerifyBillingContactPayload:
     errors: list[UserError] = _errors()

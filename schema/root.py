@@ -15,6 +15,7 @@ from schema.connections import Connection
 from schema.enums import RecoveryStatus
 from schema.global_id import from_global_id
 from schema.mutations import (
+    account,
     device_sessions,
     notifications,
     passwords,
@@ -41,6 +42,8 @@ from schema.payloads import (
     SignOutPayload,
     SignUpPayload,
     StartTwoFactorPayload,
+    UpdateAccountPayload,
+    VerifyBillingContactPayload,
     VerifySignInPayload,
 )
 from schema.types import (
@@ -218,6 +221,22 @@ class Mutation:
         description=(
             "'This wasn't me': ends every session, forgets every remembered device, cancels "
             "a scheduled recovery and emails a password reset link."
+        ),
+    )
+    update_account: UpdateAccountPayload = strawberry.mutation(
+        resolver=account.update_account,
+        description=(
+            "Change the company name, the billing contact or the language (validated as at "
+            "signUp). A new billing contact gets a verification email; a new language applies "
+            "at once, to this answer's messages and to notifications and emails."
+        ),
+    )
+    verify_billing_contact: VerifyBillingContactPayload = strawberry.mutation(
+        resolver=account.verify_billing_contact,
+        description=(
+            "Open the billing contact's verification link; works signed out (the contact may "
+            "be another person). LINK_EXPIRED for an unknown, used or expired link, or when "
+            "the billing contact changed since it was sent."
         ),
     )
 

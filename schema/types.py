@@ -228,7 +228,12 @@ class Account(Node):
     email: str = strawberry.field(description="Sign-in email.")
     company_name: str | None = strawberry.field(description="Company, for business customers.")
     billing_contact_email: str = strawberry.field(
-        description="Where confirmation emails about security changes are sent."
+        description="Where confirmation emails about security changes are sent, besides the "
+        "account email, once it has confirmed its address (billingContactVerified)."
+    )
+    billing_contact_verified: bool = strawberry.field(
+        description="Security emails go to the billing contact only once it has confirmed its "
+        "address by the emailed link. True when it is the account email."
     )
     locale: Locale = strawberry.field(description="Language of messages and emails.")
     role: Role = strawberry.field(description="CUSTOMER or SUPPORT.")

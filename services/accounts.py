@@ -12,6 +12,7 @@ from models import Account, Session, SignInChallenge, TwoFactor
 from models.accounts import Locale, Role
 from models.two_factor import TwoFactorState
 from services import (
+    account_settings,
     changes,
     remembered_devices,
     security_events,
@@ -63,6 +64,8 @@ async def create_account(
             password_hash=password_hash,
             company_name=company,
             billing_contact_email=billing,
+            # The account email needs no proof; any other address confirms by its link.
+            billing_contact_verified=billing == email,
             locale=locale,
             role=role,
             created_at=rt.clock.now(),
@@ -116,6 +119,7 @@ async def sign_up(
     )
     issued = await open_session(rt, account, meta)
     await security_events.record(rt, account.id, SecurityEventKind.SIGNED_IN, meta)
+    await account_settings.after_sign_up(rt, account, meta)
     return issued
 
 

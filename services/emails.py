@@ -1,10 +1,14 @@
 """Emails rendered from services/email_templates/ and queued in the outbox.
 
-Security emails go to the billing contact. A new kind needs one file per locale and nothing in
-Python: email_templates/<locale>/<kind in lower case>.txt beside this module, which sets
-`subject` and `summary` (plain text: what happened; the caller's params are in scope). The
-shared layouts add when, from which IP address, which account, and what to do if it was not the
-account's owner.
+A security email always goes to the account email, and a copy worded for a third party to the
+billing contact once it has confirmed its address (`billing_contact_verified`); an unverified
+contact receives nothing but its verification email. A new kind needs one file per locale and
+nothing in Python: email_templates/<locale>/<kind in lower case>.txt beside this module, which
+sets `subject` and `summary` (plain text: what happened; the caller's params are in scope, and
+`third_party` is true in the contact's copy). The shared layouts add when (in TIME_ZONE, with
+its offset), from which IP address (or "our support" when support acted), which account, and
+what to do if it was not the account's owner. In HTML, links to this server become `<a href>`
+and everything else is escaped.
 
 Announcements to support are internal, always in French, and framed by their own layout.
 """
@@ -14,13 +18,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup, escape
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import Account, OutboxEmail
@@ -56,29 +62,83 @@ class Layout:
 
 
 CUSTOMER = Layout("_layout", "_footer")
+# The billing contact's copy: framed as about "the account … of your company".
+THIRD_PARTY = Layout("_third_party_layout", "_third_party_footer")
+# The verification email goes to an address that has not confirmed anything yet.
+VERIFICATION = Layout("_third_party_layout", "_verification_footer")
 # The customer's "if it was not you" advice would mislead support; theirs says what not to expect.
 SUPPORT = Layout("_support_layout", "_support_footer")
 # An email carrying a link that acts on the account (a password reset): to the account's own
 # address only, and its footer says to ignore it when nobody asked.
 LINK = Layout("_layout", "_link_footer")
 
+# Not a notification: sent to the contact alone, before it is one of the account's recipients.
+CONTACT_VERIFICATION = "CONTACT_VERIFICATION"
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    third_party: bool
+
+
+def recipients(account: Account) -> list[Recipient]:
+    """Who receives a security email about the account: its own email always, the billing
+    contact (a copy for a third party) only once verified and when it is another address."""
+    found = [Recipient(account.email, third_party=False)]
+    contact = account.billing_contact_email
+    if account.billing_contact_verified and contact != account.email:
+        found.append(Recipient(contact, third_party=True))
+    return found
+
+
+@jinja2.pass_context
+def _linked(context: jinja2.runtime.Context, text: str) -> Markup:
+    """`text` escaped, with the links to this server (and only those: a URL someone typed
+    in a note or a company name stays text) as `<a href>`."""
+    base = str(context.get("base_url") or "")
+    parts: list[Markup] = []
+    last = 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(".,;:!?)")
+        if not base or not (url == base or url.startswith(base + "/")):
+            continue
+        parts.append(escape(text[last : match.start()]))
+        parts.append(Markup('<a href="{0}">{0}</a>').format(url))
+        last = match.start() + len(url)
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["linked"] = _linked
+    return env
 
 
-def format_when(at: datetime, locale: str) -> str:
-    """25/11/2026 à 12:00 UTC, or 25 November 2026 at 12:00 UTC (not the process's locale)."""
-    at = at.astimezone(UTC)
+def format_when(at: datetime, locale: str, time_zone: str = "UTC") -> str:
+    """In `time_zone`, with its offset: 25/11/2026 à 13:00 (UTC+01:00), or
+    25 November 2026 at 13:00 (UTC+01:00) (not the process's locale)."""
+    at = at.astimezone(ZoneInfo(time_zone))
+    offset = at.strftime("%z")
+    zone = f"UTC{offset[:3]}:{offset[3:]}"
     if locale == "en":
-        return f"{at.day} {_MONTHS_EN[at.month - 1]} {at.year} at {at:%H:%M} UTC"
-    return f"{at:%d/%m/%Y} à {at:%H:%M} UTC"
+        return f"{at.day} {_MONTHS_EN[at.month - 1]} {at.year} at {at:%H:%M} ({zone})"
+    return f"{at:%d/%m/%Y} à {at:%H:%M} ({zone})"
+
+
+def mask_address(address: str) -> str:
+    """j***@example.com: enough for its owner to recognise it, not to hand it to a stranger."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 def mail_from_address(mail_from: str) -> str:
@@ -104,12 +164,37 @@ def render(
     if "subject" not in exported or "summary" not in exported:
         raise ValueError(f"{name} must set both subject and summary")
     subject = " ".join(str(exported["subject"]).split())
+    if context.get("copy"):
+        # The contact's copy names the account in its subject: it may follow several.
+        subject = f"{subject} ({context['account_email']})"
     summary = str(exported["summary"]).strip()
     footer = env.get_template(f"{locale}/{layout.footer}.txt").render(context).strip()
     body = {**context, "subject": subject, "summary": summary, "footer": footer}
     text = env.get_template(f"{locale}/{layout.name}.txt").render(body)
     html = env.get_template(f"{locale}/{layout.name}.html").render(body)
     return subject, text, html
+
+
+def _facts(rt: Runtime, account: Account, meta: RequestMeta, locale: str) -> dict[str, object]:
+    return facts_of(rt, account.email, account.company_name, meta, locale)
+
+
+def facts_of(
+    rt: Runtime, account_email: str, company_name: str | None, meta: RequestMeta, locale: str
+) -> dict[str, object]:
+    """What every layout says: when, from where, which account."""
+    return {
+        "when": format_when(rt.clock.now(), locale, rt.settings.time_zone),
+        # Support acting on the account: its IP address is not the customer's to see.
+        "ip_address": None if meta.by_support else meta.ip_address,
+        "by_support": meta.by_support,
+        "account_email": account_email,
+        "company_name": company_name,
+        "support_email": rt.settings.support_email,
+        "base_url": rt.settings.base_url,
+        "third_party": False,
+        "copy": False,
+    }
 
 
 async def enqueue(
@@ -119,22 +204,40 @@ async def enqueue(
     meta: RequestMeta,
     params: Mapping[str, object],
     connection: BaseDBAsyncClient | None = None,
-) -> OutboxEmail:
-    """Queue the email telling the billing contact about a change, in the change's transaction."""
-    if kind.startswith("SUPPORT_"):
+) -> list[OutboxEmail]:
+    """Queue the emails telling the account holder about a change, in the change's
+    transaction: the account email's first, then the verified billing contact's copy."""
+    if kind.startswith(("SUPPORT_", "CONTACT_")):
         # Support's emails carry the back-office link; the customer must never receive one.
-        raise ValueError(f"{kind} is for support: use its own function")
-    now = rt.clock.now()
+        # A contact's verification goes to that address alone.
+        raise ValueError(f"{kind} is for support or a contact alone: use its own function")
     locale = normalize_locale(account.locale)
-    facts: dict[str, object] = {
-        "when": format_when(now, locale),
-        "ip_address": meta.ip_address,
-        "account_email": account.email,
-        "company_name": account.company_name,
-        "support_email": rt.settings.support_email,
-    }
-    rendered = render(kind, locale, facts, params)
-    return await _queue(rt, account.billing_contact_email, now, rendered, connection)
+    rows = []
+    for recipient in recipients(account):
+        facts = {
+            **_facts(rt, account, meta, locale),
+            "third_party": recipient.third_party,
+            "copy": recipient.third_party,
+        }
+        layout = THIRD_PARTY if recipient.third_party else CUSTOMER
+        rendered = render(kind, locale, facts, params, layout)
+        rows.append(await _queue(rt, recipient.address, rt.clock.now(), rendered, connection))
+    return rows
+
+
+async def enqueue_verification(
+    rt: Runtime,
+    account: Account,
+    address: str,
+    link: str,
+    meta: RequestMeta,
+    connection: BaseDBAsyncClient | None = None,
+) -> OutboxEmail:
+    """Queue the one email an unverified billing contact receives: its verification link."""
+    locale = normalize_locale(account.locale)
+    facts = {**_facts(rt, account, meta, locale), "third_party": True, "copy": False, "link": link}
+    rendered = render(CONTACT_VERIFICATION, locale, facts, {}, VERIFICATION)
+    return await _queue(rt, address, rt.clock.now(), rendered, connection)
 
 
 async def enqueue_link(
@@ -149,17 +252,10 @@ async def enqueue_link(
     to nobody else, since whoever holds the link can use it."""
     if not kind.startswith("LINK_"):
         raise ValueError(f"{kind} is not a link email")
-    now = rt.clock.now()
     locale = normalize_locale(account.locale)
-    facts: dict[str, object] = {
-        "when": format_when(now, locale),
-        "ip_address": meta.ip_address,
-        "account_email": account.email,
-        "company_name": account.company_name,
-        "support_email": rt.settings.support_email,
-    }
+    facts = {**_facts(rt, account, meta, locale), "third_party": False, "copy": False}
     rendered = render(kind, locale, facts, params, LINK)
-    return await _queue(rt, account.email, now, rendered, connection)
+    return await _queue(rt, account.email, rt.clock.now(), rendered, connection)
 
 
 async def enqueue_support_announcement(
@@ -173,10 +269,12 @@ async def enqueue_support_announcement(
     """Queue the email telling support a recovery request awaits review; never the documents."""
     now = rt.clock.now()
     facts: dict[str, object] = {
-        "when": format_when(now, "fr"),
+        "when": format_when(now, "fr", rt.settings.time_zone),
         "ip_address": meta.ip_address,
+        "by_support": False,
         "account_email": account.email,
         "company_name": account.company_name,
+        "base_url": rt.settings.base_url,
         "request_id": request_id,
         "link": link,
     }
@@ -210,7 +308,9 @@ async def _queue(
         recipient=recipient,
         subject=subject[:255],
         message_id=message_id,
-        message=message.as_string(),
+        # Headers kept on one line up to SMTP's 998: Python folds a long plain subject right
+        # after "Subject:", which readers then show with a leading space.
+        message=message.as_string(policy=message.policy.clone(max_line_length=998)),
         created_at=now,
         next_attempt_at=now,
     )

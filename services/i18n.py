@@ -194,6 +194,10 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Le mot de passe de votre compte a été changé.",
         "en": "Your account's password was changed.",
     },
+    "NOTIFICATION_BILLING_CONTACT_CHANGED": {
+        "fr": "Le contact de facturation de votre compte a été modifié.",
+        "en": "The billing contact of your account was changed.",
+    },
 }
 
 

@@ -1,4 +1,5 @@
-"""Notifications: a row in the account's feed, an email to the billing contact, and a live
+"""Notifications: a row in the account's feed, emails to the account holder (the account email,
+and the billing contact once verified: services.emails.recipients), and a live
 event to every open subscription — the first two in the change's own transaction, the
 event only after it commits (services.changes does both, in that order)."""
 
@@ -37,6 +38,7 @@ class NotificationKind(StrEnum):
     RECOVERY_SCHEDULED = "RECOVERY_SCHEDULED"
     RECOVERY_CANCELLED = "RECOVERY_CANCELLED"
     PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 (a kind, not a secret)
+    BILLING_CONTACT_CHANGED = "BILLING_CONTACT_CHANGED"
 
 
 LEVELS = {
@@ -54,6 +56,7 @@ LEVELS = {
     NotificationKind.RECOVERY_SCHEDULED: "WARNING",
     NotificationKind.RECOVERY_CANCELLED: "INFO",
     NotificationKind.PASSWORD_CHANGED: "WARNING",
+    NotificationKind.BILLING_CONTACT_CHANGED: "INFO",
 }
 
 
@@ -75,7 +78,7 @@ async def record(
     params: dict[str, object] | None = None,
     email_params: dict[str, object] | None = None,
 ) -> Notification:
-    """Write the feed row and the email in the caller's transaction (`Change.notify`);
+    """Write the feed row and the emails in the caller's transaction (`Change.notify`);
     `email_params` go into the email only, never into the stored feed row."""
     params = params or {}
     notification = await Notification.create(
@@ -125,6 +128,7 @@ def encode(notification: Notification, account: Account, two_factor: TwoFactorSt
                 "email": account.email,
                 "company_name": account.company_name,
                 "billing_contact_email": account.billing_contact_email,
+                "billing_contact_verified": account.billing_contact_verified,
                 "locale": account.locale.value,
                 "role": account.role.value,
                 "created_at": account.created_at.isoformat(),
@@ -149,6 +153,7 @@ def decode(message: str) -> LiveNotification:
         email=owner["email"],
         company_name=owner["company_name"],
         billing_contact_email=owner["billing_contact_email"],
+        billing_contact_verified=owner.get("billing_contact_verified", False),
         locale=Locale(owner["locale"]),
         role=Role(owner["role"]),
         created_at=datetime.fromisoformat(owner["created_at"]),

@@ -79,13 +79,7 @@ async def _same_work(rt: Runtime, meta: RequestMeta) -> None:
     """What a known email costs, for an unknown one: the email rendered, and in one committed
     transaction a delete and three inserts (the link, the event, the outbox row), here rows of
     a throwaway throttle subject deleted before the commit. Nothing is sent or kept."""
-    facts: dict[str, object] = {
-        "when": emails.format_when(rt.clock.now(), "en"),
-        "ip_address": meta.ip_address,
-        "account_email": "nobody@example.invalid",
-        "company_name": None,
-        "support_email": rt.settings.support_email,
-    }
+    facts = emails.facts_of(rt, "nobody@example.invalid", None, meta, "en")
     emails.render(LINK_EMAIL, "en", facts, {"link": RESET_ROUTE}, emails.LINK)
     subject = "reset-none:" + secrets.token_hex(8)
     now = rt.clock.now()

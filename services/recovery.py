@@ -145,7 +145,9 @@ async def resolve(
         if approve
         else RecoveryStatus.REJECTED
     )
-    async with changes.account_change(rt, account, meta) as change:
+    # Written on the customer's account: support's IP address and browser are not theirs.
+    on_behalf = RequestMeta(by_support=True)
+    async with changes.account_change(rt, account, on_behalf) as change:
         # The status decides in one conditional UPDATE: resolving twice cannot both pass.
         decided = (
             await RecoveryRequest.filter(id=request_id, status=RecoveryStatus.PENDING)

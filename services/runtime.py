@@ -32,6 +32,9 @@ class RequestMeta:
 
     ip_address: str | None = None
     user_agent: str | None = None
+    # Support acted on a customer's account: the customer's history and emails say so and
+    # carry no IP address or browser (support's own are not the customer's).
+    by_support: bool = False
 
 
 def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     encryption_keys: SecretStr = SecretStr("")
     public_url: str | None = None
     totp_issuer: str = "Verrou"
+    # --- account safety (issue 12): the zone emails show times in (an IANA name) ---
+    time_zone: str = "Europe/Paris"
 
     # Lost-device recovery: uploads, where documents live, and how long after resolution.
     recovery_dir: Path | None = None  # default: <var_dir>/recovery
@@ -127,6 +130,16 @@ class Settings(BaseSettings):
         public = urlsplit(self.base_url)  # PUBLIC_URL may carry a path: its origin is what counts
         own = normalize_origin(f"{public.scheme}://{public.netloc}")
         return frozenset([*self.cors_origin_list, *([own] if own else [])])
+
+    @model_validator(mode="after")
+    def _check_time_zone(self) -> Settings:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise SettingsError(
+                f"TIME_ZONE: {self.time_zone!r} is not a time zone like Europe/Paris or UTC"
+            ) from None
+        return self
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

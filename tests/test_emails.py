@@ -1,4 +1,5 @@
-"""The security emails: what each kind says, in French and English, to the billing contact."""
+"""The security emails: what each kind says, in French and English, to the account email and
+(a copy for a third party) to the verified billing contact."""
 
 from __future__ import annotations
 
@@ -41,10 +42,15 @@ PARAMS: dict[str, dict[str, object]] = {
     "BACKUP_CODE_USED": {"remaining": 3},
     "BACKUP_CODES_LOW": {"remaining": 1},
 }
-WHEN = {"fr": "25/11/2026 à 12:00 UTC", "en": "25 November 2026 at 12:00 UTC"}
+# T0 is 12:00 UTC: 13:00 in Paris (TIME_ZONE's default) in November.
+WHEN = {"fr": "25/11/2026 à 13:00 (UTC+01:00)", "en": "25 November 2026 at 13:00 (UTC+01:00)"}
 IF_NOT_YOU = {
     "fr": "Si vous n'êtes pas à l'origine de cette action, changez sans attendre le mot de passe",
     "en": "If this was not you, change your account's password right away",
+}
+THIRD_PARTY = {
+    "fr": "contact de facturation vérifié du compte alice@example.com",
+    "en": "verified billing contact of the account alice@example.com",
 }
 REMAINING = {
     ("BACKUP_CODE_USED", "fr"): "il vous reste 3 codes de secours",
@@ -78,6 +84,14 @@ async def sign_up(api: Api, locale: str = "fr", **extra: Any) -> tuple[Account, 
     return await Account.get(email="alice@example.com"), token
 
 
+async def verified(account: Account) -> Account:
+    """As if the billing contact had opened its verification link (tested in
+    test_billing_contact.py through the API)."""
+    account.billing_contact_verified = True
+    await account.save(update_fields=["billing_contact_verified"])
+    return account
+
+
 def parse(row: OutboxEmail) -> EmailMessage:
     message = email.message_from_string(row.message, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -93,60 +107,69 @@ def bodies(message: EmailMessage) -> tuple[str, str]:
 
 @pytest.mark.parametrize("locale", ["fr", "en"])
 @pytest.mark.parametrize("kind", sorted({kind for kind, _ in SUBJECTS}))
-async def test_each_kind_tells_the_billing_contact_what_when_and_from_where(
+async def test_each_kind_tells_the_account_and_its_verified_contact_what_when_and_from_where(
     api: Api, rt: Runtime, kind: str, locale: str
 ) -> None:
     account, token = await sign_up(api, locale)
-    row = await emails.enqueue(rt, account, kind, META, PARAMS.get(kind, {}))
+    rows = await emails.enqueue(rt, await verified(account), kind, META, PARAMS.get(kind, {}))
+    assert [row.recipient for row in rows] == ["alice@example.com", BILLING]
 
-    message = parse(row)
-    assert message.get_content_type() == "multipart/alternative"
-    assert [part.get_content_type() for part in message.iter_parts()] == [
-        "text/plain",
-        "text/html",
-    ]
-    assert message["From"] == MAIL_FROM
-    assert message["To"] == BILLING != account.email
-    assert message["Subject"] == SUBJECTS[kind, locale] == row.subject
-    assert message["Date"] == "Wed, 25 Nov 2026 12:00:00 +0000"
-    assert message["Message-ID"] == row.message_id
-    assert row.message_id.endswith("@verrou.example>")
-    assert (row.recipient, row.created_at, row.next_attempt_at) == (BILLING, T0, T0)
-    assert (row.attempts, row.sent_at, row.failed_at) == (0, None, None)
+    for row in rows:
+        message = parse(row)
+        assert message.get_content_type() == "multipart/alternative"
+        assert [part.get_content_type() for part in message.iter_parts()] == [
+            "text/plain",
+            "text/html",
+        ]
+        assert message["From"] == MAIL_FROM
+        assert message["To"] == row.recipient
+        assert message["Date"] == "Wed, 25 Nov 2026 12:00:00 +0000"
+        assert message["Message-ID"] == row.message_id
+        assert row.message_id.endswith("@verrou.example>")
+        assert (row.created_at, row.next_attempt_at) == (T0, T0)
+        assert (row.attempts, row.sent_at, row.failed_at) == (0, None, None)
 
-    text, html = bodies(message)
-    for body in (text, html.replace("&#39;", "'")):
-        assert "203.0.113.7" in body
-        assert WHEN[locale] in body
-        assert "alice@example.com" in body
-        assert IF_NOT_YOU[locale] in body
-        assert SUPPORT in body
-        if (kind, locale) in REMAINING:
-            assert REMAINING[kind, locale] in body
-        assert PASSWORD not in body
-        assert token not in body
-    assert PASSWORD not in row.message and token not in row.message
+        text, html = bodies(message)
+        for body in (text, html.replace("&#39;", "'")):
+            assert "203.0.113.7" in body
+            assert WHEN[locale] in body
+            assert "alice@example.com" in body
+            assert SUPPORT in body
+            if (kind, locale) in REMAINING:
+                assert REMAINING[kind, locale] in body
+            assert PASSWORD not in body
+            assert token not in body
+        assert PASSWORD not in row.message and token not in row.message
+
+    holder, contact = (parse(row) for row in rows)
+    assert holder["Subject"] == SUBJECTS[kind, locale] == rows[0].subject
+    assert contact["Subject"] == f"{SUBJECTS[kind, locale]} (alice@example.com)"
+    assert IF_NOT_YOU[locale] in bodies(holder)[0].replace("&#39;", "'")
+    assert IF_NOT_YOU[locale] not in bodies(contact)[0]
+    for body in bodies(contact):
+        assert THIRD_PARTY[locale] in body.replace("&#39;", "'")
 
 
 async def test_the_message_is_plain_ascii_for_smtp(api: Api, rt: Runtime) -> None:
     account, _ = await sign_up(api, "fr")
-    row = await emails.enqueue(rt, account, "TWO_FACTOR_DISABLED", META, {})
+    (row,) = await emails.enqueue(rt, account, "TWO_FACTOR_DISABLED", META, {})
     assert row.message.isascii()
     assert parse(row)["Subject"] == "Double authentification désactivée sur votre compte"
 
 
 async def test_an_unknown_ip_address_is_said_so(api: Api, rt: Runtime) -> None:
     account, _ = await sign_up(api, "fr")
-    text, html = bodies(parse(await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {})))
+    (row,) = await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {})
+    text, html = bodies(parse(row))
     assert "Adresse IP : 203.0.113.7" in text
-    row = await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", RequestMeta(), {})
+    (row,) = await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", RequestMeta(), {})
     text, html = bodies(parse(row))
     assert "Adresse IP : inconnue" in text and "<td>inconnue</td>" in html
 
 
 async def test_html_escapes_what_the_customer_typed(api: Api, rt: Runtime) -> None:
     account, _ = await sign_up(api, "en", companyName="<script>alert(1)</script>")
-    row = await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {})
+    (row,) = await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {})
     text, html = bodies(parse(row))
     assert "(<script>alert(1)</script>)" in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -155,7 +178,7 @@ async def test_html_escapes_what_the_customer_typed(api: Api, rt: Runtime) -> No
 
 async def test_params_cannot_replace_the_facts(api: Api, rt: Runtime) -> None:
     account, _ = await sign_up(api, "en")
-    row = await emails.enqueue(
+    (row,) = await emails.enqueue(
         rt, account, "BACKUP_CODES_LOW", META, {"remaining": 2, "ip_address": "198.51.100.1"}
     )
     text, _ = bodies(parse(row))
@@ -164,18 +187,21 @@ async def test_params_cannot_replace_the_facts(api: Api, rt: Runtime) -> None:
 
 async def test_an_unknown_kind_or_a_missing_param_is_an_error(api: Api, rt: Runtime) -> None:
     account, _ = await sign_up(api, "fr")
+    before = await OutboxEmail.all().count()  # the billing contact's verification
     with pytest.raises(jinja2.TemplateNotFound):
         await emails.enqueue(rt, account, "NO_SUCH_KIND", META, {})
     with pytest.raises(ValueError, match="not an email kind"):
         await emails.enqueue(rt, account, "../_footer", META, {})
     with pytest.raises(jinja2.UndefinedError):
         await emails.enqueue(rt, account, "BACKUP_CODES_LOW", META, {})
-    assert await OutboxEmail.all().count() == 0
+    assert await OutboxEmail.all().count() == before
 
 
 async def test_message_ids_are_unique(api: Api, rt: Runtime) -> None:
     account, _ = await sign_up(api, "fr")
-    rows = [await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {}) for _ in range(5)]
+    rows = [
+        (await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {}))[0] for _ in range(5)
+    ]
     assert len({row.message_id for row in rows}) == 5
 
 
@@ -186,16 +212,29 @@ async def test_enabling_two_factor_queues_an_email_without_the_secret_or_codes(a
     rows = await OutboxEmail.filter(subject=SUBJECTS["TWO_FACTOR_ENABLED", "en"])
     assert len(rows) == 1
     text, html = bodies(parse(rows[0]))
-    assert "203.0.113.7" in text and rows[0].recipient == BILLING
+    # The billing contact has not confirmed its address: the account email only.
+    assert "203.0.113.7" in text and rows[0].recipient == "alice@example.com"
     for secret in [enabled.secret, PASSWORD, token, *enabled.backup_codes]:
         assert secret not in rows[0].message and secret not in text and secret not in html
 
 
 @pytest.mark.parametrize(
-    ("locale", "expected"),
-    [("fr", "05/03/2027 à 09:07 UTC"), ("en", "5 March 2027 at 09:07 UTC")],
+    ("locale", "zone", "expected"),
+    [
+        ("fr", "Europe/Paris", "05/03/2027 à 10:07 (UTC+01:00)"),
+        ("en", "Europe/Paris", "5 March 2027 at 10:07 (UTC+01:00)"),
+        ("en", "UTC", "5 March 2027 at 09:07 (UTC+00:00)"),
+        ("fr", "America/New_York", "05/03/2027 à 04:07 (UTC-05:00)"),
+    ],
 )
-def test_dates_are_written_the_locale_s_way(locale: str, expected: str) -> None:
+def test_dates_are_written_the_locale_s_way_in_the_time_zone_with_its_offset(
+    locale: str, zone: str, expected: str
+) -> None:
     at = datetime(2027, 3, 5, 10, 7, tzinfo=timezone(timedelta(hours=1)))
-    assert emails.format_when(at, locale) == expected
-    assert emails.format_when(at.astimezone(UTC), locale) == expected
+    assert emails.format_when(at, locale, zone) == expected
+    assert emails.format_when(at.astimezone(UTC), locale, zone) == expected
+
+
+def test_summer_time_shows_its_own_offset() -> None:
+    at = datetime(2027, 7, 1, 12, 0, tzinfo=UTC)
+    assert emails.format_when(at, "en", "Europe/Paris") == "1 July 2027 at 14:00 (UTC+02:00)"

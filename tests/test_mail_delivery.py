@@ -23,7 +23,8 @@ from tests.conftest import make_settings, start
 from tests.helpers import PASSWORD, Api, until
 from tests.smtp_server import SmtpServer
 
-BILLING = "billing@acme.example"
+# Security emails go to the account email (a billing contact only once verified).
+HOLDER = "alice@example.com"
 REGENERATE = """
 mutation R($input: RegenerateBackupCodesInput!) {
   regenerateBackupCodes(input: $input) { errors { code } }
@@ -52,11 +53,11 @@ async def run_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
             yield Api(client, clock)
 
 
-async def test_enabling_two_factor_emails_the_billing_contact(api: Api, smtp: SmtpServer) -> None:
-    await api.enable_two_factor(await api.sign_up(billingContactEmail=BILLING, locale="EN"))
+async def test_enabling_two_factor_emails_the_account_holder(api: Api, smtp: SmtpServer) -> None:
+    await api.enable_two_factor(await api.sign_up(locale="EN"))
     await until(lambda: len(smtp.envelopes) == 1)
     envelope = smtp.envelopes[0]
-    assert envelope.rcpt_tos == [BILLING]
+    assert envelope.rcpt_tos == [HOLDER]
     assert envelope.mail_from == "no-reply@verrou.example"
     message = email.message_from_bytes(
         envelope.original_content or b"", policy=email.policy.default
@@ -69,7 +70,7 @@ async def test_an_smtp_outage_delays_the_email_but_loses_nothing(
     api: Api, smtp: SmtpServer, clock: FrozenClock
 ) -> None:
     smtp.stop()
-    token = await api.sign_up(billingContactEmail=BILLING)
+    token = await api.sign_up()
     enabled = await api.enable_two_factor(token)
     assert len(enabled.backup_codes) == 10  # the change itself went through
     await until_attempted(1)
@@ -89,7 +90,7 @@ async def test_an_smtp_outage_delays_the_email_but_loses_nothing(
 
 async def test_a_slow_smtp_server_never_holds_up_a_mutation(api: Api, smtp: SmtpServer) -> None:
     smtp.hold = threading.Event()
-    token = await api.sign_up(billingContactEmail=BILLING)
+    token = await api.sign_up()
     await api.enable_two_factor(token)
     await until_claimed()  # the worker is now stuck talking to the server
 
@@ -107,7 +108,7 @@ async def test_a_fresh_app_sends_what_a_stopped_one_left(
 ) -> None:
     smtp.stop()
     async with run_app(settings, clock) as first:
-        await first.enable_two_factor(await first.sign_up(billingContactEmail=BILLING))
+        await first.enable_two_factor(await first.sign_up())
         await until_attempted(1)
     assert smtp.envelopes == []
 
@@ -128,12 +129,12 @@ async def test_without_smtp_host_emails_are_written_as_eml_files(
     settings = make_settings(db_path, tmp_path / "var", outbox_poll_seconds=0.05)
     mail_dir = tmp_path / "var" / "mail"
     async with run_app(settings, clock) as api:
-        await api.enable_two_factor(await api.sign_up(billingContactEmail=BILLING))
+        await api.enable_two_factor(await api.sign_up())
         # The worker logs where it wrote the file once the file is complete.
         await until(lambda: ".eml" in caplog.text)
     (written,) = mail_dir.glob("*.eml")
     message = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
-    assert message["To"] == BILLING
+    assert message["To"] == HOLDER
     assert str(written) in caplog.text
 
 

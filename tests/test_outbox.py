@@ -32,7 +32,8 @@ from tests.conftest import T0, free_port, make_settings
 from tests.helpers import Api
 from tests.smtp_server import SmtpServer
 
-BILLING = "billing@acme.example"
+# Security emails go to the account email (a billing contact only once verified).
+HOLDER = "alice@example.com"
 META = RequestMeta(ip_address="203.0.113.7")
 
 
@@ -63,12 +64,15 @@ def worker(rt: Runtime, settings: Settings) -> OutboxWorker:
 
 async def queue(api: Api, rt: Runtime, count: int = 1) -> list[OutboxEmail]:
     if not await Account.exists(email="alice@example.com"):
-        await api.sign_up("alice@example.com", billingContactEmail=BILLING)
+        await api.sign_up("alice@example.com")
     account = await Account.get(email="alice@example.com")
-    return [await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {}) for _ in range(count)]
+    # One row each: the account email (no other contact is verified).
+    return [
+        (await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {}))[0] for _ in range(count)
+    ]
 
 
-async def test_an_email_is_delivered_once_to_the_billing_contact(
+async def test_an_email_is_delivered_once_to_the_account_holder(
     api: Api, rt: Runtime, worker: OutboxWorker, smtp: SmtpServer
 ) -> None:
     (row,) = await queue(api, rt)
@@ -79,7 +83,7 @@ async def test_an_email_is_delivered_once_to_the_billing_contact(
 
     (envelope,) = smtp.envelopes
     assert envelope.mail_from == "no-reply@verrou.example"
-    assert envelope.rcpt_tos == [BILLING]
+    assert envelope.rcpt_tos == [HOLDER]
     assert smtp.message_ids() == {row.message_id: 1}
     await row.refresh_from_db()
     assert (row.sent_at, row.locked_until, row.attempts) == (T0, None, 0)
@@ -150,8 +154,8 @@ async def test_after_24_hours_it_gives_up_and_logs_no_content(
 
     (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     line = error.getMessage()
-    assert row.message_id in line and "acme.example" in line
-    for content in ("billing@", "203.0.113.7", "alice@example.com", row.subject, "Subject"):
+    assert row.message_id in line and "a recipient at example.com" in line
+    for content in ("alice@", "203.0.113.7", "alice@example.com", row.subject, "Subject"):
         assert content not in line
 
     smtp.start()
@@ -219,7 +223,7 @@ async def test_file_transport_writes_a_parseable_eml_and_logs_its_path(
 
     path = directory / f"20261125T120000-{row.id}.eml"
     message = email.message_from_string(path.read_text(), policy=email.policy.default)
-    assert message["Message-ID"] == row.message_id and message["To"] == BILLING
+    assert message["Message-ID"] == row.message_id and message["To"] == HOLDER
     assert f"wrote email {row.message_id} to {path}" in caplog.messages
 
 

@@ -7,6 +7,7 @@ import * as activity from "./views/activity.js";
 import * as recovery from "./views/recovery.js";
 import { card } from "./views/common.js";
 import * as passwords from "./views/passwords.js";
+import * as contacts from "./views/contacts.js";
 import * as security from "./views/security.js";
 import * as signIn from "./views/signin.js";
 import * as support from "./views/support.js";
@@ -28,6 +29,7 @@ const routes = [
   // Links from emails: open signed in or not (`open`), the token in the query.
   { path: /^#\/reset-password$/, page: passwords.resetPage, public: true, open: true, title: "resetTitle" },
   { path: /^#\/secure-account$/, page: passwords.securePage, public: true, open: true, title: "secureTitle" },
+    { path: /^#\/verify-billing-contact$/, page: contacts.verifyBillingContactPage, public: true, open: true, title: "verifyBillingContactTitle" },
   { path: /^#\/security$/, page: security.page, title: "securityTitle" },
   { path: /^#\/activity$/, page: activity.page, title: "activityTitle" },
   { path: /^#\/support\/recovery-requests$/, page: support.queuePage, support: true, title: "queueTitle" },
