@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pyotp
 import pytest
@@ -69,6 +70,8 @@ async def processes(
             "ENCRYPTION_KEYS": TEST_KEY,
             "VAR_DIR": str(tmp_path / name),
             "LOG_LEVEL": "WARNING",
+            # Both run the recovery job often, so a due recovery meets both at once.
+            "RECOVERY_JOB_INTERVAL_SECONDS": "0.2",
         }
         started.append(spawn(env))
         urls.append(f"http://127.0.0.1:{port}")
@@ -228,3 +231,57 @@ async def test_signing_out_on_one_process_closes_the_sessions_socket_on_the_othe
         signed_out = await call(a, "mutation { signOut { errors { code } } }", {}, token)
         assert signed_out["signOut"]["errors"] == []
         assert await on_b.close_code(within=10) == 4403
+
+
+async def test_a_due_recovery_takes_effect_once_while_both_processes_run_the_job(
+    processes: tuple[str, str], database_url: str
+) -> None:
+    """Issue 12's waiting period across processes: a SCHEDULED request reaching its
+    effective time is applied by exactly one of the two jobs (a conditional UPDATE decides)."""
+    url_a, _ = processes
+    async with httpx.AsyncClient(base_url=url_a) as a:
+        token, _, _ = await enabled_account(a)
+        found = from_global_id((await call(a, "{ viewer { id } }", {}, token))["viewer"]["id"])
+    assert found is not None
+    account_id = found[1]
+    database = await asyncpg.connect(database_url)
+    try:
+        # As support's approval leaves it (the approval itself is tested through the API in
+        # tests/test_recovery_waiting_period.py): due in a second, on the processes' clock.
+        await database.execute(
+            "INSERT INTO recovery_request (account_id, status, open_for, created_at, "
+            "resolved_at, effective_at) VALUES ($1, 'SCHEDULED', $1, now(), now(), "
+            "now() + interval '1 second')",
+            account_id,
+        )
+        deadline = time.monotonic() + 30
+        while (
+            await database.fetchval(
+                "SELECT status FROM recovery_request WHERE account_id = $1", account_id
+            )
+            != "APPROVED"
+        ):
+            assert time.monotonic() < deadline, "the recovery never took effect"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # several more passes of both jobs
+
+        approvals = await database.fetchval(
+            "SELECT count(*) FROM notification WHERE account_id = $1 "
+            "AND kind = 'RECOVERY_APPROVED'",
+            account_id,
+        )
+        events = await database.fetchval(
+            "SELECT count(*) FROM security_event WHERE account_id = $1 "
+            "AND kind = 'RECOVERY_APPROVED'",
+            account_id,
+        )
+        two_factor = await database.fetchval(
+            "SELECT count(*) FROM two_factor WHERE account_id = $1", account_id
+        )
+        open_sessions = await database.fetchval(
+            "SELECT count(*) FROM session WHERE account_id = $1 AND revoked_at IS NULL",
+            account_id,
+        )
+    finally:
+        await database.close()
+    assert (approvals, events, two_factor, open_sessions) == (1, 1, 0, 0)
