@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -62,21 +62,24 @@ async def mail_worker(runtime: Runtime) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def periodic_purge(runtime: Runtime) -> AsyncIterator[None]:
-    """Delete recovery documents past their retention period, now and then."""
+async def every(
+    interval: float, job: Callable[[], Awaitable[int]], name: str, done: str
+) -> AsyncIterator[None]:
+    """Run `job` at start, then every `interval` seconds, for as long as the app runs;
+    `done` is the log line for a pass that did something (%d: what `job` returned)."""
 
-    async def purge_forever() -> None:
+    async def forever() -> None:
         while True:
             try:
-                removed = await recovery.purge(runtime)
+                count = await job()
             except Exception:  # the database may be away for a while: try again next time
-                logger.exception("document purge failed")
+                logger.exception("%s failed", name)
             else:
-                if removed:
-                    logger.info("purged %d recovery document(s)", removed)
-            await asyncio.sleep(runtime.settings.purge_interval_seconds)
+                if count:
+                    logger.info(done, count)
+            await asyncio.sleep(interval)
 
-    task = asyncio.create_task(purge_forever(), name="verrou-document-purge")
+    task = asyncio.create_task(forever(), name=f"verrou-{name}")
     try:
         yield
     finally:
@@ -85,30 +88,26 @@ async def periodic_purge(runtime: Runtime) -> AsyncIterator[None]:
             await task
 
 
-@contextlib.asynccontextmanager
-async def recovery_job(runtime: Runtime) -> AsyncIterator[None]:
+def periodic_purge(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
+    """Delete recovery documents past their retention period, now and then."""
+    return every(
+        runtime.settings.purge_interval_seconds,
+        lambda: recovery.purge(runtime),
+        "document-purge",
+        "purged %d recovery document(s)",
+    )
+
+
+def recovery_job(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
     """Apply recoveries whose waiting period has ended: once at start (a period may have
     ended while no process ran), then every RECOVERY_JOB_INTERVAL_SECONDS. Every process
     runs it; the conditional UPDATE in services.recovery_schedule applies each once."""
-
-    async def apply_forever() -> None:
-        while True:
-            try:
-                applied = await recovery_schedule.apply_due(runtime)
-            except Exception:  # the database may be away for a while: try again next time
-                logger.exception("applying scheduled recoveries failed")
-            else:
-                if applied:
-                    logger.info("applied %d scheduled recovery request(s)", applied)
-            await asyncio.sleep(runtime.settings.recovery_job_interval_seconds)
-
-    task = asyncio.create_task(apply_forever(), name="verrou-recovery-job")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return every(
+        runtime.settings.recovery_job_interval_seconds,
+        lambda: recovery_schedule.apply_due(runtime),
+        "recovery-job",
+        "applied %d scheduled recovery request(s)",
+    )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
