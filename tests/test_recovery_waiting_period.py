@@ -25,7 +25,6 @@ from tests.postgres import POSTGRES_URL, scratch_database
 from tests.smtp_server import SmtpServer
 from tests.test_recovery import (
     AGENT,
-    BILLING,
     NODE,
     SUPPORT_EMAIL,
     customer,
@@ -158,7 +157,8 @@ async def test_the_owner_is_emailed_at_once_with_a_cancel_link_that_works_once(
         request_id = await approved(api, app)
         await until(lambda: any("cancel-recovery" in text(e) for e in smtp.envelopes))
         email = next(e for e in smtp.envelopes if "cancel-recovery" in text(e))
-        assert email.rcpt_tos == [BILLING]
+        # To the account email (its billing contact never confirmed its address).
+        assert email.rcpt_tos == ["alice@example.com"]
         body = text_of(parse_mail(email.original_content or b""))
         assert f"#{pk(request_id)}" in body
         match = CANCEL_LINK.search(body)
