@@ -24,11 +24,12 @@ from strawberry.types.execution import PreExecutionError
 from schema.connections import describe_connections
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
+from schema.recovery_types import RecoveryRequest
 from schema.request_errors import RequestErrorCodes, tag_request_errors
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
 from schema.text_rules import NoNulInStrings
-from schema.types import Account, Notification, RecoveryRequest, SecurityEvent
+from schema.types import Account, Notification, SecurityEvent
 
 logger = logging.getLogger("verrou.graphql")
 

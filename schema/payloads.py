@@ -9,9 +9,9 @@ import strawberry
 
 from resolvers.sessions import OpenedSession
 from schema.enums import ErrorCode
+from schema.recovery_types import RecoveryRequest
 from schema.types import (
     Account,
-    RecoveryRequest,
     Session,
     TwoFactorChallenge,
     TwoFactorSetup,

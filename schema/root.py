@@ -46,11 +46,11 @@ from schema.payloads import (
     VerifyBillingContactPayload,
     VerifySignInPayload,
 )
+from schema.recovery_types import RecoveryRequest
 from schema.types import (
     Account,
     Node,
     Notification,
-    RecoveryRequest,
     TwoFactorStatus,
 )
 from services import records
