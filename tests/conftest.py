@@ -290,6 +290,18 @@ def make_settings(db_path: Path, var_dir: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def mail_settings_for(db_path: Path, var_dir: Path, smtp: SmtpServer, **overrides: Any) -> Settings:
+    """make_settings with the test's real SMTP server as the mail transport."""
+    return make_settings(
+        db_path,
+        var_dir,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        mail_from="Verrou <no-reply@verrou.example>",
+        **overrides,
+    )
+
+
 @pytest.fixture
 def settings(db_path: Path, tmp_path: Path) -> Settings:
     # The `live` server listens on the settings' own port, so its origin is the app's own

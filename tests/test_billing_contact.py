@@ -24,7 +24,7 @@ from services.clock import FrozenClock
 from services.crypto import token_digest
 from services.database import apply_migrations
 from services.settings import Settings, SettingsError
-from tests.conftest import make_settings, start
+from tests.conftest import mail_settings_for, make_settings, start
 from tests.helpers import Api, until
 from tests.smtp_server import SmtpServer
 from tests.test_recovery import (
@@ -64,12 +64,10 @@ VIEWER = "query { viewer { billingContactEmail billingContactVerified locale } }
 
 @pytest.fixture
 def mail_settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
-    return make_settings(
+    return mail_settings_for(
         db_path,
         tmp_path / "var",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="Verrou <no-reply@verrou.example>",
+        smtp,
         support_email="support@verrou.example",
         public_url=PUBLIC,
         # Every change wakes the worker: no fast polling, which left the worker mid-query

@@ -19,7 +19,7 @@ from server import create_app
 from services.clock import FrozenClock
 from services.outbox import LEASE
 from services.settings import Settings
-from tests.conftest import make_settings, start
+from tests.conftest import mail_settings_for, make_settings, start
 from tests.helpers import PASSWORD, Api, until
 from tests.smtp_server import SmtpServer
 
@@ -34,12 +34,10 @@ mutation R($input: RegenerateBackupCodesInput!) {
 
 @pytest.fixture
 def settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
-    return make_settings(
+    return mail_settings_for(
         db_path,
         tmp_path / "var",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="Verrou <no-reply@verrou.example>",
+        smtp,
         outbox_poll_seconds=0.05,
     )
 

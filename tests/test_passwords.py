@@ -23,7 +23,7 @@ from services.link_tokens import LinkPurpose
 from services.password_reset import REQUESTS_PER_ADDRESS, REQUESTS_PER_EMAIL
 from services.runtime import Runtime
 from services.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import mail_settings_for
 from tests.helpers import PASSWORD, Api, error_codes, until
 from tests.smtp_server import SmtpServer
 
@@ -76,12 +76,10 @@ VIEWER = "query { viewer { email } }"
 
 @pytest.fixture
 def settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
-    return make_settings(
+    return mail_settings_for(
         db_path,
         tmp_path / "var",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="Verrou <no-reply@verrou.example>",
+        smtp,
         public_url=PUBLIC_URL,
     )
 

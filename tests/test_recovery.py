@@ -29,7 +29,7 @@ from server import create_app
 from services import recovery
 from services.clock import FrozenClock
 from services.settings import Settings
-from tests.conftest import make_settings, start
+from tests.conftest import mail_settings_for, make_settings, start
 from tests.helpers import Api, Enabled, until
 from tests.smtp_server import SmtpServer
 
@@ -273,12 +273,10 @@ async def running(settings: Settings, clock: FrozenClock) -> AsyncIterator[tuple
 
 @pytest.fixture
 def mail_settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
-    return make_settings(
+    return mail_settings_for(
         db_path,
         tmp_path / "var",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="Verrou <no-reply@verrou.example>",
+        smtp,
         support_email=SUPPORT_EMAIL,
         public_url="https://verrou.example",
         outbox_poll_seconds=0.05,

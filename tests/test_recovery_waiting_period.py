@@ -19,7 +19,7 @@ from services import accounts, link_tokens, recovery_schedule
 from services.clock import FrozenClock
 from services.link_tokens import LinkPurpose
 from services.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import mail_settings_for, make_settings
 from tests.helpers import PASSWORD, Api, until
 from tests.postgres import POSTGRES_URL, scratch_database
 from tests.smtp_server import SmtpServer
@@ -66,12 +66,10 @@ def settings(db_path: Path, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def waiting_mail_settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
-    return make_settings(
+    return mail_settings_for(
         db_path,
         tmp_path / "var",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="Verrou <no-reply@verrou.example>",
+        smtp,
         support_email=SUPPORT_EMAIL,
         public_url="https://verrou.example",
         outbox_poll_seconds=0.05,

@@ -18,7 +18,7 @@ from models import LinkToken, Notification, OutboxEmail
 from services.clock import FrozenClock
 from services.crypto import token_digest
 from services.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import mail_settings_for
 from tests.helpers import PASSWORD, SIGN_IN, Api, error_codes, until
 from tests.smtp_server import SmtpServer
 from tests.test_recovery import parse_mail, running, text_of
@@ -39,12 +39,10 @@ mutation V($input: VerifySignInInput!) {
 
 @pytest.fixture
 def mail_settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
-    return make_settings(
+    return mail_settings_for(
         db_path,
         tmp_path / "var",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="Verrou <no-reply@verrou.example>",
+        smtp,
         public_url="https://verrou.example",
         outbox_poll_seconds=0.05,
     )
