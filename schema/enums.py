@@ -180,6 +180,27 @@ class NotificationKind(Enum):
         description="The billing contact changed (updateAccount); the former verified contact "
         "is told too.",
     )
+    BILLING_CONTACT_VERIFIED = strawberry.enum_value(
+        "BILLING_CONTACT_VERIFIED",
+        description="The billing contact confirmed its address (verifyBillingContact): it now "
+        "receives a copy of the security emails (params `billing_contact`).",
+    )
+    ACCOUNT_UPDATED = strawberry.enum_value(
+        "ACCOUNT_UPDATED",
+        description="updateAccount changed the company name and/or the language (params "
+        "`company_changed`, `locale_changed`, `company_name`); a billing contact change is "
+        "BILLING_CONTACT_CHANGED instead.",
+    )
+    PASSWORD_RESET_REQUESTED = strawberry.enum_value(
+        "PASSWORD_RESET_REQUESTED",
+        description="A password reset link was emailed (requestPasswordReset); in the feed and "
+        "live only, the reset email being its email.",
+    )
+    DEVICE_REMEMBERED = strawberry.enum_value(
+        "DEVICE_REMEMBERED",
+        description="verifySignIn(rememberDevice: true) remembered a device (params `device`, "
+        "`until`, a date in TIME_ZONE): it skips the second factor until then.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")

@@ -17,9 +17,10 @@ from datetime import timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models import Account
+from models import Account, LinkToken
 from models.accounts import Locale
-from services import changes, emails, link_tokens, security_events, validation
+from services import changes, emails, link_tokens, validation
+from services.crypto import token_digest
 from services.errors import LinkExpired
 from services.link_tokens import LinkPurpose
 from services.notifications import NotificationKind
@@ -81,6 +82,8 @@ async def update(
     contact = account.billing_contact_email
     if update.billing_contact_email is not None:
         contact = validation.email(update.billing_contact_email, "billing_contact_email")
+    company_changed = company != account.company_name
+    locale_changed = update.locale is not None and update.locale != account.locale
     async with changes.account_change(rt, account, meta) as change:
         account.company_name = company
         if update.locale is not None:
@@ -108,24 +111,61 @@ async def update(
                 )
             else:
                 await send_verification(rt, account, meta, change.connection)
+        else:
+            await _notify_settings_changed(change, company_changed, locale_changed)
         await account.save(using_db=change.connection, update_fields=fields)
         await change.record_event(SecurityEventKind.ACCOUNT_UPDATED)
     rt.mail_ready.set()
     return account
 
 
+async def _notify_settings_changed(
+    change: changes.Change, company_changed: bool, locale_changed: bool
+) -> None:
+    """ACCOUNT_UPDATED naming what changed, in the account's (new) language; nothing when
+    nothing did. A contact change is told by BILLING_CONTACT_CHANGED alone."""
+    if not (company_changed or locale_changed):
+        return
+    variant = {
+        (True, False): "NOTIFICATION_ACCOUNT_UPDATED_COMPANY_NAME",
+        (False, True): "NOTIFICATION_ACCOUNT_UPDATED_LOCALE",
+        (True, True): "NOTIFICATION_ACCOUNT_UPDATED",
+    }[(company_changed, locale_changed)]
+    await change.notify(
+        NotificationKind.ACCOUNT_UPDATED,
+        {
+            "company_name": change.account.company_name or "",
+            "company_changed": company_changed,
+            "locale_changed": locale_changed,
+        },
+        message_key=variant,
+    )
+
+
 async def verify_billing_contact(rt: Runtime, token: str, meta: RequestMeta) -> Account:
     """Open a verification link (signed in or not: the contact may be another person).
     LinkExpired for an unknown, used or expired link, and for one sent to an address that is
-    no longer the account's billing contact."""
-    async with in_transaction() as connection:
-        link = await link_tokens.spend(rt, token, LinkPurpose.VERIFY_BILLING_CONTACT, connection)
-        account = await Account.filter(id=link.account_id).using_db(connection).get()
+    no longer the account's billing contact. BILLING_CONTACT_VERIFIED tells the account
+    holder (and, from now on, the contact too)."""
+    pending = await LinkToken.get_or_none(
+        token_hash=token_digest(token), purpose=LinkPurpose.VERIFY_BILLING_CONTACT.value
+    )
+    if pending is None:
+        raise LinkExpired(field="token")
+    account = await Account.get(id=pending.account_id)
+    async with changes.account_change(rt, account, meta) as change:
+        # The conditional spend decides between two requests with the same link.
+        link = await link_tokens.spend(
+            rt, token, LinkPurpose.VERIFY_BILLING_CONTACT, change.connection
+        )
+        await account.refresh_from_db(using_db=change.connection)
         if link.subject != account.billing_contact_email:
             raise LinkExpired(field="token")
         account.billing_contact_verified = True
-        await account.save(using_db=connection, update_fields=["billing_contact_verified"])
-        await security_events.record(
-            rt, account.id, SecurityEventKind.BILLING_CONTACT_VERIFIED, meta, connection
+        await account.save(using_db=change.connection, update_fields=["billing_contact_verified"])
+        await change.record_event(SecurityEventKind.BILLING_CONTACT_VERIFIED)
+        await change.notify(
+            NotificationKind.BILLING_CONTACT_VERIFIED,
+            {"billing_contact": account.billing_contact_email},
         )
     return account

@@ -49,12 +49,22 @@ class Change:
         params: dict[str, object] | None = None,
         *,
         email_params: dict[str, object] | None = None,
+        email: bool = True,
+        message_key: str | None = None,
     ) -> Notification:
         """The feed row and the billing contact's email now; the live event after commit.
         `email_params` reach the email only: a link carrying a token is never kept in the
-        feed, which the API serves."""
+        feed, which the API serves. `email=False`: the action's own email already says it."""
         notification = await notifications.record(
-            self.rt, self.account, kind, self.meta, self.connection, params, email_params
+            self.rt,
+            self.account,
+            kind,
+            self.meta,
+            self.connection,
+            params,
+            email_params,
+            email=email,
+            message_key=message_key,
         )
         self.notifications.append(notification)
         return notification

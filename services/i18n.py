@@ -198,6 +198,38 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Le contact de facturation de votre compte a été modifié.",
         "en": "The billing contact of your account was changed.",
     },
+    "NOTIFICATION_BILLING_CONTACT_VERIFIED": {
+        "fr": "Le contact de facturation {billing_contact} a confirmé son adresse : il reçoit "
+        "désormais une copie des e-mails de sécurité.",
+        "en": "The billing contact {billing_contact} confirmed its address: it now receives a "
+        "copy of the security emails.",
+    },
+    # ACCOUNT_UPDATED: both changed; the _COMPANY_NAME and _LOCALE variants name one.
+    "NOTIFICATION_ACCOUNT_UPDATED": {
+        "fr": "Le nom de l'entreprise ({company_name}) et la langue de votre compte ont été "
+        "modifiés.",
+        "en": "The company name ({company_name}) and the language of your account were changed.",
+    },
+    "NOTIFICATION_ACCOUNT_UPDATED_COMPANY_NAME": {
+        "fr": "Le nom de l'entreprise de votre compte a été modifié : {company_name}.",
+        "en": "The company name of your account was changed: {company_name}.",
+    },
+    "NOTIFICATION_ACCOUNT_UPDATED_LOCALE": {
+        "fr": "La langue de votre compte a été modifiée.",
+        "en": "The language of your account was changed.",
+    },
+    "NOTIFICATION_PASSWORD_RESET_REQUESTED": {
+        "fr": "Un lien de réinitialisation du mot de passe a été envoyé à l'adresse de votre "
+        "compte. Si ce n'était pas vous, ignorez-le : votre mot de passe reste le même.",
+        "en": "A password reset link was sent to your account's email. If it was not you, "
+        "ignore it: your password stays the same.",
+    },
+    "NOTIFICATION_DEVICE_REMEMBERED": {
+        "fr": "L'appareil {device} a été mémorisé : il pourra se connecter sans second facteur "
+        "jusqu'au {until}.",
+        "en": "The device {device} was remembered: it can sign in without the second factor "
+        "until {until}.",
+    },
 }
 
 

@@ -39,6 +39,10 @@ class NotificationKind(StrEnum):
     RECOVERY_CANCELLED = "RECOVERY_CANCELLED"
     PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 (a kind, not a secret)
     BILLING_CONTACT_CHANGED = "BILLING_CONTACT_CHANGED"
+    BILLING_CONTACT_VERIFIED = "BILLING_CONTACT_VERIFIED"
+    ACCOUNT_UPDATED = "ACCOUNT_UPDATED"
+    PASSWORD_RESET_REQUESTED = "PASSWORD_RESET_REQUESTED"  # noqa: S105 (a kind, not a secret)
+    DEVICE_REMEMBERED = "DEVICE_REMEMBERED"
 
 
 LEVELS = {
@@ -57,6 +61,10 @@ LEVELS = {
     NotificationKind.RECOVERY_CANCELLED: "INFO",
     NotificationKind.PASSWORD_CHANGED: "WARNING",
     NotificationKind.BILLING_CONTACT_CHANGED: "INFO",
+    NotificationKind.BILLING_CONTACT_VERIFIED: "INFO",
+    NotificationKind.ACCOUNT_UPDATED: "INFO",
+    NotificationKind.PASSWORD_RESET_REQUESTED: "WARNING",
+    NotificationKind.DEVICE_REMEMBERED: "INFO",
 }
 
 
@@ -77,22 +85,28 @@ async def record(
     connection: BaseDBAsyncClient,
     params: dict[str, object] | None = None,
     email_params: dict[str, object] | None = None,
+    *,
+    email: bool = True,
+    message_key: str | None = None,
 ) -> Notification:
     """Write the feed row and the emails in the caller's transaction (`Change.notify`);
-    `email_params` go into the email only, never into the stored feed row."""
+    `email_params` go into the email only, never into the stored feed row. `email=False`
+    when the action's own email already tells it (a reset link), so nobody gets two.
+    `message_key` picks a variant of the kind's message (NOTIFICATION_<KIND> by default)."""
     params = params or {}
     notification = await Notification.create(
         using_db=connection,
         account_id=account.id,
         kind=kind.value,
         level=LEVELS[kind],
-        message_key=f"NOTIFICATION_{kind.value}",
+        message_key=message_key or f"NOTIFICATION_{kind.value}",
         params=params,
         created_at=rt.clock.now(),
     )
-    await emails.enqueue(
-        rt, account, kind.value, meta, {**params, **(email_params or {})}, connection
-    )
+    if email:
+        await emails.enqueue(
+            rt, account, kind.value, meta, {**params, **(email_params or {})}, connection
+        )
     return notification
 
 

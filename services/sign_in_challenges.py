@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from tortoise.expressions import F
 
@@ -10,6 +12,7 @@ from models import SignInChallenge
 from services import (
     backup_codes,
     changes,
+    emails,
     recovery_schedule,
     remembered_devices,
     sign_in_alerts,
@@ -19,6 +22,7 @@ from services import (
 from services.accounts import IssuedSession, open_session
 from services.changes import Change
 from services.crypto import token_digest
+from services.device_sessions import device_label
 from services.errors import ChallengeExpired, InvalidCode, SecondFactorError
 from services.notifications import NotificationKind
 from services.runtime import RequestMeta, Runtime
@@ -107,6 +111,7 @@ async def verify(
             )
             remembered_id = device.id
             await change.record_event(SecurityEventKind.DEVICE_REMEMBERED)
+            await _tell_device_remembered(change, device.expires_at)
         issued = await open_session(
             rt, account, meta, change.connection, remembered_device_id=remembered_id
         )
@@ -115,6 +120,23 @@ async def verify(
         used_backup_code=used_backup_code,
         backup_codes_remaining=remaining,
         device_token=device_token,
+    )
+
+
+async def _tell_device_remembered(change: Change, until: datetime) -> None:
+    """DEVICE_REMEMBERED, emailed too: a stranger who knows the password and got past the
+    second factor once would skip it from this browser until `until`."""
+    rt = change.rt
+    local_until = until.astimezone(ZoneInfo(rt.settings.time_zone))
+    await change.notify(
+        NotificationKind.DEVICE_REMEMBERED,
+        {
+            "device": device_label(change.meta.user_agent) or "unknown",
+            "until": local_until.date().isoformat(),
+        },
+        email_params={
+            "until_when": emails.format_when(until, change.account.locale, rt.settings.time_zone)
+        },
     )
 
 

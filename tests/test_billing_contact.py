@@ -170,9 +170,11 @@ async def test_once_verified_the_contact_gets_a_copy_worded_for_a_third_party(
         # Signed out: the contact is another person, with no session on the account.
         assert await verify(api, link_token(to(smtp, BILLING)[0])) == []
         assert (await api.data(VIEWER, token=token))["viewer"]["billingContactVerified"] is True
+        # BILLING_CONTACT_VERIFIED: to the account email and, now, to the contact.
+        await until(lambda: len(smtp.envelopes) == 3)
 
         await api.enable_two_factor(token)
-        await until(lambda: len(smtp.envelopes) == 3)
+        await until(lambda: len(smtp.envelopes) == 5)
         history = await security_history(api, token)
     holder = to(smtp, ALICE)[-1]
     copy = to(smtp, BILLING)[-1]
@@ -232,14 +234,17 @@ async def test_changing_a_verified_contact_tells_the_account_and_the_former_cont
         await until(lambda: len(smtp.envelopes) == 1)
         assert await verify(api, link_token(to(smtp, BILLING)[0])) == []
 
+        # BILLING_CONTACT_VERIFIED: to the account email and, now, to the contact.
+        await until(lambda: len(smtp.envelopes) == 3)
         payload = await update(api, token, billingContactEmail="  Compta@ACME.example ")
-        await until(lambda: len(smtp.envelopes) == 4)
+        await until(lambda: len(smtp.envelopes) == 6)
         history = await security_history(api, token)
     assert payload["errors"] == []
     account = payload["account"]
     assert (account["billingContactEmail"], account["billingContactVerified"]) == (OTHER, False)
     assert account["notifications"]["edges"][0]["node"]["kind"] == "BILLING_CONTACT_CHANGED"
-    (holder,) = to(smtp, ALICE)
+    verified, holder = to(smtp, ALICE)
+    assert verified["Subject"] == "Billing contact verified"
     assert holder["Subject"] == "Billing contact changed"
     assert f"The billing contact of your account is now {OTHER}." in text_of(holder)
     # The former contact is told the emails now go elsewhere, the new address masked.

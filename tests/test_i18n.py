@@ -18,7 +18,14 @@ def test_every_error_code_has_a_message_in_each_language(code: str) -> None:
 def test_every_notification_kind_has_a_message_in_each_language(kind: str) -> None:
     for locale in LOCALES:
         # Every placeholder a message names is one of these (a new one needs a value here).
-        params = {"remaining": 2, "count": 3, "device": "Firefox on Windows"}
+        params = {
+            "remaining": 2,
+            "count": 3,
+            "device": "Firefox on Windows",
+            "billing_contact": "compta@acme.example",
+            "company_name": "Acme",
+            "until": "2026-12-30",
+        }
         assert translate(f"NOTIFICATION_{kind}", locale, params)
 
 

@@ -142,12 +142,13 @@ async def test_verify_sign_in_alerts_and_a_remembered_device_does_not(api: Api) 
     variables["input"]["rememberDevice"] = True
     body = await api.gql(VERIFY, variables, headers={"user-agent": FIREFOX})
     device_token = body["data"]["verifySignIn"]["deviceToken"]
-    assert await kinds("alice@example.com") == ["TWO_FACTOR_ENABLED", "NEW_SIGN_IN"]
+    told = ["TWO_FACTOR_ENABLED", "NEW_SIGN_IN", "DEVICE_REMEMBERED"]
+    assert await kinds("alice@example.com") == told
     # From another network, with a valid device token: a known device.
     api.clock.advance(30)
     remembered = await sign_in(api, CHROME_MAC, deviceToken=device_token)
     assert remembered["session"] is not None
-    assert await kinds("alice@example.com") == ["TWO_FACTOR_ENABLED", "NEW_SIGN_IN"]
+    assert await kinds("alice@example.com") == told
 
 
 async def test_three_wrong_second_factors_after_the_password_alert_once_per_window(
