@@ -4,11 +4,8 @@ request, whose email is the reset link's) — through the API, with a real SMTP 
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,9 +15,10 @@ import pytest
 from models import OutboxEmail
 from services.clock import FrozenClock
 from services.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import mail_settings_for
 from tests.helpers import PASSWORD, Api, until
 from tests.smtp_server import SmtpServer
+from tests.test_passwords import mails_to, text_of
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -58,33 +56,7 @@ mutation V($input: VerifySignInInput!) {
 
 @pytest.fixture
 def settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
-    return make_settings(
-        db_path,
-        tmp_path / "var",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="Verrou <no-reply@verrou.example>",
-        public_url=PUBLIC_URL,
-    )
-
-
-def mails_to(smtp: SmtpServer, recipient: str) -> list[EmailMessage]:
-    found = []
-    for envelope in smtp.envelopes:
-        if recipient in envelope.rcpt_tos:
-            message = email.message_from_bytes(
-                envelope.original_content or b"", policy=email.policy.default
-            )
-            assert isinstance(message, EmailMessage)
-            found.append(message)
-    return found
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert isinstance(part, EmailMessage)
-    content: str = part.get_content()
-    return content
+    return mail_settings_for(db_path, tmp_path / "var", smtp, public_url=PUBLIC_URL)
 
 
 def subjects(smtp: SmtpServer, recipient: str) -> list[str]:
