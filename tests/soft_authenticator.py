@@ -203,18 +203,12 @@ class SoftAuthenticator:
         extension_results: dict[str, Any] = {}
         if (options.get("extensions") or {}).get("credProps"):
             extension_results["credProps"] = {"rk": discoverable}
-        return {
-            "id": b64url(credential.credential_id),
-            "rawId": b64url(credential.credential_id),
-            "type": "public-key",
-            "authenticatorAttachment": "cross-platform",
-            "response": {
-                "clientDataJSON": b64url(client_data),
-                "attestationObject": b64url(attestation_object),
-                "transports": ["usb"],
-            },
-            "clientExtensionResults": extension_results,
+        response = {
+            "clientDataJSON": b64url(client_data),
+            "attestationObject": b64url(attestation_object),
+            "transports": ["usb"],
         }
+        return _public_key_credential(credential, response, extension_results)
 
     def get(
         self,
@@ -255,19 +249,13 @@ class SoftAuthenticator:
             client_data_type, options["challenge"] if challenge is None else challenge, origin
         )
         signature = credential.sign(authenticator_data + hashlib.sha256(client_data).digest())
-        return {
-            "id": b64url(credential.credential_id),
-            "rawId": b64url(credential.credential_id),
-            "type": "public-key",
-            "authenticatorAttachment": "cross-platform",
-            "response": {
-                "clientDataJSON": b64url(client_data),
-                "authenticatorData": b64url(authenticator_data),
-                "signature": b64url(signature),
-                "userHandle": b64url(credential.user_handle) if with_user_handle else None,
-            },
-            "clientExtensionResults": {},
+        response = {
+            "clientDataJSON": b64url(client_data),
+            "authenticatorData": b64url(authenticator_data),
+            "signature": b64url(signature),
+            "userHandle": b64url(credential.user_handle) if with_user_handle else None,
         }
+        return _public_key_credential(credential, response, {})
 
     def _choose(
         self, options: dict[str, Any], rp_id: str, credential_id: bytes | None
@@ -297,6 +285,19 @@ def tamper_signature(credential: dict[str, Any]) -> dict[str, Any]:
     signature[-1] ^= 0x01
     tampered["response"]["signature"] = b64url(bytes(signature))
     return tampered
+
+
+def _public_key_credential(
+    credential: Credential, response: dict[str, Any], extension_results: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "id": b64url(credential.credential_id),
+        "rawId": b64url(credential.credential_id),
+        "type": "public-key",
+        "authenticatorAttachment": "cross-platform",
+        "response": response,
+        "clientExtensionResults": extension_results,
+    }
 
 
 def _generate_key(alg: str) -> PrivateKey:

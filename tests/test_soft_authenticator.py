@@ -8,8 +8,9 @@ message, so a response refused for some other reason (a malformed one) would not
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -19,6 +20,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
+from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
 from webauthn.helpers import (
     decode_credential_public_key,
     decoded_public_key_to_cryptography,
@@ -90,9 +92,9 @@ def authentication_options(allow: Sequence[bytes] = ()) -> tuple[dict, bytes]:
     return options_to_json_dict(options), options.challenge
 
 
-def register(authenticator: SoftAuthenticator, user_id: bytes, **kwargs: object) -> Registered:
+def register(authenticator: SoftAuthenticator, user_id: bytes, **create_kwargs: Any) -> Registered:
     options, challenge = registration_options(user_id)
-    response = authenticator.create(options, ORIGIN, **kwargs)  # type: ignore[arg-type]
+    response = authenticator.create(options, ORIGIN, **create_kwargs)
     verified = verify_registration_response(
         credential=response,
         expected_challenge=challenge,
@@ -116,43 +118,28 @@ def registered(pair: tuple[Registered, Registered]) -> Registered:
     return pair[0]
 
 
-def assert_signs_in(registered: Registered) -> None:
-    """The assertion the refusal tests tamper with is accepted when left alone."""
+def sign_in(
+    registered: Registered,
+    *,
+    origin: str = ORIGIN,
+    public_key: bytes | None = None,
+    require_user_verification: bool = False,
+    transform: Callable[[dict], dict] = lambda response: response,
+    **get_kwargs: Any,
+) -> VerifiedAuthentication:
+    """Ask the authenticator for an assertion of this credential and let py_webauthn verify it."""
     options, challenge = authentication_options([registered.credential_id])
     current = registered.authenticator.credentials[registered.credential_id].sign_count
-    response = registered.authenticator.get(options, ORIGIN)
-    verified = verify_authentication_response(
-        credential=response,
+    response = registered.authenticator.get(options, origin, **get_kwargs)
+    return verify_authentication_response(
+        credential=transform(response),
         expected_challenge=challenge,
         expected_rp_id=RP_ID,
         expected_origin=ORIGIN,
-        credential_public_key=registered.verified.credential_public_key,
+        credential_public_key=public_key or registered.verified.credential_public_key,
         credential_current_sign_count=current,
+        require_user_verification=require_user_verification,
     )
-    assert verified.new_sign_count == current + 1
-
-
-def refuse_assertion(
-    registered: Registered,
-    match: str,
-    *,
-    public_key: bytes | None = None,
-    require_user_verification: bool = False,
-    **get_kwargs: object,
-) -> None:
-    options, challenge = authentication_options([registered.credential_id])
-    current = registered.authenticator.credentials[registered.credential_id].sign_count
-    response = registered.authenticator.get(options, ORIGIN, **get_kwargs)  # type: ignore[arg-type]
-    with pytest.raises(InvalidAuthenticationResponse, match=match):
-        verify_authentication_response(
-            credential=response,
-            expected_challenge=challenge,
-            expected_rp_id=RP_ID,
-            expected_origin=ORIGIN,
-            credential_public_key=public_key or registered.verified.credential_public_key,
-            credential_current_sign_count=current,
-            require_user_verification=require_user_verification,
-        )
 
 
 # Registration -----------------------------------------------------------------------------------
@@ -279,84 +266,61 @@ def test_an_authenticator_refuses_when_its_algorithm_is_not_offered() -> None:
 def test_assertions_are_accepted_with_increasing_sign_counts(registered: Registered) -> None:
     credential = registered.authenticator.credentials[registered.credential_id]
     for _ in range(2):
-        options, challenge = authentication_options([registered.credential_id])
-        current = credential.sign_count
-        response = registered.authenticator.get(options, ORIGIN)
-        verified = verify_authentication_response(
-            credential=response,
-            expected_challenge=challenge,
-            expected_rp_id=RP_ID,
-            expected_origin=ORIGIN,
-            credential_public_key=registered.verified.credential_public_key,
-            credential_current_sign_count=current,
-            require_user_verification=True,
-        )
+        before = credential.sign_count
+        verified = sign_in(registered, require_user_verification=True)
         assert verified.credential_id == registered.credential_id
-        assert verified.new_sign_count == current + 1 == credential.sign_count
+        assert verified.new_sign_count == before + 1 == credential.sign_count
         assert verified.user_verified is True
         assert verified.credential_backed_up is True
-        assert response["response"]["userHandle"] == b64url(registered.user_id)
-        assert "=" not in response["response"]["signature"]
+
+
+def test_an_assertion_is_webauthn_json_naming_its_user(registered: Registered) -> None:
+    options, _ = authentication_options([registered.credential_id])
+    response = registered.authenticator.get(options, ORIGIN)
+    assert response["id"] == response["rawId"] == b64url(registered.credential_id)
+    assert response["type"] == "public-key"
+    assert response["clientExtensionResults"] == {}
+    assert response["response"]["userHandle"] == b64url(registered.user_id)
+    for field in ("clientDataJSON", "authenticatorData", "signature"):
+        assert "=" not in response["response"][field]
 
 
 def test_py_webauthn_refuses_a_tampered_signature(registered: Registered) -> None:
-    options, challenge = authentication_options([registered.credential_id])
-    current = registered.authenticator.credentials[registered.credential_id].sign_count
-    response = tamper_signature(registered.authenticator.get(options, ORIGIN))
     with pytest.raises(InvalidAuthenticationResponse, match="Could not verify"):
-        verify_authentication_response(
-            credential=response,
-            expected_challenge=challenge,
-            expected_rp_id=RP_ID,
-            expected_origin=ORIGIN,
-            credential_public_key=registered.verified.credential_public_key,
-            credential_current_sign_count=current,
-        )
+        sign_in(registered, transform=tamper_signature)
+    sign_in(registered)
 
 
 def test_py_webauthn_refuses_a_signature_by_another_credentials_key(
     pair: tuple[Registered, Registered],
 ) -> None:
     first, second = pair
-    refuse_assertion(second, "Could not verify", public_key=first.verified.credential_public_key)
-    assert_signs_in(second)
+    with pytest.raises(InvalidAuthenticationResponse, match="Could not verify"):
+        sign_in(second, public_key=first.verified.credential_public_key)
+    sign_in(second)
 
 
 @pytest.mark.parametrize(
-    ("get_kwargs", "require_user_verification", "match"),
+    ("get_kwargs", "match"),
     [
-        ({"origin": "http://evil.example"}, False, "Unexpected client data origin"),
-        ({"rp_id": "evil.example"}, False, "Unexpected RP ID hash"),
-        ({"challenge": b64url(b"another challenge")}, False, "challenge was not expected"),
-        ({"user_present": False}, False, "User was not present"),
-        ({"user_verified": False}, True, "User verification is required"),
-        ({"client_data_type": "webauthn.create"}, False, "Unexpected client data type"),
-        ({"sign_count": 0}, False, "was not greater than current count"),
+        ({"origin": "http://evil.example"}, "Unexpected client data origin"),
+        ({"rp_id": "evil.example"}, "Unexpected RP ID hash"),
+        ({"challenge": b64url(b"another challenge")}, "challenge was not expected"),
+        ({"user_present": False}, "User was not present"),
+        (
+            {"user_verified": False, "require_user_verification": True},
+            "User verification is required",
+        ),
+        ({"client_data_type": "webauthn.create"}, "Unexpected client data type"),
+        ({"sign_count": 0}, "was not greater than current count"),
     ],
 )
 def test_py_webauthn_refuses_a_bad_assertion(
-    pair: tuple[Registered, Registered],
-    get_kwargs: dict,
-    require_user_verification: bool,
-    match: str,
+    registered: Registered, get_kwargs: dict[str, Any], match: str
 ) -> None:
-    registered = pair[0]
-    assert_signs_in(registered)  # so the count is above 0 and the replayed 0 goes back
-    get_kwargs = dict(get_kwargs)  # the parameter is shared by every algorithm's run
-    origin = get_kwargs.pop("origin", ORIGIN)
-    options, challenge = authentication_options([registered.credential_id])
-    current = registered.authenticator.credentials[registered.credential_id].sign_count
-    response = registered.authenticator.get(options, origin, **get_kwargs)
+    sign_in(registered)  # accepted as it comes; and the count is above 0, so a 0 goes back
     with pytest.raises(InvalidAuthenticationResponse, match=match):
-        verify_authentication_response(
-            credential=response,
-            expected_challenge=challenge,
-            expected_rp_id=RP_ID,
-            expected_origin=ORIGIN,
-            credential_public_key=registered.verified.credential_public_key,
-            credential_current_sign_count=current,
-            require_user_verification=require_user_verification,
-        )
+        sign_in(registered, **get_kwargs)
 
 
 def test_a_given_sign_count_leaves_the_counter_alone() -> None:
