@@ -143,6 +143,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # leaves an unclosed aiosqlite connection behind (its thread then fails on a
             # closed event loop).
             await connections.get("default").execute_query("SELECT 1")
+            if settings.webauthn_rp_id is None:
+                logger.warning(
+                    "PUBLIC_URL is an IP address: security keys and passkeys are off (browsers "
+                    "accept them only on a host name); set PUBLIC_URL to the server's name"
+                )
             # The hashing pool closes before the database does: a sign-in that is still
             # hashing finishes its queries first.
             async with runtime.passwords.serving():

@@ -35,6 +35,7 @@ class Migration(migrations.Migration):
                 ('user_handle', fields.CharField(max_length=88)),
                 ('sign_count', fields.BigIntField(default=0)),
                 ('transports', fields.CharField(default='', max_length=200)),
+                ('discoverable', fields.BooleanField(default=False)),
                 ('passkey', fields.BooleanField(default=False)),
                 ('backed_up', fields.BooleanField(default=False)),
                 ('aaguid', fields.CharField(default='', max_length=36)),

@@ -74,7 +74,9 @@ class SecurityKey(Model):
     sign_count = fields.BigIntField(default=0)
     # Comma-separated AuthenticatorTransport values the browser reported ("usb,nfc").
     transports = fields.CharField(max_length=200, default="")
-    # A discoverable credential made with user verification: it can sign in without a password.
+    # Discoverable (a resident key, per the browser's credProps), and registered as a passkey
+    # (discoverable, with user verification, asked for): only a passkey signs in on its own.
+    discoverable = fields.BooleanField(default=False)
     passkey = fields.BooleanField(default=False)
     backed_up = fields.BooleanField(default=False)
     aaguid = fields.CharField(max_length=36, default="")

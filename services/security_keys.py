@@ -160,6 +160,7 @@ async def _store(
                 user_handle=ceremony.user_handle or webauthn_rp.new_user_handle(),
                 sign_count=new.sign_count,
                 transports=",".join(new.transports),
+                discoverable=new.discoverable,
                 passkey=ceremony.passkey and new.discoverable and new.user_verified,
                 backed_up=new.backed_up,
                 aaguid=new.aaguid,

@@ -25,7 +25,10 @@ from services.clock import FrozenClock
 from tests.conftest import make_settings
 from tests.conftest import start as start_app
 from tests.helpers import PASSWORD, Api, error_codes
+from tests.key_client import FINISH as FINISH_QUERY
+from tests.key_client import FINISH_PASSKEY as FINISH_PASSKEY_QUERY
 from tests.key_client import REMOVE, RENAME, START, START_PASSKEY, STATUS, Keys
+from tests.key_client import VERIFY_KEY as VERIFY_KEY_QUERY
 from tests.soft_authenticator import (
     InvalidStateError,
     SoftAuthenticator,
@@ -292,6 +295,8 @@ async def test_a_passkey_sign_in_that_does_not_verify_is_rejected(
         options = await keys.start(token)
         made = phone.create(options, keys.origin, discoverable=True)
         assert (await keys.finish(token, made, "YubiKey"))["errors"] == []
+        stored = await SecurityKey.get()
+        assert (stored.discoverable, stored.passkey) == (True, False)
     else:
         await keys.register(token, phone, "iPhone", passkey=True)
     started = await keys.start_passkey()
@@ -479,9 +484,12 @@ async def test_ten_keys_at_most_and_existing_ones_excluded(api: Api, keys: Keys)
         authenticators[1].create(options, keys.origin)
 
 
-async def test_keys_need_a_host_name(tmp_path: Path, db_path: Path, clock: FrozenClock) -> None:
+async def test_keys_need_a_host_name(
+    tmp_path: Path, db_path: Path, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = make_settings(db_path, tmp_path / "var", public_url="http://192.0.2.10:8000")
     async for client in start_app(create_app(settings, clock=clock)):
+        assert "security keys and passkeys are off" in caplog.text
         api = Api(client, clock, settings.port)
         token = await api.sign_up("alice@example.com")
         payload = (await api.data(START, {"input": {"password": PASSWORD}}, token=token))[
@@ -565,3 +573,61 @@ async def test_an_approved_recovery_removes_every_key(api: Api, keys: Keys, app:
     bob = await Account.get(email="bob@example.com")
     assert await SecurityKey.filter(account_id=bob.id).count() == 1
     assert (await api.sign_in("alice@example.com"))["session"] is not None
+
+
+MALFORMED: list[object] = [
+    None,
+    "",
+    "not json",
+    "[]",
+    42,
+    [],
+    {},
+    {"id": "x"},
+    {"id": "AA", "rawId": "AA", "type": "public-key", "response": 5},
+    {"id": "AA", "rawId": "AA", "type": "public-key", "response": {}},
+    {"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": "!!"}},
+    {
+        "id": "AA",
+        "rawId": "AA",
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": b64url(b'{"type": 1, "challenge": [], "origin": null}'),
+            "attestationObject": "AA",
+            "authenticatorData": "AA",
+            "signature": "AA",
+        },
+    },
+    {"id": "A" * 5000, "rawId": "A" * 5000, "type": "public-key", "response": {}},
+]
+
+
+@pytest.mark.parametrize("credential", MALFORMED, ids=range(len(MALFORMED)))
+async def test_a_malformed_credential_is_a_rejected_key_never_a_server_error(
+    api: Api, keys: Keys, credential: object
+) -> None:
+    token = await api.sign_up("alice@example.com")
+    await keys.start(token)
+    registering = await api.gql(
+        FINISH_QUERY, {"input": {"credential": credential, "name": "Key"}}, token=token
+    )
+    await keys.register(token, SoftAuthenticator())
+    challenge = await keys.challenge("alice@example.com")
+    signing_in = await api.gql(
+        VERIFY_KEY_QUERY,
+        {"input": {"challengeToken": challenge["token"], "credential": credential}},
+    )
+    started = await keys.start_passkey()
+    passwordless = await api.gql(
+        FINISH_PASSKEY_QUERY, {"input": {"token": started["token"], "credential": credential}}
+    )
+    for body, field in (
+        (registering, "finishSecurityKeyRegistration"),
+        (signing_in, "verifySignInWithSecurityKey"),
+        (passwordless, "finishPasskeySignIn"),
+    ):
+        if credential is None:  # a null for JSON! is the client's GraphQL error
+            assert body["errors"][0]["extensions"]["code"] != "INTERNAL_SERVER_ERROR"
+            continue
+        assert "errors" not in body, body
+        assert error_codes(body["data"][field]) == ["SECURITY_KEY_REJECTED"], body
