@@ -195,7 +195,7 @@ def read_answer(credential: object, *, registration: bool) -> Answer:
         if len(parsed.id) > CREDENTIAL_ID_MAX:
             raise SecurityKeyRejected(field="credential")
         client_data = parse_client_data_json(bytes(parsed.response.client_data_json))
-    except Exception as exc:  # noqa: BLE001 (whatever cannot be read is a refusal)
+    except Exception as exc:  # whatever cannot be read is a refusal
         logger.info("security key answer refused: malformed (%s)", type(exc).__name__)
         raise SecurityKeyRejected(field="credential") from None
     return Answer(payload, bytes(client_data.challenge), bytes(parsed.raw_id))
