@@ -82,6 +82,7 @@ function onSubmit(form, message, work) {
 
 function authenticatorItem(item, changed) {
   const lang = language();
+  const kind = item.kind === "TOTP" ? t("kindTotp") : t("kindSecurityKey");
   const tools = h("div", { class: "authenticator-tools" });
   const used = item.lastUsedAt
     ? t("lastUsedOn", { date: formatDate(item.lastUsedAt, lang) })
@@ -164,7 +165,7 @@ function authenticatorItem(item, changed) {
       "div",
       { class: "authenticator-head" },
       h("strong", { class: "authenticator-name", text: item.name }),
-      h("span", { class: "authenticator-kind", text: item.kind === "TOTP" ? t("kindTotp") : t("kindSecurityKey") }),
+      kind === item.name ? null : h("span", { class: "authenticator-kind", text: kind }),
       item.passkey ? h("span", { class: "badge passkey", "data-testid": "passkey-badge", text: t("passkey") }) : null,
     ),
     h("p", { class: "hint", text: `${t("addedOn", { date: formatDate(item.createdAt, lang) })} · ${used}` }),
