@@ -51,6 +51,13 @@ async function authenticators(page) {
     async credentials(which) {
       return (await cdp.send("WebAuthn.getCredentials", { authenticatorId: which })).credentials;
     },
+    /** The same private keys with their signature counters back at 0: a cloned authenticator. */
+    async rewindCounter(which) {
+      for (const credential of await this.credentials(which)) {
+        await cdp.send("WebAuthn.removeCredential", { authenticatorId: which, credentialId: credential.credentialId });
+        await cdp.send("WebAuthn.addCredential", { authenticatorId: which, credential: { ...credential, signCount: 0 } });
+      }
+    },
   };
 }
 
@@ -209,9 +216,19 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   check((await listed(page)).join() === "Work laptop", `listed: ${await listed(page)}`);
   await page.locator("[data-testid=status][data-enabled=true]").waitFor();
 
-  // A key whose signature counter went backwards is flagged (the server marks it).
-  await ask({ flag: "Work laptop" });
-  await page.reload();
+  // A copy of the passkey (its signature counter behind the server's) is refused and flagged.
+  await signOut(page);
+  await keys.rewindCounter(keys.device);
+  await keys.touch(keys.device);
+  const passkeySignIn = page.getByTestId("passkey-sign-in");
+  await passkeySignIn.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await passkeySignIn.locator(".message.error").waitFor();
+  await screenshot("passkey-copy-refused");
+  // Then the password and a backup code (the passkey is the only factor left, and refused).
+  await signIn(page);
+  await challenge.getByLabel("Verification code or backup code").fill(codes[0]);
+  await challenge.getByRole("button", { name: "Verify" }).click();
+  await page.getByTestId("security-page").waitFor();
   await item(page, "Work laptop").getByTestId("flagged").waitFor();
   await bothWidths(page, screenshot, "flagged-passkey");
   await language(page, "fr");
