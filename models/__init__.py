@@ -4,7 +4,7 @@ from models.accounts import Account, LinkToken, RememberedDevice, Session, SignI
 from models.activity import FailedAttempt, Notification, SecurityEvent
 from models.outbox import OutboxEmail
 from models.recovery import RecoveryDocument, RecoveryRequest
-from models.two_factor import BackupCode, TwoFactor
+from models.two_factor import BackupCode, SecurityKey, TwoFactor, WebAuthnChallenge
 
 __all__ = [
     "Account",
@@ -17,7 +17,9 @@ __all__ = [
     "RecoveryRequest",
     "RememberedDevice",
     "SecurityEvent",
+    "SecurityKey",
     "Session",
     "SignInChallenge",
     "TwoFactor",
+    "WebAuthnChallenge",
 ]

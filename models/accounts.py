@@ -30,6 +30,15 @@ class Account(Model):
     locale = fields.CharEnumField(Locale, max_length=2, default=Locale.FR)
     role = fields.CharEnumField(Role, max_length=16, default=Role.CUSTOMER)
     created_at = fields.DatetimeField()
+    # 2FA is on while this is set: the first authenticator (a TOTP app or a security key) set
+    # it, and turning 2FA off (the last one removed, disable, a recovery) clears it.
+    two_factor_enabled_at = fields.DatetimeField(null=True)
+    # When the current batch of backup codes was made (null while 2FA is off).
+    backup_codes_generated_at = fields.DatetimeField(null=True)
+
+    @property
+    def two_factor_on(self) -> bool:
+        return self.two_factor_enabled_at is not None
 
     class Meta:
         table = "account"
@@ -77,6 +86,8 @@ class SignInChallenge(Model):
     # Incremented before a code is checked, so the cap holds under parallel requests.
     attempts = fields.IntField(default=0)
     used_at = fields.DatetimeField(null=True)
+    # When the account has security keys: SHA-256 of the WebAuthn challenge its options carry.
+    webauthn_challenge_hash = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "sign_in_challenge"

@@ -9,6 +9,8 @@ from graphql import OperationType
 from resolvers.context import Info
 from resolvers.errors import raised_top_level
 from services import access, device_sessions, documents, history, reads, status
+from services import authenticators as authenticator_service
+from services.authenticators import Authenticator
 from services.i18n import translate
 from services.pagination import Page
 from services.records import (
@@ -126,3 +128,7 @@ async def account_sessions(info: Info, account: Account) -> list[DeviceSession]:
     current = context.session.id if context.session is not None else None
     with raised_top_level(info):
         return await device_sessions.list_for(context.runtime, context.account, account.id, current)
+
+
+async def authenticators(info: Info, status: TwoFactorStatus) -> list[Authenticator]:
+    return await authenticator_service.list_for(status.account_id, info.context.locale)

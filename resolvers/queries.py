@@ -5,9 +5,16 @@ from __future__ import annotations
 from resolvers import fields
 from resolvers.context import Info
 from resolvers.errors import signed_in
-from services import device_sessions, history
+from services import authenticators, device_sessions, history
 from services.errors import InvalidInput
-from services.records import Account, DeviceSession, Notification, RecoveryRequest, SecurityEvent
+from services.records import (
+    Account,
+    Authenticator,
+    DeviceSession,
+    Notification,
+    RecoveryRequest,
+    SecurityEvent,
+)
 
 
 def viewer(info: Info) -> Account | None:
@@ -15,7 +22,14 @@ def viewer(info: Info) -> Account | None:
 
 
 # What `node` finds: the records of the types that implement Node.
-NodeRecord = Account | Notification | SecurityEvent | RecoveryRequest | DeviceSession
+NodeRecord = (
+    Account | Notification | SecurityEvent | RecoveryRequest | DeviceSession | Authenticator
+)
+# Authenticators come from two tables; the kind in their global id says which.
+KINDS_OF_GLOBAL = {
+    "AuthenticatorApp": authenticators.TOTP,
+    "SecurityKey": authenticators.SECURITY_KEY,
+}
 
 
 async def node(info: Info, kind: str, pk: int) -> NodeRecord | None:
@@ -27,6 +41,8 @@ async def node(info: Info, kind: str, pk: int) -> NodeRecord | None:
         return account if pk == account.id else await fields.requester_account(info, pk)
     if kind == "RecoveryRequest":
         return await fields.visible_recovery_request(info, pk)
+    if kind in KINDS_OF_GLOBAL:
+        return await authenticators.find_own(account, KINDS_OF_GLOBAL[kind], pk)
     if kind == "DeviceSession":
         current = info.context.session.id if info.context.session is not None else None
         return await device_sessions.find_own(info.context.runtime, account, pk, current)

@@ -16,10 +16,11 @@ from services.two_factor import TwoFactorSetup
 
 @dataclass(frozen=True)
 class NewBackupCodes:
-    """The status after 2FA was turned on or its codes replaced, and the codes, shown once."""
+    """The status after 2FA was turned on or its codes replaced, and the codes, shown once
+    (None: a TOTP app added while security keys had 2FA on already)."""
 
     status: TwoFactorStatus
-    backup_codes: list[str]
+    backup_codes: list[str] | None
 
 
 async def _status(info: Info, account_id: int) -> TwoFactorStatus:

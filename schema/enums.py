@@ -110,26 +110,41 @@ class ErrorCode(Enum):
         "LINK_EXPIRED",
         description="A link or token from an email is unknown, already used or expired. Ask for a new email (the action that sent it).",
     )
+    SECURITY_KEY_REJECTED = strawberry.enum_value(
+        "SECURITY_KEY_REJECTED",
+        description="The security key's or passkey's answer could not be verified (wrong origin or relying party, a challenge unknown, used or expired, a bad signature, another account's key, a signature counter that went backwards, no user verification for a passkey). Counted as a failed attempt. Start over: call the start mutation again (or signIn) and ask the person to use a key of this account.",
+    )
 
 
 @strawberry.enum(description="The second factor of an account.")
 class TwoFactorMethod(Enum):
     TOTP = strawberry.enum_value("TOTP", description="Time-based one-time codes (RFC 6238).")
+    SECURITY_KEY = strawberry.enum_value(
+        "SECURITY_KEY", description="A FIDO2/WebAuthn security key or passkey."
+    )
 
 
 @strawberry.enum(description="What verifySignIn accepts.")
 class SecondFactorKind(Enum):
     TOTP = strawberry.enum_value("TOTP", description="The 6-digit code of the authenticator app.")
     BACKUP_CODE = strawberry.enum_value("BACKUP_CODE", description="One of the backup codes.")
+    SECURITY_KEY = strawberry.enum_value(
+        "SECURITY_KEY",
+        description="One of the account's security keys: answer `securityKeyOptions` with "
+        "navigator.credentials.get() and send it to verifySignInWithSecurityKey.",
+    )
 
 
 @strawberry.enum(description="What a notification is about.")
 class NotificationKind(Enum):
     TWO_FACTOR_ENABLED = strawberry.enum_value(
-        "TWO_FACTOR_ENABLED", description="2FA was turned on (confirmTwoFactor)."
+        "TWO_FACTOR_ENABLED",
+        description="2FA was turned on by its first authenticator: confirmTwoFactor, or "
+        "finishSecurityKeyRegistration (params `method` SECURITY_KEY and `name`).",
     )
     TWO_FACTOR_DISABLED = strawberry.enum_value(
-        "TWO_FACTOR_DISABLED", description="2FA was turned off (disableTwoFactor)."
+        "TWO_FACTOR_DISABLED",
+        description="2FA was turned off (disableTwoFactor, or removeAuthenticator of the last one).",
     )
     BACKUP_CODES_REGENERATED = strawberry.enum_value(
         "BACKUP_CODES_REGENERATED", description="A new batch of backup codes replaced the old one."
@@ -200,6 +215,17 @@ class NotificationKind(Enum):
         "DEVICE_REMEMBERED",
         description="verifySignIn(rememberDevice: true) remembered a device (params `device`, "
         "`until`, a date in TIME_ZONE): it skips the second factor until then.",
+    )
+    AUTHENTICATOR_ADDED = strawberry.enum_value(
+        "AUTHENTICATOR_ADDED",
+        description="A second factor was added while 2FA was on already: a security key "
+        "(params `kind` SECURITY_KEY, `name`) or the TOTP app (`kind` TOTP). The first one "
+        "turns 2FA on and sends TWO_FACTOR_ENABLED instead.",
+    )
+    AUTHENTICATOR_REMOVED = strawberry.enum_value(
+        "AUTHENTICATOR_REMOVED",
+        description="A second factor was removed and others remain (params `kind`, `name`). "
+        "Removing the last one sends TWO_FACTOR_DISABLED instead.",
     )
 
 
@@ -281,6 +307,25 @@ class SecurityEventKind(Enum):
     BILLING_CONTACT_VERIFIED = strawberry.enum_value(
         "BILLING_CONTACT_VERIFIED",
         description="The billing contact confirmed its address by the emailed link.",
+    )
+    AUTHENTICATOR_ADDED = strawberry.enum_value(
+        "AUTHENTICATOR_ADDED", description="A security key, passkey or TOTP app was added."
+    )
+    AUTHENTICATOR_REMOVED = strawberry.enum_value(
+        "AUTHENTICATOR_REMOVED", description="A security key, passkey or TOTP app was removed."
+    )
+    SECURITY_KEY_USED = strawberry.enum_value(
+        "SECURITY_KEY_USED",
+        description="A security key answered a sign-in (second step or passkey sign-in).",
+    )
+    SECURITY_KEY_REJECTED = strawberry.enum_value(
+        "SECURITY_KEY_REJECTED",
+        description="A security key's answer (registration or sign-in) did not verify.",
+    )
+    SECURITY_KEY_FLAGGED = strawberry.enum_value(
+        "SECURITY_KEY_FLAGGED",
+        description="A key's signature counter went backwards (it may have been copied): the "
+        "answer was refused and the key is refused from now on (Authenticator.flaggedAt).",
     )
 
 

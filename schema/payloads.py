@@ -43,9 +43,13 @@ class UserError:
 _ERRORS = "Expected failures, empty on success."
 
 
-def _errors() -> list[UserError]:
+def errors_field() -> list[UserError]:
+    """Every payload's `errors` field."""
     errors: list[UserError] = strawberry.field(default_factory=list, description=_ERRORS)
     return errors
+
+
+_errors = errors_field
 
 
 @strawberry.type(description="Result of signUp.")

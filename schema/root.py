@@ -20,6 +20,7 @@ from schema.mutations import (
     notifications,
     passwords,
     recovery,
+    security_keys,
     sessions,
     two_factor,
 )
@@ -47,6 +48,14 @@ from schema.payloads import (
     VerifySignInPayload,
 )
 from schema.recovery_types import RecoveryRequest
+from schema.security_keys import (
+    FinishPasskeySignInPayload,
+    FinishSecurityKeyRegistrationPayload,
+    RemoveAuthenticatorPayload,
+    RenameAuthenticatorPayload,
+    StartPasskeySignInPayload,
+    StartSecurityKeyRegistrationPayload,
+)
 from schema.types import (
     Account,
     Node,
@@ -63,8 +72,8 @@ async def _node(
     id: Annotated[
         strawberry.ID,
         strawberry.argument(
-            description="The `id` of an Account, Notification, SecurityEvent, RecoveryRequest "
-            "or DeviceSession."
+            description="The `id` of an Account, Notification, SecurityEvent, RecoveryRequest, "
+            "DeviceSession or Authenticator."
         ),
     ],
 ) -> NodeRecord | None:
@@ -237,6 +246,56 @@ class Mutation:
             "Open the billing contact's verification link; works signed out (the contact may "
             "be another person). LINK_EXPIRED for an unknown, used or expired link, or when "
             "the billing contact changed since it was sent."
+        ),
+    )
+    start_security_key_registration: StartSecurityKeyRegistrationPayload = strawberry.mutation(
+        resolver=security_keys.start_registration,
+        description=(
+            "Password again (throttled like every re-entry), then PublicKeyCredentialCreationOptions "
+            "for navigator.credentials.create(), valid 5 minutes, single-use. An account holds "
+            "up to 10 keys (INVALID_INPUT beyond). Works with 2FA off (the first key turns it "
+            "on) or on. INVALID_INPUT when PUBLIC_URL is an IP address: keys need a host name."
+        ),
+    )
+    finish_security_key_registration: FinishSecurityKeyRegistrationPayload = strawberry.mutation(
+        resolver=security_keys.finish_registration,
+        description=(
+            "Verify the browser's new credential (origin, relying party, the challenge, "
+            "attestation none) and store it with its name; SECURITY_KEY_REJECTED otherwise. "
+            "The first authenticator turns 2FA on and returns the ten backup codes, once."
+        ),
+    )
+    rename_authenticator: RenameAuthenticatorPayload = strawberry.mutation(
+        resolver=security_keys.rename,
+        description="Rename the TOTP app or a security key of the signed-in account.",
+    )
+    remove_authenticator: RemoveAuthenticatorPayload = strawberry.mutation(
+        resolver=security_keys.remove,
+        description=(
+            "Password and confirm: true. Removes the TOTP app or one key; removing the last "
+            "authenticator turns 2FA off (backup codes deleted, TWO_FACTOR_DISABLED, emails)."
+        ),
+    )
+    verify_sign_in_with_security_key: VerifySignInPayload = strawberry.mutation(
+        resolver=security_keys.verify_sign_in,
+        description=(
+            "Second step of a sign-in answered by a security key: the challenge's "
+            "securityKeyOptions through navigator.credentials.get(). Failures count like wrong "
+            "codes (5 per challenge, the account's window)."
+        ),
+    )
+    start_passkey_sign_in: StartPasskeySignInPayload = strawberry.mutation(
+        resolver=security_keys.start_passkey_sign_in,
+        description=(
+            "A passwordless sign-in: options with no allowCredentials (the passkey names the "
+            "account), valid 5 minutes. Rate-limited per client address."
+        ),
+    )
+    finish_passkey_sign_in: FinishPasskeySignInPayload = strawberry.mutation(
+        resolver=security_keys.finish_passkey_sign_in,
+        description=(
+            "The passkey's answer, with user verification: a session, no password and no "
+            "challenge. Unknown and wrong credentials alike answer SECURITY_KEY_REJECTED."
         ),
     )
 

@@ -9,9 +9,10 @@ a record says the record's Python type and names its GraphQL type with `graphql_
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from resolvers import fields
 from resolvers.context import Info
@@ -29,6 +30,9 @@ from schema.global_id import to_global_id
 from services import records
 from services.pagination import Page
 from services.status import TwoFactorStatus as StatusRecord
+
+if TYPE_CHECKING:
+    from schema.security_keys import Authenticator
 
 # The two arguments of every connection (Relay cursor pagination, forward only).
 FIRST = "How many items at most, 1 to 100."
@@ -52,12 +56,21 @@ class Node:
 
 
 def _method(status: strawberry.Parent[StatusRecord]) -> TwoFactorMethod | None:
-    return TwoFactorMethod.TOTP if status.enabled else None
+    return TwoFactorMethod[status.method] if status.method else None
+
+
+async def _authenticators(
+    status: strawberry.Parent[StatusRecord], info: Info
+) -> list[records.Authenticator]:
+    return await fields.authenticators(info, status)
 
 
 @strawberry.type(description="Two-factor authentication state of an account.")
 class TwoFactorStatus:
-    enabled: bool = strawberry.field(description="2FA is on: signing in asks for a second factor.")
+    enabled: bool = strawberry.field(
+        description="2FA is on: signing in asks for a second factor. True while the account has "
+        "at least one authenticator (a TOTP app or a security key)."
+    )
     enabled_at: datetime | None = strawberry.field(description="When 2FA was turned on.")
     pending_setup: bool = strawberry.field(
         description="startTwoFactor was called and confirmTwoFactor not yet (and the setup has not expired)."
@@ -69,7 +82,15 @@ class TwoFactorStatus:
         description="When the current batch of backup codes was made."
     )
     method: TwoFactorMethod | None = strawberry.field(
-        resolver=_method, description="TOTP when enabled, null otherwise."
+        resolver=_method,
+        description="TOTP when enabled, null otherwise. With security keys: TOTP when a TOTP "
+        "app is set up, SECURITY_KEY when only keys are.",
+    )
+    authenticators: list[records.Authenticator] = strawberry.field(
+        resolver=_authenticators,
+        graphql_type=list[Annotated["Authenticator", strawberry.lazy("schema.security_keys")]],
+        description="Every second factor of the account (the TOTP app and each security key), "
+        "oldest first.",
     )
 
 
@@ -284,4 +305,14 @@ class TwoFactorChallenge:
         description="Short-lived; pass it to verifySignIn or requestTwoFactorRecovery."
     )
     expires_at: datetime = strawberry.field(description="About 5 minutes after signIn.")
-    methods: list[SecondFactorKind] = strawberry.field(description="What verifySignIn accepts.")
+    methods: list[SecondFactorKind] = strawberry.field(
+        description="What verifySignIn accepts (TOTP when the account has a TOTP app, "
+        "BACKUP_CODE always), and SECURITY_KEY when its keys can answer "
+        "verifySignInWithSecurityKey."
+    )
+    security_key_options: JSON | None = strawberry.field(
+        default=None,
+        description="When methods include SECURITY_KEY: PublicKeyCredentialRequestOptions "
+        "(WebAuthn JSON) for navigator.credentials.get(), with allowCredentials = the "
+        "account's keys.",
+    )

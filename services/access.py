@@ -7,9 +7,8 @@ A viewer is the signed-in account, or None for a request without a session. None
 
 from __future__ import annotations
 
-from models import Account, RecoveryRequest, TwoFactor
+from models import Account, RecoveryRequest
 from models.accounts import Role
-from models.two_factor import TwoFactorState
 from services.errors import Forbidden, TwoFactorRequired
 
 
@@ -28,7 +27,7 @@ async def require_acting_support(viewer: Account | None) -> Account:
     would be enough to take any account over."""
     if viewer is None or not is_support(viewer):
         raise Forbidden()
-    if not await TwoFactor.exists(account_id=viewer.id, state=TwoFactorState.ACTIVE):
+    if not await Account.exists(id=viewer.id, two_factor_enabled_at__isnull=False):
         raise TwoFactorRequired()
     return viewer
 

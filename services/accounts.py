@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
-from models import Account, Session, SignInChallenge, TwoFactor
+from models import Account, Session, SignInChallenge
 from models.accounts import Locale, Role
-from models.two_factor import TwoFactorState
 from services import (
     account_settings,
     changes,
+    key_challenges,
     remembered_devices,
     security_events,
     session_events,
@@ -39,6 +40,9 @@ class IssuedSession:
 class IssuedChallenge:
     token: str
     challenge: SignInChallenge
+    # SecondFactorKind names, and the WebAuthn request options when SECURITY_KEY is one.
+    methods: list[str]
+    security_key_options: dict[str, Any] | None = None
 
 
 async def create_account(
@@ -152,7 +156,7 @@ async def sign_in(
         raise InvalidCredentials()
     await attempt.succeeded()
     remembered_id: int | None = None
-    if await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
+    if account.two_factor_on:
         # A remembered device skips the second factor, never the password (checked above).
         device = await remembered_devices.recognise(rt, account, device_token)
         if device is None:
@@ -171,6 +175,7 @@ async def open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:
 
 
 async def _open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:
+    step = await key_challenges.second_step(rt, account.id)
     now = rt.clock.now()
     token = new_token()
     challenge = await SignInChallenge.create(
@@ -178,8 +183,9 @@ async def _open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:
         account=account,
         created_at=now,
         expires_at=now + timedelta(seconds=rt.settings.challenge_ttl_seconds),
+        webauthn_challenge_hash=step.challenge_digest,
     )
-    return IssuedChallenge(token=token, challenge=challenge)
+    return IssuedChallenge(token, challenge, step.methods, step.options)
 
 
 # How stale last_seen_at may get: a busy client costs one write a minute, not one a request.

@@ -6,8 +6,7 @@ import secrets
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models import Account, BackupCode, TwoFactor
-from models.two_factor import TwoFactorState
+from models import Account, BackupCode
 from services import changes, totp
 from services.accounts import check_password
 from services.errors import TwoFactorNotEnabled
@@ -16,12 +15,14 @@ from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 
 
-async def replace_batch(rt: Runtime, account_id: int, connection: BaseDBAsyncClient) -> list[str]:
+async def replace_batch(rt: Runtime, account: Account, connection: BaseDBAsyncClient) -> list[str]:
     """A fresh batch of codes for the account, replacing every earlier one.
 
-    Runs inside the caller's transaction, which must already hold the TwoFactor row lock,
-    so two regenerations cannot interleave and leave two batches.
+    Runs inside the caller's transaction, which must already hold the account's row lock
+    (services.two_factor.lock_account, or the conditional UPDATE that turned 2FA on), so two
+    regenerations cannot interleave and leave two batches.
     """
+    account_id = account.id
     now = rt.clock.now()
     codes = totp.new_backup_codes(rt.settings.backup_code_count)
     batch_id = secrets.token_hex(8)
@@ -38,11 +39,8 @@ async def replace_batch(rt: Runtime, account_id: int, connection: BaseDBAsyncCli
         ],
         using_db=connection,
     )
-    await (
-        TwoFactor.filter(account_id=account_id)
-        .using_db(connection)
-        .update(backup_codes_generated_at=now)
-    )
+    await Account.filter(id=account_id).using_db(connection).update(backup_codes_generated_at=now)
+    account.backup_codes_generated_at = now
     return codes
 
 
@@ -57,19 +55,19 @@ async def spend(rt: Runtime, account_id: int, normalized_code: str) -> bool:
 
 
 async def regenerate(rt: Runtime, account: Account, password: str, meta: RequestMeta) -> list[str]:
-    if not await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
+    if not await Account.exists(id=account.id, two_factor_enabled_at__isnull=False):
         raise TwoFactorNotEnabled()
     await check_password(rt, account, password, meta)
     async with changes.account_change(rt, account, meta) as change:
-        device = (
-            await TwoFactor.filter(account_id=account.id, state=TwoFactorState.ACTIVE)
+        locked = (
+            await Account.filter(id=account.id, two_factor_enabled_at__isnull=False)
             .using_db(change.connection)
             .select_for_update()
             .first()
         )
-        if device is None:  # disabled between the check above and this transaction
+        if locked is None:  # turned off between the check above and this transaction
             raise TwoFactorNotEnabled()
-        codes = await replace_batch(rt, account.id, change.connection)
+        codes = await replace_batch(rt, account, change.connection)
         await change.record_event(SecurityEventKind.BACKUP_CODES_REGENERATED)
         await change.notify(NotificationKind.BACKUP_CODES_REGENERATED)
     return codes

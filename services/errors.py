@@ -21,6 +21,7 @@ VerrouError
 ├── AlreadyResolved              a recovery request answered already
 ├── TwoFactorRequired            the acting account needs 2FA of its own (support staff)
 ├── LinkExpired                  an emailed link's token unknown, used or expired
+├── SecurityKeyRejected          a security key's or passkey's answer did not verify
 └── SecondFactorError
     ├── InvalidCode              wrong TOTP or backup code
     ├── CodeAlreadyUsed          a TOTP step at or before the last accepted one
@@ -145,3 +146,7 @@ class TwoFactorRequired(VerrouError):
 
 class LinkExpired(VerrouError):
     code = "LINK_EXPIRED"
+
+
+class SecurityKeyRejected(VerrouError):
+    code = "SECURITY_KEY_REJECTED"

@@ -175,6 +175,45 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "en": "Several wrong two-factor codes after the right password: someone may know "
         "your password.",
     },
+    "SECURITY_KEY_REJECTED": {
+        "fr": "La clé de sécurité n'a pas pu être vérifiée. Réessayez avec une clé de ce compte.",
+        "en": "The security key could not be verified. Try again with a key of this account.",
+    },
+    "SECURITY_KEYS_NEED_HOST_NAME": {
+        "fr": "Les clés de sécurité ne fonctionnent pas sur ce serveur : son adresse publique "
+        "(PUBLIC_URL) est une adresse IP, et les navigateurs exigent un nom d'hôte.",
+        "en": "Security keys do not work on this server: its public address (PUBLIC_URL) is an "
+        "IP address, and browsers require a host name.",
+    },
+    "AUTHENTICATOR_LIMIT": {
+        "fr": "Ce compte a déjà {max} clés de sécurité : retirez-en une avant d'en ajouter une "
+        "autre.",
+        "en": "This account already has {max} security keys: remove one before adding another.",
+    },
+    "TEXT_REQUIRED": {
+        "fr": "Ce champ est obligatoire.",
+        "en": "This field is required.",
+    },
+    "AUTHENTICATOR_APP": {
+        "fr": "Application d'authentification",
+        "en": "Authenticator app",
+    },
+    "NOTIFICATION_AUTHENTICATOR_ADDED": {
+        "fr": "Une clé de sécurité a été ajoutée à votre compte : {name}.",
+        "en": "A security key was added to your account: {name}.",
+    },
+    "NOTIFICATION_AUTHENTICATOR_ADDED_TOTP": {
+        "fr": "Une application d'authentification a été ajoutée à votre compte.",
+        "en": "An authenticator app was added to your account.",
+    },
+    "NOTIFICATION_AUTHENTICATOR_REMOVED": {
+        "fr": "Une clé de sécurité a été retirée de votre compte : {name}.",
+        "en": "A security key was removed from your account: {name}.",
+    },
+    "NOTIFICATION_AUTHENTICATOR_REMOVED_TOTP": {
+        "fr": "L'application d'authentification a été retirée de votre compte.",
+        "en": "The authenticator app was removed from your account.",
+    },
     "REMEMBER_DEVICE_OFF": {
         "fr": "Ce serveur ne mémorise pas les appareils.",
         "en": "This server does not remember devices.",

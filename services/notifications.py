@@ -43,6 +43,8 @@ class NotificationKind(StrEnum):
     ACCOUNT_UPDATED = "ACCOUNT_UPDATED"
     PASSWORD_RESET_REQUESTED = "PASSWORD_RESET_REQUESTED"  # noqa: S105 (a kind, not a secret)
     DEVICE_REMEMBERED = "DEVICE_REMEMBERED"
+    AUTHENTICATOR_ADDED = "AUTHENTICATOR_ADDED"
+    AUTHENTICATOR_REMOVED = "AUTHENTICATOR_REMOVED"
 
 
 LEVELS = {
@@ -65,6 +67,8 @@ LEVELS = {
     NotificationKind.ACCOUNT_UPDATED: "INFO",
     NotificationKind.PASSWORD_RESET_REQUESTED: "WARNING",
     NotificationKind.DEVICE_REMEMBERED: "INFO",
+    NotificationKind.AUTHENTICATOR_ADDED: "SUCCESS",
+    NotificationKind.AUTHENTICATOR_REMOVED: "WARNING",
 }
 
 
@@ -146,6 +150,8 @@ def encode(notification: Notification, account: Account, two_factor: TwoFactorSt
                 "locale": account.locale.value,
                 "role": account.role.value,
                 "created_at": account.created_at.isoformat(),
+                "two_factor_enabled_at": _iso(account.two_factor_enabled_at),
+                "backup_codes_generated_at": _iso(account.backup_codes_generated_at),
             },
             "two_factor": {
                 key: value.isoformat() if isinstance(value, datetime) else value
@@ -171,6 +177,8 @@ def decode(message: str) -> LiveNotification:
         locale=Locale(owner["locale"]),
         role=Role(owner["role"]),
         created_at=datetime.fromisoformat(owner["created_at"]),
+        two_factor_enabled_at=_datetime(owner.get("two_factor_enabled_at")),
+        backup_codes_generated_at=_datetime(owner.get("backup_codes_generated_at")),
     )
     notification = Notification(
         id=note["id"],
@@ -191,8 +199,14 @@ def decode(message: str) -> LiveNotification:
             pending_setup=two_factor["pending_setup"],
             backup_codes_remaining=two_factor["backup_codes_remaining"],
             backup_codes_generated_at=_datetime(two_factor["backup_codes_generated_at"]),
+            method=two_factor.get("method"),
+            account_id=two_factor.get("account_id", owner["id"]),
         ),
     )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _datetime(value: str | None) -> datetime | None:

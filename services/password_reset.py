@@ -16,8 +16,7 @@ from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
-from models import Account, FailedAttempt, LinkToken, SignInChallenge, TwoFactor
-from models.two_factor import TwoFactorState
+from models import Account, FailedAttempt, LinkToken, SignInChallenge
 from services import (
     changes,
     emails,
@@ -123,8 +122,8 @@ async def reset_password(
         await change.end_sessions()
         await change.record_event(SecurityEventKind.PASSWORD_RESET)
         await change.notify(NotificationKind.PASSWORD_CHANGED, {"via": "RESET"})
-        two_factor_on = await TwoFactor.exists(
-            account_id=account.id, state=TwoFactorState.ACTIVE, using_db=change.connection
+        two_factor_on = await Account.exists(
+            id=account.id, two_factor_enabled_at__isnull=False, using_db=change.connection
         )
         if not two_factor_on:
             issued = await open_session(rt, account, meta, change.connection)

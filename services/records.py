@@ -15,10 +15,12 @@ from models import Session as Session
 from models.accounts import Locale as Locale
 from models.accounts import Role as Role
 from models.recovery import RecoveryStatus as RecoveryStatus
+from services.authenticators import Authenticator as Authenticator
 from services.device_sessions import DeviceSession as DeviceSession
 
 __all__ = [
     "Account",
+    "Authenticator",
     "DeviceSession",
     "Locale",
     "Notification",

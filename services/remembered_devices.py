@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models import Account, RememberedDevice, TwoFactor
-from models.two_factor import TwoFactorState
+from models import Account, RememberedDevice
 from services.crypto import new_token, token_digest
 from services.errors import InvalidInput
 from services.runtime import RequestMeta, Runtime
@@ -25,9 +24,9 @@ from services.runtime import RequestMeta, Runtime
 _BINDING = b"remembered-device-binding"
 
 
-def _binding_message(account: Account, two_factor: TwoFactor) -> str:
-    enabled_at = two_factor.enabled_at.isoformat() if two_factor.enabled_at else ""
-    return f"{account.id}:{account.password_hash}:{two_factor.id}:{enabled_at}"
+def _binding_message(account: Account) -> str:
+    enabled_at = account.two_factor_enabled_at
+    return f"{account.id}:{account.password_hash}:{enabled_at.isoformat() if enabled_at else ''}"
 
 
 def require_enabled(rt: Runtime, field: str) -> None:
@@ -43,14 +42,13 @@ async def remember(
     connection: BaseDBAsyncClient | None = None,
 ) -> tuple[str, RememberedDevice]:
     """A new device token for the account's current password and 2FA enrolment."""
-    two_factor = await TwoFactor.filter(account_id=account.id).using_db(connection).get()
     token = new_token()
     now = rt.clock.now()
     device = await RememberedDevice.create(
         using_db=connection,
         token_hash=token_digest(token),
         account_id=account.id,
-        binding=rt.keys.sign(_binding_message(account, two_factor), _BINDING),
+        binding=rt.keys.sign(_binding_message(account), _BINDING),
         created_at=now,
         expires_at=now + timedelta(days=rt.settings.remember_device_days),
         ip_address=meta.ip_address,
@@ -70,10 +68,9 @@ async def recognise(rt: Runtime, account: Account, token: str | None) -> Remembe
     )
     if device is None:
         return None
-    two_factor = await TwoFactor.get_or_none(account_id=account.id, state=TwoFactorState.ACTIVE)
-    if two_factor is None:
+    if not account.two_factor_on:
         return None
-    if not rt.keys.verify(_binding_message(account, two_factor), device.binding, _BINDING):
+    if not rt.keys.verify(_binding_message(account), device.binding, _BINDING):
         return None
     return device
 
@@ -84,10 +81,9 @@ async def valid_until(rt: Runtime, account_id: int, device_ids: list[int]) -> di
     if not device_ids or rt.settings.remember_device_days <= 0:
         return {}
     account = await Account.get(id=account_id)
-    two_factor = await TwoFactor.get_or_none(account_id=account_id, state=TwoFactorState.ACTIVE)
-    if two_factor is None:
+    if not account.two_factor_on:
         return {}
-    message = _binding_message(account, two_factor)
+    message = _binding_message(account)
     devices = await RememberedDevice.filter(
         id__in=device_ids, account_id=account_id, expires_at__gt=rt.clock.now()
     )

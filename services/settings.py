@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -109,6 +110,9 @@ class Settings(BaseSettings):
     # Comma-separated origins (scheme://host[:port]) whose pages may call the API with
     # credentials and open its WebSocket. Empty: only the server's own origin (base_url).
     cors_origins: str = ""
+    # Security keys and passkeys: origins besides the server's own whose WebAuthn answers
+    # are accepted (a mobile app's, e.g. android:apk-key-hash:...), comma-separated.
+    webauthn_origins: str = ""
 
     @model_validator(mode="after")
     def _check_cors_origins(self) -> Settings:
@@ -125,11 +129,45 @@ class Settings(BaseSettings):
         return [o for o in (normalize_origin(v) for v in self.cors_origins.split(",")) if o]
 
     @property
-    def trusted_origins(self) -> frozenset[str]:
-        """The server's own origin and CORS_ORIGINS: the pages that may open a WebSocket."""
+    def own_origins(self) -> list[str]:
+        """The origin of PUBLIC_URL; without one, the listening address's, and on a loopback
+        address also http://localhost:PORT (browsers accept security keys only on a host name,
+        and treat localhost as a secure context)."""
         public = urlsplit(self.base_url)  # PUBLIC_URL may carry a path: its origin is what counts
         own = normalize_origin(f"{public.scheme}://{public.netloc}")
-        return frozenset([*self.cors_origin_list, *([own] if own else [])])
+        origins = [own] if own else []
+        if self._local_default:
+            origins.append(f"http://localhost:{self.port}")
+        return origins
+
+    @property
+    def _local_default(self) -> bool:
+        loopback = ("127.0.0.1", "::1", "0.0.0.0", "localhost")  # noqa: S104 (names, no bind)
+        return self.public_url is None and self.host in loopback
+
+    @property
+    def trusted_origins(self) -> frozenset[str]:
+        """The server's own origins and CORS_ORIGINS: the pages that may open a WebSocket."""
+        return frozenset([*self.cors_origin_list, *self.own_origins])
+
+    @property
+    def webauthn_rp_id(self) -> str | None:
+        """The relying party id of security keys: the host of PUBLIC_URL (localhost for the
+        development default); None when it is an IP address, which browsers refuse."""
+        if self._local_default:
+            return "localhost"
+        host = urlsplit(self.base_url).hostname or ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return host or None
+        return None
+
+    @property
+    def webauthn_origin_list(self) -> list[str]:
+        extra = [o.strip() for o in self.webauthn_origins.split(",") if o.strip()]
+        own = [o for o in self.own_origins if urlsplit(o).hostname == self.webauthn_rp_id]
+        return [*own, *extra]
 
     @model_validator(mode="after")
     def _check_time_zone(self) -> Settings:

@@ -1,7 +1,9 @@
-"""The second step of signing in: a TOTP code or a backup code against a challenge."""
+"""The second step of signing in: a TOTP code or a backup code against a challenge (a
+security key's answer goes through services.key_sign_in, which ends the same way)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -28,7 +30,7 @@ from services.notifications import NotificationKind
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 from services.status import remaining_backup_codes
-from services.throttle import begin_attempt, second_factor_subject
+from services.throttle import Attempt, begin_attempt, second_factor_subject
 
 
 @dataclass(frozen=True)
@@ -59,18 +61,7 @@ async def verify(
         remembered_devices.require_enabled(rt, "remember_device")
     challenge = await find_live(rt, token)
     account = challenge.account
-    attempt = await begin_attempt(rt, second_factor_subject(account.id))
-    # Take one of the challenge's attempts before looking at the code: the conditional
-    # UPDATE caps guesses per challenge even when they arrive together.
-    taken = await SignInChallenge.filter(
-        id=challenge.id,
-        used_at=None,
-        expires_at__gt=rt.clock.now(),
-        attempts__lt=rt.settings.challenge_max_attempts,
-    ).update(attempts=F("attempts") + 1)
-    if taken != 1:
-        await attempt.succeeded()  # no code was checked: not a failure of the account's
-        raise ChallengeExpired(field="challenge_token")
+    attempt = await take_attempt(rt, challenge)
 
     normalized = totp.normalize_code(code)
     used_backup_code = not totp.looks_like_totp(normalized)
@@ -87,6 +78,46 @@ async def verify(
 
     # The code was right: whatever happens next, it is not a failed guess.
     await attempt.succeeded()
+    return await complete(
+        rt,
+        meta,
+        challenge,
+        used_backup_code=used_backup_code,
+        remember_device=remember_device,
+    )
+
+
+async def take_attempt(rt: Runtime, challenge: SignInChallenge) -> Attempt:
+    """Count a guess at `challenge` twice: for the account (per-account window) and for the
+    challenge itself (its attempt cap), before the factor is looked at."""
+    attempt = await begin_attempt(rt, second_factor_subject(challenge.account_id))
+    # Take one of the challenge's attempts before looking at the factor: the conditional
+    # UPDATE caps guesses per challenge even when they arrive together.
+    taken = await SignInChallenge.filter(
+        id=challenge.id,
+        used_at=None,
+        expires_at__gt=rt.clock.now(),
+        attempts__lt=rt.settings.challenge_max_attempts,
+    ).update(attempts=F("attempts") + 1)
+    if taken != 1:
+        await attempt.succeeded()  # no factor was checked: not a failure of the account's
+        raise ChallengeExpired(field="challenge_token")
+    return attempt
+
+
+async def complete(
+    rt: Runtime,
+    meta: RequestMeta,
+    challenge: SignInChallenge,
+    *,
+    used_backup_code: bool = False,
+    remember_device: bool = False,
+    on_success: Callable[[Change], Awaitable[None]] | None = None,
+) -> VerifiedSignIn:
+    """The second factor was right: close the challenge (one request wins) and open the
+    session, with what a sign-in tells and records. `on_success` adds the factor's own
+    writes (a key's new sign count) to the same transaction."""
+    account = challenge.account
     async with changes.account_change(rt, account, meta) as change:
         closed = (
             await SignInChallenge.filter(id=challenge.id, used_at=None)
@@ -95,6 +126,8 @@ async def verify(
         )
         if closed != 1:  # a parallel request finished this challenge first
             raise ChallengeExpired(field="challenge_token")
+        if on_success is not None:
+            await on_success(change)
         remaining = await remaining_backup_codes(account.id, change.connection)
         if used_backup_code:
             await change.record_event(SecurityEventKind.BACKUP_CODE_USED)

@@ -1,4 +1,9 @@
-"""The TOTP device's lifecycle: start, confirm, cancel, disable, and its status."""
+"""2FA on and off, and the TOTP app's lifecycle: start, confirm, cancel, disable.
+
+2FA is on while the account has an authenticator: a TOTP app or a security key
+(services.security_keys). The first one added turns it on (`turn_on`: the backup codes are
+made then, shown once); removing the last one, `disable` or an approved recovery turns it off
+(`turn_off`: every authenticator and backup code goes)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,14 @@ from datetime import datetime, timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import Account, BackupCode, SignInChallenge, TwoFactor
+from models import (
+    Account,
+    BackupCode,
+    SecurityKey,
+    SignInChallenge,
+    TwoFactor,
+    WebAuthnChallenge,
+)
 from models.two_factor import TwoFactorState
 from services import backup_codes, changes, remembered_devices, security_events, totp
 from services.accounts import check_password
@@ -41,6 +53,8 @@ class TwoFactorSetup:
 
 
 async def start(rt: Runtime, account: Account, password: str, meta: RequestMeta) -> TwoFactorSetup:
+    """A pending TOTP app: also when 2FA is on through security keys only (it adds the app);
+    TwoFactorAlreadyEnabled when a TOTP app is set up already."""
     if await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
         raise TwoFactorAlreadyEnabled()
     await check_password(rt, account, password, meta)
@@ -85,8 +99,10 @@ async def cancel(account: Account) -> None:
     await TwoFactor.filter(account_id=account.id, state=TwoFactorState.PENDING).delete()
 
 
-async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -> list[str]:
-    """Turn 2FA on with the first good code; returns the backup codes, shown this once."""
+async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -> list[str] | None:
+    """Activate the TOTP app with its first good code. When this turns 2FA on, the backup
+    codes, shown this once; None when security keys had turned it on already (the codes
+    made then stay valid)."""
     device = await TwoFactor.get_or_none(account_id=account.id)
     if device is None:
         raise NoPendingSetup(field="code")
@@ -104,11 +120,15 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
     # The code was right: whatever happens next, it is not a failed guess.
     await attempt.succeeded()
     async with changes.account_change(rt, account, meta) as change:
+        await lock_account(change)
         # The one conditional UPDATE that decides: of concurrent confirmations, one wins,
         # and the step it stores makes the confirming code unusable for sign-in.
         won = (
             await TwoFactor.filter(
-                id=device.id, state=TwoFactorState.PENDING, pending_expires_at__gt=now
+                id=device.id,
+                account_id=account.id,
+                state=TwoFactorState.PENDING,
+                pending_expires_at__gt=now,
             )
             .using_db(change.connection)
             .update(
@@ -120,10 +140,47 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
             if await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
                 raise TwoFactorAlreadyEnabled()
             raise NoPendingSetup(field="code")
-        codes = await backup_codes.replace_batch(rt, account.id, change.connection)
-        await change.record_event(SecurityEventKind.TWO_FACTOR_ENABLED)
-        await change.notify(NotificationKind.TWO_FACTOR_ENABLED)
+        codes = await turn_on(change)
+        if codes is not None:
+            await change.record_event(SecurityEventKind.TWO_FACTOR_ENABLED)
+            await change.notify(NotificationKind.TWO_FACTOR_ENABLED)
+        else:
+            await change.record_event(SecurityEventKind.AUTHENTICATOR_ADDED)
+            await change.notify(
+                NotificationKind.AUTHENTICATOR_ADDED,
+                {"kind": "TOTP"},
+                message_key="NOTIFICATION_AUTHENTICATOR_ADDED_TOTP",
+            )
     return codes
+
+
+async def lock_account(change: Change) -> None:
+    """Lock the account's row for the rest of the change (PostgreSQL; SQLite runs one write
+    transaction at a time) and refresh its 2FA columns: adding or removing authenticators
+    then happens one change at a time, so the last one removed always turns 2FA off."""
+    row = (
+        await Account.filter(id=change.account.id)
+        .using_db(change.connection)
+        .select_for_update()
+        .get()
+    )
+    change.account.two_factor_enabled_at = row.two_factor_enabled_at
+    change.account.backup_codes_generated_at = row.backup_codes_generated_at
+
+
+async def turn_on(change: Change) -> list[str] | None:
+    """After an authenticator was added in the change: 2FA on, with a fresh batch of backup
+    codes, returned to be shown once; None when it was on already."""
+    now = change.rt.clock.now()
+    won = (
+        await Account.filter(id=change.account.id, two_factor_enabled_at=None)
+        .using_db(change.connection)
+        .update(two_factor_enabled_at=now)
+    )
+    if won != 1:
+        return None
+    change.account.two_factor_enabled_at = now
+    return await backup_codes.replace_batch(change.rt, change.account, change.connection)
 
 
 async def accept_totp(rt: Runtime, account_id: int, code: str) -> None:
@@ -141,7 +198,7 @@ async def accept_totp(rt: Runtime, account_id: int, code: str) -> None:
         Q(last_step__isnull=True) | Q(last_step__lt=step),
         id=device.id,
         state=TwoFactorState.ACTIVE,
-    ).update(last_step=step)
+    ).update(last_step=step, last_used_at=rt.clock.now())
     if accepted != 1:
         raise CodeAlreadyUsed(field="code")
 
@@ -149,7 +206,8 @@ async def accept_totp(rt: Runtime, account_id: int, code: str) -> None:
 async def disable(
     rt: Runtime, account: Account, password: str, confirmed: bool, meta: RequestMeta
 ) -> None:
-    if not await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
+    """2FA off: every authenticator (the TOTP app and each security key) goes."""
+    if not await Account.exists(id=account.id, two_factor_enabled_at__isnull=False):
         raise TwoFactorNotEnabled()
     if not confirmed:
         raise ConfirmationRequired(field="confirm")
@@ -162,18 +220,30 @@ async def disable(
 
 
 async def turn_off(change: Change) -> bool:
-    """2FA off, in the change's transaction: the device and its secret, every backup code,
-    every open sign-in challenge. False when it was off already. The caller records why
-    (the customer's own `disable`, or support approving a recovery request)."""
-    account_id = change.account.id
+    """2FA off, in the change's transaction: every authenticator (the TOTP app and its
+    secret, each security key), every backup code, every open sign-in challenge and key
+    registration. False when it was off already. The caller records why (the customer's own
+    `disable`, the last authenticator removed, or support approving a recovery request)."""
+    account = change.account
     connection = change.connection
-    removed = await TwoFactor.filter(account_id=account_id).using_db(connection).delete()
-    await BackupCode.filter(account_id=account_id).using_db(connection).delete()
-    # Remembered devices skipped a second factor that no longer exists.
-    await remembered_devices.forget_all(account_id, connection)
-    await (
-        SignInChallenge.filter(account_id=account_id, used_at=None)
+    now = change.rt.clock.now()
+    # The conditional UPDATE decides between concurrent requests: one turns it off.
+    turned_off = (
+        await Account.filter(id=account.id, two_factor_enabled_at__isnull=False)
         .using_db(connection)
-        .update(used_at=change.rt.clock.now())
+        .update(two_factor_enabled_at=None, backup_codes_generated_at=None)
     )
-    return removed > 0
+    account.two_factor_enabled_at = None
+    account.backup_codes_generated_at = None
+    await TwoFactor.filter(account_id=account.id).using_db(connection).delete()
+    await SecurityKey.filter(account_id=account.id).using_db(connection).delete()
+    await WebAuthnChallenge.filter(account_id=account.id).using_db(connection).delete()
+    await BackupCode.filter(account_id=account.id).using_db(connection).delete()
+    # Remembered devices skipped a second factor that no longer exists.
+    await remembered_devices.forget_all(account.id, connection)
+    await (
+        SignInChallenge.filter(account_id=account.id, used_at=None)
+        .using_db(connection)
+        .update(used_at=now)
+    )
+    return turned_off > 0

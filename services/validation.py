@@ -110,6 +110,14 @@ def optional_text(
     return text or None
 
 
+def required_text(value: str, field: str, maximum: int) -> str:
+    """optional_text that must not be blank (TEXT_REQUIRED)."""
+    text = optional_text(value, field, maximum)
+    if text is None:
+        raise InvalidInput("TEXT_REQUIRED", field=field)
+    return text
+
+
 def printable(text: str) -> str:
     """text with each non-printable character replaced by U+FFFD: for values only looked up
     (a sign-in's email), which no stored value can match and the database must accept."""

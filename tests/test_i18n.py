@@ -25,6 +25,8 @@ def test_every_notification_kind_has_a_message_in_each_language(kind: str) -> No
             "billing_contact": "compta@acme.example",
             "company_name": "Acme",
             "until": "2026-12-30",
+            "name": "YubiKey 5C",
+            "kind": "SECURITY_KEY",
         }
         assert translate(f"NOTIFICATION_{kind}", locale, params)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 
 from resolvers import sessions
 from resolvers.context import Info
@@ -51,7 +52,10 @@ async def sign_in(
         challenge=TwoFactorChallenge(
             token=result.token,
             expires_at=result.challenge.expires_at,
-            methods=[SecondFactorKind.TOTP, SecondFactorKind.BACKUP_CODE],
+            methods=[SecondFactorKind[method] for method in result.methods],
+            security_key_options=JSON(result.security_key_options)
+            if result.security_key_options is not None
+            else None,
         )
     )
 
