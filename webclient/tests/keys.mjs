@@ -61,6 +61,10 @@ async function authenticators(page) {
   };
 }
 
+async function bannerSays(page, text) {
+  await page.getByTestId("banner").filter({ hasText: text }).first().waitFor();
+}
+
 async function signIn(page, password = customer.password) {
   const form = page.getByTestId("sign-in");
   await form.waitFor();
@@ -124,6 +128,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   const codes = await page.getByTestId("backup-codes").locator("code").allTextContents();
   check(codes.length === 10 && new Set(codes).size === 10, `expected 10 backup codes, got ${codes}`);
   await screenshot("security-key-backup-codes");
+  await bannerSays(page, "Two-factor authentication is now on");
   await page.getByRole("button", { name: "I have saved my codes" }).click();
   await page.locator("[data-testid=status][data-enabled=true]").waitFor();
   check((await keys.credentials(keys.usbKey)).length === 1, "the USB key holds no credential");
@@ -137,6 +142,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await keys.touch(keys.device);
   await addKey(page, { passkey: true, name: "Laptop" });
   await item(page, "Laptop").waitFor();
+  await bannerSays(page, "Laptop");
   check((await listed(page)).join() === "YubiKey 5C,Laptop", `listed: ${await listed(page)}`);
   const passkeys = await keys.credentials(keys.device);
   check(passkeys.length === 1 && passkeys[0].isResidentCredential, "the passkey is not discoverable");
@@ -153,6 +159,20 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await screenshot("rename-inline");
   await rename.getByRole("button", { name: "Save" }).click();
   await item(page, "Work laptop").waitFor();
+
+  // The authenticator app on top of the keys: no new backup codes (the first ones stay).
+  const start = page.getByTestId("start");
+  await start.getByLabel(/password/i).fill(customer.password);
+  await start.getByRole("button", { name: "Add the app" }).click();
+  const secret = await page.getByTestId("secret").getAttribute("data-secret");
+  const confirm = page.getByTestId("confirm");
+  await confirm.getByLabel("Code from the app").fill((await ask({ totp: secret })).code);
+  await confirm.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+  await item(page, "Authenticator app").waitFor();
+  check((await page.getByTestId("backup-codes").count()) === 0, "new backup codes for the app");
+  check((await page.getByTestId("start").count()) === 0, "the app still offered");
+  const method = await page.getByTestId("status").textContent();
+  check(method.includes("Authenticator app (TOTP)") && method.includes("Security key"), method);
   await bothWidths(page, screenshot, "security-keys-listed");
   await language(page, "fr");
   await page.getByRole("heading", { name: "Vos facteurs d’authentification" }).waitFor();
@@ -217,7 +237,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await bothWidths(page, screenshot, "remove-key-confirmation");
   await yubikey.getByTestId("remove-confirm").getByRole("button", { name: "Yes, remove it" }).click();
   await yubikey.waitFor({ state: "detached" });
-  check((await listed(page)).join() === "Work laptop", `listed: ${await listed(page)}`);
+  check((await listed(page)).join() === "Work laptop,Authenticator app", `listed: ${await listed(page)}`);
   await page.locator("[data-testid=status][data-enabled=true]").waitFor();
 
   // A copy of the passkey (its signature counter behind the server's) is refused and flagged.
@@ -237,8 +257,30 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await item(page, "Work laptop").getByTestId("flagged").filter({ hasText: "bloquée" }).waitFor();
   await screenshot("flagged-passkey-fr");
 
+  // The history names each key event in words.
+  await language(page, "en");
+  await page.getByRole("link", { name: /^Activity/ }).click();
+  const history = page.getByTestId("security-events");
+  await history.locator(".item").first().waitFor();
+  const more = page.locator("section", { has: history }).getByRole("button", { name: "More" });
+  while (await more.isVisible()) {
+    const before = await history.locator(".item").count();
+    await more.click();
+    await page.waitForFunction(
+      ([list, count]) => document.querySelector(`[data-testid=${list}]`).querySelectorAll(".item").length > count,
+      ["security-events", before],
+    );
+  }
+  for (const kind of ["AUTHENTICATOR_ADDED", "SECURITY_KEY_USED", "AUTHENTICATOR_REMOVED", "SECURITY_KEY_FLAGGED"]) {
+    await history.locator(`[data-kind=${kind}]`).first().waitFor();
+  }
+  await history.getByText("Key blocked: its signature counter went backwards").waitFor();
+  check(!(await history.textContent()).includes("event."), "an event kind without its text");
+  await screenshot("activity-key-events");
+
   // The sign-in page in French.
   await signOut(page);
+  await language(page, "fr");
   await page.getByRole("button", { name: "Se connecter avec une passkey" }).waitFor();
   await bothWidths(page, screenshot, "sign-in-with-passkey-button-fr");
 });

@@ -178,6 +178,9 @@ export async function page(ctx) {
     }
     const sections = [card(t("statusTitle"), statusCard(status))];
     if (status.authenticators.length) sections.push(authenticatorsCard(status, changed));
+    const keysCard = addKeyCard(keyAdded, (on) => (state.ceremony = on));
+    // Off: the app first, as before keys existed. On: keys next to the list of factors.
+    if (status.enabled) sections.push(keysCard);
     // The app is offered while the account has none: 2FA off, or on through keys only.
     if (!status.enabled || status.method === "SECURITY_KEY") {
       sections.push(
@@ -193,7 +196,7 @@ export async function page(ctx) {
         ),
       );
     }
-    sections.push(addKeyCard(keyAdded, (on) => (state.ceremony = on)));
+    if (!status.enabled) sections.push(keysCard);
     if (status.enabled) {
       sections.push(
         card(

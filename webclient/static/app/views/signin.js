@@ -144,7 +144,8 @@ export function codePage(ctx) {
   const form = h(
     "form",
     { class: "stack", "data-testid": "second-factor" },
-    field(t("codeLabel"), input, t("codeHint")),
+    // With keys only, the field takes backup codes alone.
+    field(challenge.methods.includes("TOTP") ? t("codeLabel") : t("backupCodeLabel"), input, t("codeHint")),
     h("label", { class: "check" }, remember, h("span", { text: t("rememberDevice") })),
     message,
     h(
