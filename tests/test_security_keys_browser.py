@@ -10,6 +10,7 @@ from typing import Any
 import pyotp
 import pytest
 
+from models import Account, SecurityKey, TwoFactor
 from models.accounts import Locale
 from services import accounts
 from services.clock import FrozenClock
@@ -35,7 +36,7 @@ async def test_security_keys_and_passkeys_in_chromium(
 ) -> None:
     runtime = live.app.state.runtime
     customer = {"email": "claire@acme.example", "password": PASSWORD}
-    await accounts.create_account(
+    account = await accounts.create_account(
         runtime, email=customer["email"], password=PASSWORD, locale=Locale.EN
     )
 
@@ -55,6 +56,13 @@ async def test_security_keys_and_passkeys_in_chromium(
         "keys.mjs", f"http://localhost:{settings.port}", data, answer, within=240
     )
     assert report.startswith("ok")
+    # What the pages did reached the server: the key removed, the renamed passkey flagged, the
+    # app added on top, 2FA still on.
+    keys = await SecurityKey.filter(account_id=account.id).values("name", "passkey", "flagged_at")
+    assert [(key["name"], key["passkey"]) for key in keys] == [("Work laptop", True)]
+    assert keys[0]["flagged_at"] is not None
+    assert await TwoFactor.filter(account_id=account.id).exists()
+    assert (await Account.get(id=account.id)).two_factor_on
     shots = sorted(path.name for path in artifacts.glob("*.png"))
     for screen in ("security-keys-listed", "challenge-with-security-key", "flagged-passkey"):
         assert any(screen in shot and "375" in shot for shot in shots), (screen, shots)

@@ -1,8 +1,9 @@
 // Security keys and passkeys in the reference web client, in headless Chromium with its virtual
 // authenticators (DevTools' WebAuthn domain): a USB security key and a passkey of the device.
 // Registering both, renaming, signing in with the key at the challenge and with the passkey
-// alone, a cancelled prompt, a remembered browser, removing the key; screenshots of each new
-// screen at 1280 and 375 px, in English and French.
+// alone, a cancelled prompt, a remembered browser, removing the key, a cloned passkey refused
+// and flagged, a browser without WebAuthn; screenshots of each new screen at 1280 and 375 px,
+// in English and French.
 //
 //   node webclient/tests/keys.mjs BASE_URL (http://localhost:PORT: WebAuthn wants a host name),
 //   input on stdin: {"customer": {"email", "password"}, "artifacts"}
@@ -283,4 +284,14 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await language(page, "fr");
   await page.getByRole("button", { name: "Se connecter avec une passkey" }).waitFor();
   await bothWidths(page, screenshot, "sign-in-with-passkey-button-fr");
+
+  // A browser without WebAuthn offers no key buttons, and says why on the 2FA page.
+  await page.addInitScript(() => delete window.PublicKeyCredential);
+  await page.reload();
+  await page.getByTestId("sign-in").waitFor();
+  check((await page.getByTestId("passkey-sign-in").count()) === 0, "a passkey button without WebAuthn");
+  await signIn(page);
+  await page.getByText("Ce navigateur ne prend pas en charge les clés de sécurité ni les passkeys.").waitFor();
+  check((await page.getByTestId("add-security-key").count()) === 0, "an add button without WebAuthn");
+  await screenshot("no-webauthn-fr");
 });
