@@ -160,7 +160,7 @@ class FinishSecurityKeyRegistrationPayload:
     )
     backup_codes: list[str] | None = strawberry.field(
         default=None,
-        description="Ten backup codes when this key turned 2FA on (shown once); null otherwise.",
+        description="Ten backup codes when this key turned 2FA on; null otherwise. Shown once.",
     )
     errors: list[UserError] = errors_field()
 

@@ -328,7 +328,7 @@ async def app(settings: Settings, clock: FrozenClock) -> Starlette:
 @pytest.fixture
 async def api(app: Starlette, clock: FrozenClock) -> AsyncIterator[Api]:
     async for client in start(app):
-        yield Api(client, clock)
+        yield Api(client, clock, app.state.runtime.settings.port)
 
 
 def free_port() -> int:

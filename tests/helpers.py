@@ -86,9 +86,11 @@ class Enabled:
 class Api:
     """The API as a client sees it, over the real app."""
 
-    def __init__(self, client: httpx.AsyncClient, clock: FrozenClock) -> None:
+    def __init__(self, client: httpx.AsyncClient, clock: FrozenClock, port: int = 0) -> None:
         self.client = client
         self.clock = clock
+        # The port of the app's settings: browsers' origins (http://localhost:PORT) name it.
+        self.port = port
         # email -> TOTP key, of the accounts that turned 2FA on through these helpers
         self.totp_secrets: dict[str, str] = {}
         self._last_steps: dict[str, int] = {}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
-from models import BackupCode
+from models import BackupCode, SignInChallenge
 from services.crypto import KeyRing
 from services.totp import normalize_code
 from tests.helpers import PASSWORD, Api, error_codes
+from tests.key_client import Keys
+from tests.soft_authenticator import SoftAuthenticator
 
 REGENERATE = """
 mutation R($input: RegenerateBackupCodesInput!) {
@@ -79,3 +81,39 @@ async def regenerations_at_once(api: Api, keys: KeyRing, times: int = 20) -> Non
     assert surviving in handed_out
     # The codes of that batch are the ones that work.
     assert (await api.status(token))["backupCodesRemaining"] == 10
+
+
+async def one_key_answer_used_at_once(api: Api, times: int = 20) -> None:
+    """`times` uses of one security key answer at its challenge at once: one session. The
+    rest meet a spent or capped challenge, or the per-account limit."""
+    keys = Keys(api)
+    token = await api.sign_up()
+    key = SoftAuthenticator()
+    await keys.register(token, key)
+    challenge = await keys.challenge("alice@example.com")
+    answer = key.get(challenge["securityKeyOptions"], keys.origin)
+    results = await asyncio.gather(*(keys.verify(challenge["token"], answer) for _ in range(times)))
+    assert sum(result["session"] is not None for result in results) == 1
+    refused = {
+        code for result in results if result["session"] is None for code in error_codes(result)
+    }
+    assert refused <= {"CHALLENGE_EXPIRED", "RATE_LIMITED", "SECURITY_KEY_REJECTED"}, refused
+    assert await SignInChallenge.filter(used_at__isnull=False).count() == 1
+
+
+async def one_passkey_answer_used_at_once(api: Api, times: int = 20) -> None:
+    """`times` passwordless sign-ins with one passkey answer at once: one session."""
+    keys = Keys(api)
+    token = await api.sign_up()
+    phone = SoftAuthenticator()
+    await keys.register(token, phone, "Phone", passkey=True)
+    started = await keys.start_passkey()
+    answer = phone.get(started["options"], keys.origin)
+    results = await asyncio.gather(
+        *(keys.finish_passkey(started["token"], answer) for _ in range(times))
+    )
+    assert sum(result["session"] is not None for result in results) == 1
+    refused = {
+        code for result in results if result["session"] is None for code in error_codes(result)
+    }
+    assert refused <= {"SECURITY_KEY_REJECTED", "RATE_LIMITED"}, refused

@@ -104,3 +104,19 @@ def test_every_error_code_says_when_and_what_to_do(code: ErrorCode) -> None:
     sentences = [part for part in re.split(r"(?<=[.!?])\s+", description) if part]
     assert len(sentences) >= 2, f"{code.name}: say when it happens, then what to do"
     assert ADVICE.search(" ".join(sentences[1:])), f"{code.name}: no advice for the client"
+
+
+def test_descriptions_say_at_least_what_the_planned_sections_say() -> None:
+    """planned.graphql's descriptions of what is built (sections A and B) are in ours."""
+    from tests.test_contract import PLANNED, planned_contract
+
+    if not PLANNED.exists():
+        pytest.skip(f"no planned contract at {PLANNED}: needs ../shared beside the repo")
+    ours = described_parts(build_schema()._schema)
+    theirs = described_parts(parse_sdl(planned_contract()))
+    short = {
+        coordinate: (description, ours.get(coordinate))
+        for coordinate, description in theirs.items()
+        if description and normalise(description) not in normalise(ours.get(coordinate) or "")
+    }
+    assert short == {}

@@ -20,9 +20,13 @@ from tests.helpers import (
     START,
     STATUS,
     VERIFY_SIGN_IN,
+    Api,
     error_codes,
     until,
 )
+from tests.key_client import REMOVE, Keys
+from tests.key_client import STATUS as KEY_STATUS
+from tests.soft_authenticator import SoftAuthenticator
 
 REGENERATE = """
 mutation Regenerate($input: RegenerateBackupCodesInput!) {
@@ -253,3 +257,43 @@ async def test_password_reset_over_a_real_socket(live: LiveServer, clock: Frozen
             "/graphql", json={"query": STATUS}, headers={"Authorization": f"Bearer {old_token}"}
         )
         assert "errors" in old.json()  # the reset ended the session it did not open
+
+
+async def test_a_totp_app_and_a_security_key_over_a_real_socket(
+    live: LiveServer, clock: FrozenClock
+) -> None:
+    """An account with both factors: either one signs in, over uvicorn's HTTP parser."""
+    port = live.app.state.runtime.settings.port
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        api = Api(client, clock, port)
+        keys = Keys(api)
+        token = await api.sign_up("dora@example.com")
+        enabled = await api.enable_two_factor(token)
+        key = SoftAuthenticator("ES256")
+        added = await keys.register(token, key, "YubiKey")
+        assert added["backupCodes"] is None  # the TOTP app's codes stay
+        assert added["account"]["twoFactor"]["method"] == "TOTP"
+
+        challenge = await keys.challenge("dora@example.com")
+        assert challenge["methods"] == ["TOTP", "SECURITY_KEY", "BACKUP_CODE"]
+        answer = key.get(challenge["securityKeyOptions"], keys.origin)
+        by_key = await keys.verify(challenge["token"], answer)
+        assert error_codes(by_key) == [] and by_key["session"]["token"]
+
+        by_app = await api.verify(await api.challenge("dora@example.com"), api.code(enabled.secret))
+        assert error_codes(by_app) == [] and by_app["session"]["token"]
+
+        status = (await api.data(KEY_STATUS, token=token))["twoFactorStatus"]
+        app_id = next(a["id"] for a in status["authenticators"] if a["kind"] == "TOTP")
+        removed = (
+            await api.data(
+                REMOVE,
+                {"input": {"id": app_id, "password": PASSWORD, "confirm": True}},
+                token=token,
+            )
+        )["removeAuthenticator"]
+        assert removed["account"]["twoFactor"]["method"] == "SECURITY_KEY"
+        later = await keys.challenge("dora@example.com")
+        assert later["methods"] == ["SECURITY_KEY", "BACKUP_CODE"]
+        answer = key.get(later["securityKeyOptions"], keys.origin)
+        assert error_codes(await keys.verify(later["token"], answer)) == []

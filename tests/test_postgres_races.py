@@ -31,7 +31,7 @@ async def pg_api(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Api]:
             tmp_path / "unused.sqlite3", tmp_path / "var", database_url=database.url
         )
         async for client in start(create_app(settings, clock=clock)):
-            yield Api(client, clock)
+            yield Api(client, clock, settings.port)
 
 
 async def test_twenty_parallel_uses_of_one_backup_code_open_one_session(pg_api: Api) -> None:
@@ -48,3 +48,13 @@ async def test_twenty_parallel_confirmations_enable_once(pg_api: Api) -> None:
 
 async def test_twenty_parallel_regenerations_leave_one_batch_of_ten(pg_api: Api) -> None:
     await races.regenerations_at_once(pg_api, KeyRing((TEST_KEY.encode(),)), times=20)
+
+
+async def test_twenty_parallel_uses_of_one_security_key_answer_open_one_session(
+    pg_api: Api,
+) -> None:
+    await races.one_key_answer_used_at_once(pg_api, times=20)
+
+
+async def test_twenty_parallel_uses_of_one_passkey_answer_open_one_session(pg_api: Api) -> None:
+    await races.one_passkey_answer_used_at_once(pg_api, times=20)

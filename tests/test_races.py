@@ -25,3 +25,13 @@ async def test_twenty_regenerations_at_once_leave_one_batch_of_ten(
     api: Api, app: Starlette
 ) -> None:
     await races.regenerations_at_once(api, app.state.runtime.keys, times=20)
+
+
+async def test_twenty_uses_of_one_security_key_answer_open_one_session(
+    api: Api, app: Starlette
+) -> None:
+    await races.one_key_answer_used_at_once(api, times=20)
+
+
+async def test_twenty_uses_of_one_passkey_answer_open_one_session(api: Api, app: Starlette) -> None:
+    await races.one_passkey_answer_used_at_once(api, times=20)

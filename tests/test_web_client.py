@@ -211,7 +211,7 @@ async def test_the_password_pages_in_chromium(
         created_at=clock.now(),
         enabled_at=clock.now(),
     )
-    # 2FA is on by the account's own mark (set by whichever factor turned it on).
+    # 2FA on is the account's own column; a TOTP app written directly must set it too.
     await Account.filter(id=account.id).update(two_factor_enabled_at=clock.now())
     mail_dir = settings.var_dir / "mail"
 
