@@ -101,8 +101,8 @@ function authenticatorItem(item, changed) {
 
   function rename() {
     const message = messageArea();
-    const input = nameInput(item.name, item.passkey);
-    const form = actionForm("rename", [field(t("keyName"), input), message], t("save"), "primary", idle);
+    const name = nameInput(item.name, item.passkey);
+    const form = actionForm("rename", [field(t("keyName"), name), message], t("save"), "primary", idle);
     onSubmit(form, message, async ({ name }) => {
       const input = { id: item.id, name: name.trim() };
       const payload = (await gql(RENAME, { input })).renameAuthenticator;
@@ -111,7 +111,7 @@ function authenticatorItem(item, changed) {
       changed({ renamed: payload.authenticator });
     });
     mount(tools, form);
-    input.select();
+    name.select();
   }
 
   /** Password first; then a second, explicit confirmation before anything changes. */
