@@ -65,11 +65,25 @@ async def test_every_module_of_the_client_is_served(api: Api) -> None:
         seen.add(url)
         response = await api.client.get(url)
         assert response.status_code == 200, url
-        for imported in re.findall(r'from "([^"]+)"', response.text):
+        # The vendored ES modules quote their imports with ' (and re-export with export * from);
+        # a bare name (`from 'ws'`) is in graphql-ws's comments, never a browser's import.
+        for imported in re.findall(r"""from ["']([./][^"']*)["']""", response.text):
             pending.append(str(httpx.URL(f"http://x{url}").join(imported).path))
     assert "/static/vendor/graphql-ws/client.js" in seen
     assert "/static/app/views/support.js" in seen
     assert "/static/app/views/passwords.js" in seen
+    assert "/static/app/views/keys.js" in seen
+    # @simplewebauthn/browser's ES module build: its index and every module it imports.
+    assert "/static/vendor/simplewebauthn/methods/startRegistration.js" in seen
+    assert "/static/vendor/simplewebauthn/methods/startAuthentication.js" in seen
+
+
+async def test_the_vendored_webauthn_library_carries_its_licence(api: Api) -> None:
+    licence = await api.client.get("/static/vendor/simplewebauthn/LICENSE.md")
+    assert licence.status_code == 200
+    assert "MIT License" in licence.text
+    notices = (await api.client.get("/static/vendor/THIRD_PARTY_LICENSES.txt")).text
+    assert "@simplewebauthn/browser 13." in notices
 
 
 async def test_production_has_no_client_unless_asked_for(

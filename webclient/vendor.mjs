@@ -70,6 +70,13 @@ function build() {
     }
   }
   files.set("graphql-ws/LICENSE.md", licenceOf("graphql-ws"));
+  // @simplewebauthn/browser's ES module build: an index and the modules it imports, kept in
+  // their folders (the imports are relative). Its type declarations are left behind.
+  const webauthn = "@simplewebauthn/browser/esm";
+  for (const path of listed(join(modules, webauthn)).filter((name) => name.endsWith(".js"))) {
+    js(`${webauthn}/${path}`, `simplewebauthn/${path}`);
+  }
+  files.set("simplewebauthn/LICENSE.md", licenceOf("@simplewebauthn/browser"));
   files.set("THIRD_PARTY_LICENSES.txt", thirdPartyLicences());
   return files;
 }

@@ -56,9 +56,12 @@ export async function openBrowser(baseUrl, { artifacts, locale = "en-GB" } = {})
     }
     if (request.resourceType() !== "document") return route.continue();
     const response = await route.fetch();
+    // The server's own policy (transport/browser.py) and this one, both enforced: a list of
+    // policies separated by commas is one header of several policies.
+    const served = response.headers()["content-security-policy"];
     return route.fulfill({
       response,
-      headers: { ...response.headers(), "content-security-policy": CSP },
+      headers: { ...response.headers(), "content-security-policy": served ? `${served}, ${CSP}` : CSP },
     });
   });
 

@@ -100,7 +100,7 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   // A wrong password: the server's message, in French.
   await page.getByLabel("Adresse e-mail").fill(customer.email);
   await page.getByLabel("Mot de passe").fill("not the password at all");
-  await page.getByRole("button", { name: "Se connecter" }).click();
+  await page.getByRole("button", { name: "Se connecter", exact: true }).click();
   await page.locator(".message.error", { hasText: "E-mail ou mot de passe incorrect." }).waitFor();
   await screenshot("sign-in-wrong-password");
 

@@ -1,5 +1,5 @@
 // Pieces every screen uses: a titled card, form rows, and the message area of a form.
-import { h, mount } from "../dom.js";
+import { busy, h, mount, values } from "../dom.js";
 import { t } from "../i18n.js";
 
 export function card(title, ...children) {
@@ -24,6 +24,31 @@ export function field(label, input, hint) {
 
 export function passwordInput(name = "password") {
   return h("input", { type: "password", name, required: true, autocomplete: "current-password" });
+}
+
+/** A form asking for the password; `submit(password, message)` does the work. */
+export function passwordForm(label, submitText, submit, testid, initialError) {
+  const message = messageArea();
+  if (initialError) message.show(initialError);
+  const form = h(
+    "form",
+    { class: "stack", "data-testid": testid },
+    field(label, passwordInput()),
+    message,
+    h("button", { type: "submit", class: "primary", text: submitText }),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form, async () => {
+      message.clear();
+      try {
+        await submit(values(form).password, message);
+      } catch (error) {
+        message.show(describe(error));
+      }
+    });
+  });
+  return form;
 }
 
 /** Where a form says what went wrong (or right); screen readers hear it. */

@@ -14,7 +14,7 @@ const REQUEST_RESET = `mutation RequestReset($input: RequestPasswordResetInput!)
 const RESET = `mutation Reset($input: ResetPasswordInput!) {
   resetPassword(input: $input) {
     session { token }
-    challenge { token expiresAt methods }
+    challenge { token expiresAt methods securityKeyOptions }
     errors { code field message retryAfter }
   }
 }`;

@@ -1,12 +1,11 @@
-// The 2FA page: status, turning it on (QR code, the key to keep, the first code), the backup
-// codes shown once (copy, download), new codes, and turning it off (password, then confirm).
+// The 2FA page: status, the account's second factors (security keys and passkeys: see keys.js),
+// turning the authenticator app on (QR code, the key to keep, the first code), the backup codes
+// shown once (copy, download), new codes, and turning 2FA off (password, then confirm).
 import { firstError, gql } from "../api.js";
 import { busy, h, mount, values } from "../dom.js";
 import { language, t } from "../i18n.js";
-import { card, describe, field, formatDate, messageArea, passwordInput } from "./common.js";
-
-const STATUS_FIELDS = "enabled enabledAt pendingSetup backupCodesRemaining backupCodesGeneratedAt method";
-const ERRORS = "errors { code field message retryAfter }";
+import { card, describe, field, formatDate, messageArea, passwordForm } from "./common.js";
+import { ERRORS, STATUS_FIELDS, addKeyCard, authenticatorsCard, methodLabel } from "./keys.js";
 
 const STATUS = `query Status { twoFactorStatus { ${STATUS_FIELDS} } }`;
 const START = `mutation Start($input: StartTwoFactorInput!) {
@@ -26,38 +25,13 @@ const DISABLE = `mutation Disable($input: DisableTwoFactorInput!) {
   disableTwoFactor(input: $input) { status { ${STATUS_FIELDS} } ${ERRORS} }
 }`;
 
-/** A form asking for the password; `submit(password, message)` does the work. */
-function passwordForm(label, submitText, submit, testid, initialError) {
-  const message = messageArea();
-  if (initialError) message.show(initialError);
-  const form = h(
-    "form",
-    { class: "stack", "data-testid": testid },
-    field(label, passwordInput()),
-    message,
-    h("button", { type: "submit", class: "primary", text: submitText }),
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(form, async () => {
-      message.clear();
-      try {
-        await submit(values(form).password, message);
-      } catch (error) {
-        message.show(describe(error));
-      }
-    });
-  });
-  return form;
-}
-
 function statusCard(status) {
   const lang = language();
   const rows = status.enabled
     ? [
         [t("state"), h("strong", { class: "badge on", text: t("on") })],
         [t("enabledSince"), formatDate(status.enabledAt, lang)],
-        [t("method"), t("methodTotp")],
+        [t("method"), methodLabel(status)],
         [t("backupCodesLeft"), String(status.backupCodesRemaining)],
         [t("backupCodesMade"), formatDate(status.backupCodesGeneratedAt, lang)],
       ]
@@ -174,7 +148,14 @@ function setupView(setup, onConfirmed, onCancelled) {
 
 export async function page(ctx) {
   const root = h("div", { class: "stack", "data-testid": "security-page" });
-  const state = { status: (await gql(STATUS)).twoFactorStatus, screen: "status", setup: null, codes: null };
+  const state = {
+    status: (await gql(STATUS)).twoFactorStatus,
+    screen: "status",
+    setup: null,
+    codes: null,
+    // The browser's key prompt is open: a redraw would drop the form waiting for its answer.
+    ceremony: false,
+  };
 
   function show(screen, extra = {}) {
     Object.assign(state, { screen }, extra);
@@ -187,7 +168,8 @@ export async function page(ctx) {
     if (state.screen === "setup") {
       return mount(root, header, setupView(
         state.setup,
-        (codes) => show("codes", { codes, setup: null }),
+        // No codes when keys had already turned 2FA on: the existing ones stay valid.
+        (codes) => (codes ? show("codes", { codes, setup: null }) : refresh().then(() => show("status", { setup: null }))),
         () => show("status", { setup: null, status: { ...status, pendingSetup: false } }),
       ));
     }
@@ -195,12 +177,17 @@ export async function page(ctx) {
       return mount(root, header, backupCodesView(state.codes, () => refresh().then(() => show("status", { codes: null }))));
     }
     const sections = [card(t("statusTitle"), statusCard(status))];
-    if (!status.enabled) {
+    if (status.authenticators.length) sections.push(authenticatorsCard(status, changed));
+    const keysCard = addKeyCard(keyAdded, (on) => (state.ceremony = on));
+    // Off: the app first, as before keys existed. On: keys next to the list of factors.
+    if (status.enabled) sections.push(keysCard);
+    // The app is offered while the account has none: 2FA off, or on through keys only.
+    if (!status.enabled || status.method === "SECURITY_KEY") {
       sections.push(
         card(
-          t("enableTitle"),
-          h("p", { text: t("enableLead") }),
-          passwordForm(t("passwordAgain"), t("enableButton"), async (password, message) => {
+          status.enabled ? t("addAppTitle") : t("enableTitle"),
+          h("p", { text: status.enabled ? t("addAppLead") : t("enableLead") }),
+          passwordForm(t("passwordAgain"), status.enabled ? t("addAppButton") : t("enableButton"), async (password, message) => {
             const payload = (await gql(START, { input: { password } })).startTwoFactor;
             const error = firstError(payload);
             if (error) return message.show(describe(error));
@@ -208,7 +195,9 @@ export async function page(ctx) {
           }, "start"),
         ),
       );
-    } else {
+    }
+    if (!status.enabled) sections.push(keysCard);
+    if (status.enabled) {
       sections.push(
         card(
           t("regenerateTitle"),
@@ -224,6 +213,20 @@ export async function page(ctx) {
       );
     }
     mount(root, header, sections);
+  }
+
+  /** A key or passkey was added: its backup codes first when it turned 2FA on. */
+  function keyAdded({ status, backupCodes }) {
+    if (backupCodes) show("codes", { codes: backupCodes, status });
+    else show("status", { status });
+  }
+
+  function changed({ renamed, status }) {
+    if (renamed) {
+      const authenticators = state.status.authenticators.map((item) => (item.id === renamed.id ? renamed : item));
+      return show("status", { status: { ...state.status, authenticators } });
+    }
+    show("status", { status });
   }
 
   /** Password first; then a second, explicit confirmation before anything changes. */
@@ -279,11 +282,11 @@ export async function page(ctx) {
   // A change made elsewhere (another tab, support) shows at once, unless the person is in the
   // middle of a setup or looking at codes shown only once.
   ctx.onNotification(async () => {
-    if (state.screen !== "status") return;
+    if (state.screen !== "status" || state.ceremony) return;
     await refresh();
-    draw();
+    if (state.screen === "status" && !state.ceremony) draw();
   });
-  ctx.keep = () => state.screen !== "status";
+  ctx.keep = () => state.screen !== "status" || state.ceremony;
   draw();
   return root;
 }

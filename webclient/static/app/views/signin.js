@@ -1,26 +1,45 @@
-// Signing in: email and password, then the second factor when the account has 2FA, and the
-// lost-device path (a recovery request with identity documents) from there.
+// Signing in: email and password, then the second factor when the account has 2FA (a code, or
+// a security key), or a passkey alone; and the lost-device path (a recovery request with
+// identity documents) from the second factor's page.
 import { firstError, gql, gqlUpload } from "../api.js";
 import { busy, h, values } from "../dom.js";
 import { t } from "../i18n.js";
+import { getAssertion, supported } from "../webauthn.js";
 import { card, describe, field, messageArea, passwordInput } from "./common.js";
 
 const SIGN_IN = `mutation SignIn($input: SignInInput!) {
   signIn(input: $input) {
     session { token }
-    challenge { token expiresAt methods }
+    challenge { token expiresAt methods securityKeyOptions }
     errors { code field message retryAfter }
   }
 }`;
 
-const VERIFY = `mutation Verify($input: VerifySignInInput!) {
-  verifySignIn(input: $input) {
-    session { token }
+const VERIFIED = `session { token }
     usedBackupCode
     backupCodesRemaining
-    errors { code field message retryAfter }
-  }
+    deviceToken
+    errors { code field message retryAfter }`;
+
+const VERIFY = `mutation Verify($input: VerifySignInInput!) {
+  verifySignIn(input: $input) { ${VERIFIED} }
 }`;
+
+const VERIFY_KEY = `mutation VerifyKey($input: VerifySignInWithSecurityKeyInput!) {
+  verifySignInWithSecurityKey(input: $input) { ${VERIFIED} }
+}`;
+
+const START_PASSKEY = `mutation StartPasskey {
+  startPasskeySignIn { passkeySignIn { token options expiresAt } errors { code field message retryAfter } }
+}`;
+
+const FINISH_PASSKEY = `mutation FinishPasskey($input: FinishPasskeySignInInput!) {
+  finishPasskeySignIn(input: $input) { session { token } errors { code field message retryAfter } }
+}`;
+
+// A remembered browser skips the second factor: verifySignIn's deviceToken, sent with the next
+// signIn. One per browser (the last account that asked); a stale one only means a code is asked.
+const DEVICE_KEY = "verrou.device";
 
 const REQUEST_RECOVERY = `mutation RequestRecovery($input: RequestTwoFactorRecoveryInput!) {
   requestTwoFactorRecovery(input: $input) {
@@ -50,7 +69,8 @@ export function signInPage(ctx) {
       message.clear();
       try {
         const { email, password } = values(form);
-        const payload = (await gql(SIGN_IN, { input: { email, password } })).signIn;
+        const deviceToken = window.localStorage.getItem(DEVICE_KEY);
+        const payload = (await gql(SIGN_IN, { input: { email, password, deviceToken } })).signIn;
         const error = firstError(payload);
         if (error) return message.show(describe(error));
         if (payload.session) return ctx.signedIn(payload.session.token);
@@ -61,11 +81,56 @@ export function signInPage(ctx) {
       }
     });
   });
-  return card(t("signInTitle"), h("p", { class: "lead", text: t("signInLead") }), form);
+  return card(t("signInTitle"), h("p", { class: "lead", text: t("signInLead") }), form, passkeySignIn(ctx));
+}
+
+/** "Sign in with a passkey": no email, no password; the passkey names the account. */
+function passkeySignIn(ctx) {
+  if (!supported()) return null;
+  const message = messageArea();
+  const form = h(
+    "form",
+    { class: "stack passkey-sign-in", "data-testid": "passkey-sign-in" },
+    h("p", { class: "or", text: t("or") }),
+    h("button", { type: "submit", text: t("passkeySignIn") }),
+    h("p", { class: "hint", text: t("passkeySignInHint") }),
+    message,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form, async () => {
+      message.clear();
+      try {
+        const started = (await gql(START_PASSKEY)).startPasskeySignIn;
+        const error = firstError(started);
+        if (error) return message.show(describe(error));
+        const { token, options } = started.passkeySignIn;
+        const answer = await getAssertion(options);
+        if (answer.refused) return message.show(answer.refused, "info");
+        const input = { token, credential: answer.credential };
+        const payload = (await gql(FINISH_PASSKEY, { input })).finishPasskeySignIn;
+        const refused = firstError(payload);
+        if (refused) return message.show(describe(refused));
+        ctx.signedIn(payload.session.token);
+      } catch (error) {
+        message.show(describe(error));
+      }
+    });
+  });
+  return form;
+}
+
+function secondFactorLead(withKey) {
+  if (!challenge.email) return t("secondFactorAfterReset");
+  const app = challenge.methods.includes("TOTP");
+  if (withKey && app) return t("secondFactorLeadKeyOrApp", { email: challenge.email });
+  if (withKey) return t("secondFactorLeadKey", { email: challenge.email });
+  return t("secondFactorLead", { email: challenge.email });
 }
 
 export function codePage(ctx) {
   if (!challenge) return ctx.go("#/signin");
+  const withKey = challenge.methods.includes("SECURITY_KEY") && Boolean(challenge.securityKeyOptions) && supported();
   const message = messageArea();
   const input = h("input", {
     name: "code",
@@ -75,32 +140,62 @@ export function codePage(ctx) {
     spellcheck: "false",
     maxlength: "32",
   });
+  const remember = h("input", { type: "checkbox", name: "rememberDevice", "data-testid": "remember-device" });
   const form = h(
     "form",
     { class: "stack", "data-testid": "second-factor" },
-    field(t("codeLabel"), input, t("codeHint")),
+    // With keys only, the field takes backup codes alone.
+    field(challenge.methods.includes("TOTP") ? t("codeLabel") : t("backupCodeLabel"), input, t("codeHint")),
+    h("label", { class: "check" }, remember, h("span", { text: t("rememberDevice") })),
     message,
-    h("button", { type: "submit", class: "primary", text: t("verify") }),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary", text: t("verify") }),
+      withKey
+        ? h("button", { type: "button", "data-testid": "use-security-key", text: t("useSecurityKey"), onclick: () => useKey() })
+        : null,
+    ),
   );
+
+  /** The answer of verifySignIn or verifySignInWithSecurityKey. */
+  function verified(payload) {
+    const error = firstError(payload);
+    if (error && error.code === "CHALLENGE_EXPIRED") {
+      challenge = null;
+      ctx.flash(describe(error), "warning");
+      return ctx.go("#/signin");
+    }
+    if (error) return message.show(describe(error));
+    challenge = null;
+    if (payload.deviceToken) window.localStorage.setItem(DEVICE_KEY, payload.deviceToken);
+    if (payload.usedBackupCode) {
+      ctx.flash(t("backupCodeUsed", { count: payload.backupCodesRemaining }), "info");
+    }
+    ctx.signedIn(payload.session.token);
+  }
+
+  function useKey() {
+    busy(form, async () => {
+      message.clear();
+      try {
+        const answer = await getAssertion(challenge.securityKeyOptions);
+        if (answer.refused) return message.show(answer.refused, "info");
+        const input = { challengeToken: challenge.token, credential: answer.credential, rememberDevice: remember.checked };
+        verified((await gql(VERIFY_KEY, { input })).verifySignInWithSecurityKey);
+      } catch (error) {
+        message.show(describe(error));
+      }
+    });
+  }
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(form, async () => {
       message.clear();
       try {
-        const input = { challengeToken: challenge.token, code: values(form).code };
-        const payload = (await gql(VERIFY, { input })).verifySignIn;
-        const error = firstError(payload);
-        if (error && error.code === "CHALLENGE_EXPIRED") {
-          challenge = null;
-          ctx.flash(describe(error), "warning");
-          return ctx.go("#/signin");
-        }
-        if (error) return message.show(describe(error));
-        challenge = null;
-        if (payload.usedBackupCode) {
-          ctx.flash(t("backupCodeUsed", { count: payload.backupCodesRemaining }), "info");
-        }
-        ctx.signedIn(payload.session.token);
+        const input = { challengeToken: challenge.token, code: values(form).code, rememberDevice: remember.checked };
+        verified((await gql(VERIFY, { input })).verifySignIn);
       } catch (error) {
         message.show(describe(error));
       }
@@ -109,7 +204,7 @@ export function codePage(ctx) {
   queueMicrotask(() => input.focus());
   return card(
     t("secondFactorTitle"),
-    h("p", { class: "lead", text: challenge.email ? t("secondFactorLead", { email: challenge.email }) : t("secondFactorAfterReset") }),
+    h("p", { class: "lead", text: secondFactorLead(withKey) }),
     form,
     h("p", { class: "aside" }, h("a", { href: "#/signin/lost-device", text: t("lostDeviceLink") })),
   );
