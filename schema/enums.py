@@ -227,6 +227,12 @@ class NotificationKind(Enum):
         description="A second factor was removed and others remain (params `kind`, `name`). "
         "Removing the last one sends TWO_FACTOR_DISABLED instead.",
     )
+    SECURITY_KEY_FLAGGED = strawberry.enum_value(
+        "SECURITY_KEY_FLAGGED",
+        description="A security key answered with a signature counter that went backwards, "
+        "a sign that it may have been copied (params `name`): it is refused from now on, until "
+        "it is removed and registered again.",
+    )
 
 
 @strawberry.enum(description="How a notification should look (a blue banner is SUCCESS or INFO).")

@@ -210,6 +210,12 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Une clé de sécurité a été retirée de votre compte : {name}.",
         "en": "A security key was removed from your account: {name}.",
     },
+    "NOTIFICATION_SECURITY_KEY_FLAGGED": {
+        "fr": "La clé de sécurité {name} a été bloquée : son compteur de signatures a reculé, ce "
+        "qui peut signifier qu'elle a été copiée. Retirez-la et enregistrez-en une autre.",
+        "en": "The security key {name} was blocked: its signature counter went backwards, which "
+        "can mean it was copied. Remove it and register another one.",
+    },
     "NOTIFICATION_AUTHENTICATOR_REMOVED_TOTP": {
         "fr": "L'application d'authentification a été retirée de votre compte.",
         "en": "The authenticator app was removed from your account.",

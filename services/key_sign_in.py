@@ -35,6 +35,7 @@ from services.accounts import IssuedSession, open_session
 from services.changes import Change
 from services.crypto import new_token, token_digest
 from services.errors import SecurityKeyRejected
+from services.notifications import NotificationKind
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 from services.sign_in_challenges import VerifiedSignIn
@@ -48,15 +49,24 @@ def passkey_subject(ip_address: str | None) -> str:
     return f"passkey:{ip_address or 'unknown'}"
 
 
-async def _flag(rt: Runtime, key: SecurityKey, meta: RequestMeta) -> None:
-    """The key's counter went backwards: two copies of it may exist. Refused from now on."""
-    await SecurityKey.filter(id=key.id, flagged_at=None).update(flagged_at=rt.clock.now())
-    await security_events.record(rt, key.account_id, SecurityEventKind.SECURITY_KEY_FLAGGED, meta)
+async def _flag(rt: Runtime, account: Account, key: SecurityKey, meta: RequestMeta) -> None:
+    """The key's counter went backwards: two copies of it may exist. Refused from now on,
+    and the owner told (feed, live and email): a copy would be in someone else's hands."""
+    async with changes.account_change(rt, account, meta) as change:
+        flagged = (
+            await SecurityKey.filter(id=key.id, flagged_at=None)
+            .using_db(change.connection)
+            .update(flagged_at=rt.clock.now())
+        )
+        if flagged:
+            await change.record_event(SecurityEventKind.SECURITY_KEY_FLAGGED)
+            await change.notify(NotificationKind.SECURITY_KEY_FLAGGED, {"name": key.name})
 
 
 async def _verified_key(
     rt: Runtime,
     meta: RequestMeta,
+    account: Account,
     answer: webauthn_rp.Answer,
     key: SecurityKey,
     *,
@@ -75,7 +85,7 @@ async def _verified_key(
         require_user_verification=require_user_verification,
     )
     if webauthn_rp.counter_went_back(key.sign_count, assertion.sign_count):
-        await _flag(rt, key, meta)
+        await _flag(rt, account, key, meta)
         raise SecurityKeyRejected(field="credential")
     return assertion.sign_count
 
@@ -123,6 +133,7 @@ async def verify_second_step(
         sign_count = await _verified_key(
             rt,
             meta,
+            account,
             answer,
             key,
             expected_digest=challenge.webauthn_challenge_hash,
@@ -210,6 +221,7 @@ async def finish_passkey(
         sign_count = await _verified_key(
             rt,
             meta,
+            account,
             answer,
             key,
             expected_digest=ceremony.challenge_hash,

@@ -13,6 +13,7 @@ from models import (
     Account,
     BackupCode,
     FailedAttempt,
+    Notification,
     OutboxEmail,
     SecurityEvent,
     SecurityKey,
@@ -232,6 +233,9 @@ async def test_a_counter_that_goes_back_flags_the_key(api: Api, keys: Keys) -> N
     cloned = key.get(second["securityKeyOptions"], keys.origin, sign_count=1)
     assert error_codes(await keys.verify(second["token"], cloned)) == ["SECURITY_KEY_REJECTED"]
     assert await events("alice@example.com", "SECURITY_KEY_FLAGGED") == 1
+    account = await Account.get(email="alice@example.com")
+    told = await Notification.filter(account_id=account.id, kind="SECURITY_KEY_FLAGGED")
+    assert [n.params for n in told] == [{"name": "YubiKey 5C"}]
     flagged = await SecurityKey.get()
     assert flagged.flagged_at is not None
     assert flagged.sign_count == 1
