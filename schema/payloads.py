@@ -117,7 +117,9 @@ class ConfirmTwoFactorPayload:
         default=None, graphql_type=TwoFactorStatus | None, description="The status afterwards."
     )
     backup_codes: list[str] | None = strawberry.field(
-        default=None, description="Ten single-use backup codes, shown once."
+        default=None,
+        description="Ten single-use backup codes, shown once. Only when this confirmation "
+        "turned 2FA on; null when security keys had already (the existing codes stay valid).",
     )
     errors: list[UserError] = _errors()
 

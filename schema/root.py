@@ -156,14 +156,17 @@ class Mutation:
     )
     start_two_factor: StartTwoFactorPayload = strawberry.mutation(
         resolver=two_factor.start,
-        description="Password again, then a new secret and QR code; replaces a pending setup.",
+        description="Password again, then a new secret and QR code; replaces a pending setup. "
+        "Also when 2FA is on through security keys only (it adds the TOTP app); "
+        "TWO_FACTOR_ALREADY_ENABLED then means a TOTP app is already set up.",
     )
     cancel_two_factor_setup: CancelTwoFactorSetupPayload = strawberry.mutation(
         resolver=two_factor.cancel, description="Drop a pending setup."
     )
     confirm_two_factor: ConfirmTwoFactorPayload = strawberry.mutation(
         resolver=two_factor.confirm,
-        description="First code from the app: 2FA is on; returns the backup codes, this once.",
+        description="First code from the app: 2FA is on; returns the backup codes, this once. "
+        "When security keys had turned 2FA on already, it adds the app and backupCodes is null.",
     )
     regenerate_backup_codes: RegenerateBackupCodesPayload = strawberry.mutation(
         resolver=two_factor.regenerate_backup_codes,
@@ -171,7 +174,8 @@ class Mutation:
     )
     disable_two_factor: DisableTwoFactorPayload = strawberry.mutation(
         resolver=two_factor.disable,
-        description="Password and confirm: true; deletes the secret and the backup codes.",
+        description="Password and confirm: true; deletes the secret and the backup codes. Every "
+        "security key goes too: 2FA is off.",
     )
     mark_notifications_read: MarkNotificationsReadPayload = strawberry.mutation(
         resolver=notifications.mark_notifications_read, description="Mark notifications read."
