@@ -62,10 +62,14 @@ def watched(live: LiveServer, accounts: int) -> Any:
     )
 
 
-async def ask(client: Subscriber, query: str, operation_id: str) -> dict[str, Any]:
-    """Run a query or mutation over the socket: its one result (events of the socket's
-    subscription are skipped)."""
-    await client.subscribe(query, operation_id)
+async def ask(
+    client: Subscriber, query: str, operation_id: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run a query or mutation over graphql-transport-ws: its one result (events of the
+    socket's subscription are skipped)."""
+    payload = {"query": query, "variables": variables or {}}
+    message = {"id": operation_id, "type": "subscribe", "payload": payload}
+    await client.connection.send(json.dumps(message))
     result: dict[str, Any] | None = None
     while True:
         message = await client.receive()

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
-from graphql import GraphQLError, parse
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.websockets import WebSocket
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -174,6 +174,14 @@ class ObservedSchema:
         self, query: str | None, operation_name: str | None, outcome: str, started: float
     ) -> None:
         socket = self._context.request
+        label, name = ("invalid", operation_name)
+        if outcome != "rejected":
+            # A refused document is no label: it may name fields that do not exist, and one
+            # over the limits is never parsed.
+            label, name = _describe(
+                query if isinstance(query, str) else None,
+                operation_name if isinstance(operation_name, str) else None,
+            )
         record_request(
             self._context.runtime.metrics,
             request_id=uuid.uuid4().hex,
@@ -181,10 +189,8 @@ class ObservedSchema:
             path=socket.url.path,
             status=None,
             seconds=time.perf_counter() - started,
-            # A refused document is no label: it may name fields that do not exist, and one
-            # over the limits is never parsed.
-            operation="invalid" if outcome == "rejected" else _label(query, operation_name),
-            operation_name=operation_name,
+            operation=label,
+            operation_name=name,
             outcome=outcome,
             socket_id=socket.scope.get("state", {}).get("request_id"),
             protocol=self._protocol,
@@ -192,12 +198,19 @@ class ObservedSchema:
 
 
 @functools.lru_cache(maxsize=256)
-def _label(query: str | None, operation_name: str | None) -> str:
-    """The metric label of a document that ran (so it parses, and within the limits)."""
-    if not isinstance(query, str):
-        return "invalid"
+def _describe(query: str | None, operation_name: str | None) -> tuple[str, str | None]:
+    """The metric label of a document that ran (so it parses, and within the limits), and
+    the name of its operation: the client's, or the one the document names (as Strawberry
+    finds it for the HTTP log line)."""
+    if query is None:
+        return "invalid", operation_name
     try:
         document = parse(query)
     except GraphQLError:
-        return "invalid"
-    return root_fields(document, operation_name if isinstance(operation_name, str) else None)
+        return "invalid", operation_name
+    wanted = operation_name
+    if wanted is None:
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) == 1 and operations[0].name is not None:
+            wanted = operations[0].name.value
+    return root_fields(document, wanted), wanted
