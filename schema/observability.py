@@ -25,18 +25,18 @@ class OperationLabel(SchemaExtension):
         if request is None or request.scope.get("type") != "http":
             return
         state = request.scope.setdefault("state", {})
-        outcome = _outcome(context.result)
+        outcome = outcome_of(context.result)
         # A document the schema refused names fields that do not exist: not a label.
         state["graphql_operation"] = (
             "invalid"
             if outcome == "rejected"
-            else _root_fields(context.graphql_document, context.operation_name)
+            else root_fields(context.graphql_document, context.operation_name)
         )
         state["graphql_operation_name"] = context.operation_name
         state["graphql_outcome"] = outcome
 
 
-def _root_fields(document: Any, operation_name: str | None) -> str:
+def root_fields(document: Any, operation_name: str | None) -> str:
     if document is None:
         return "invalid"
     operations = [
@@ -57,7 +57,7 @@ def _root_fields(document: Any, operation_name: str | None) -> str:
     return "+".join(names)
 
 
-def _outcome(result: Any) -> str:
+def outcome_of(result: Any) -> str:
     if result is None:
         return "error"
     if result.errors:

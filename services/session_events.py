@@ -4,7 +4,8 @@ A signed-out or revoked session is refused at once over HTTP (each request looks
 but a WebSocket authenticated once, when it opened. So the revocation goes out on the
 account's broker channel, beside its notifications, and each process closes the sockets
 of those sessions (`session_watch.SessionWatch`). A broker outage costs only that: the
-session is revoked in the database all the same, and the socket stops at its next reconnect.
+session is revoked in the database all the same, and the socket stops at its next operation
+or at the next check of SOCKET_SESSION_CHECK_SECONDS (services.socket_sessions).
 """
 
 from __future__ import annotations

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # verifySignIn(rememberDevice: true) skips the second factor this many days; 0: off.
     remember_device_days: int = Field(default=30, ge=0, le=365)
     # --- end sessions ---------------------------------------------------------------------
+    # --- sockets and their sessions (issue 14) ---
+    # How often each process checks the sessions of its open WebSockets (revoked, expired, or
+    # idle past SESSION_IDLE_SECONDS) and closes those that ended, with 4403.
+    socket_session_check_seconds: float = Field(default=60.0, gt=0)
+    # --- end sockets ---
     challenge_ttl_seconds: int = 5 * 60
     setup_ttl_seconds: int = 10 * 60
     challenge_max_attempts: int = 5

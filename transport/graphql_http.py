@@ -33,11 +33,13 @@ from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
 from schema.fanout import FanOutSchema
+from services import socket_sessions
 from services.runtime import Runtime
 from transport import request_json
 from transport.browser import websocket_origin_allowed
 from transport.context import authenticate_connection, build_context
 from transport.session_watch import SessionWatch
+from transport.sockets import LegacyWSHandler, TransportWSHandler
 from webclient import graphiql_page
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -91,14 +93,21 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 
 class VerrouGraphQL(GraphQL[Context, None]):
+    # One session per socket, and every operation on it logged and counted (sockets.py).
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
         self.open_sockets: set[WebSocket] = set()
-        # Closes a socket whose session ends while it is open (signOut, recovery).
+        # Closes a socket whose session ends while it is open (signOut, recovery, idle).
         schema = kwargs.get("schema")
         self.session_watch = SessionWatch(
-            runtime.broker, schema.sent_before if isinstance(schema, FanOutSchema) else None
+            runtime.broker,
+            schema.sent_before if isinstance(schema, FanOutSchema) else None,
+            live_among=lambda ids: socket_sessions.live_among(runtime, ids),
+            check_seconds=runtime.settings.socket_session_check_seconds,
         )
 
     def decode_json(self, data: str | bytes) -> object:

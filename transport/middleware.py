@@ -10,6 +10,8 @@ import uuid
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.metrics import Metrics
+
 
 class RequestTooLarge(Exception):
     pass
@@ -65,21 +67,63 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 request_log = logging.getLogger("verrou.requests")
 
 
+def request_id_of(scope: Scope) -> str:
+    """The client's X-Request-Id when it is a sane one, else a new id."""
+    given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def record_request(
+    metrics: Metrics | None,
+    *,
+    request_id: str,
+    method: str | None,
+    path: str,
+    status: int | None,
+    seconds: float,
+    operation: str | None,
+    operation_name: str | None,
+    outcome: str,
+    **more: object,
+) -> None:
+    """The log line and the metric sample of one request: an HTTP request, or an operation
+    sent over a WebSocket (transport/sockets.py), alike. No metric without an operation."""
+    if metrics is not None and operation is not None:
+        metrics.observe_request(operation, outcome, seconds)
+    request_log.info(
+        "request",
+        extra={
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "operation": operation,
+            "operation_name": operation_name,
+            "outcome": outcome,
+            **more,
+        },
+    )
+
+
 class RequestLog:
     """One JSON log line and one metric sample per HTTP request, with a request id.
 
     The path is logged without its query string: a signed download link carries its
-    signature there."""
+    signature there. A WebSocket gets an id here too (its upgrade's X-Request-Id, or a new
+    one): each operation on it is logged and counted as a request of its own, naming the
+    socket's id (transport/sockets.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope.setdefault("state", {})["request_id"] = request_id_of(scope)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = request_id_of(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = 500
@@ -102,18 +146,14 @@ class RequestLog:
             if operation is None and scope["path"] == "/graphql" and scope["method"] == "POST":
                 # Refused before an operation existed (unparsable, or no query at all).
                 operation, outcome = "invalid", "rejected"
-            if scope["path"] == "/graphql" and operation is not None:
-                scope["app"].state.runtime.metrics.observe_request(operation, outcome, seconds)
-            request_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope.get("method"),
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "operation": operation,
-                    "operation_name": state.get("graphql_operation_name"),
-                    "outcome": outcome,
-                },
+            record_request(
+                scope["app"].state.runtime.metrics if scope["path"] == "/graphql" else None,
+                request_id=request_id,
+                method=scope.get("method"),
+                path=scope["path"],
+                status=status,
+                seconds=seconds,
+                operation=operation,
+                operation_name=state.get("graphql_operation_name"),
+                outcome=outcome,
             )

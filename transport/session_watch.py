@@ -1,5 +1,12 @@
 """Closes the WebSockets of sessions that end while they are open: signed out or revoked
-(services.session_events, from any process), or past their absolute lifetime.
+(services.session_events, from any process), past their absolute lifetime, or idle.
+
+A socket has one session, the one its `connection_init` (or upgrade request) signed in; a
+second `connection_init` closes the socket (transport/sockets.py), so nothing started under
+one session runs on under another. Besides the broker's word, a check every
+SOCKET_SESSION_CHECK_SECONDS looks the sessions of this process's sockets up in the database
+and closes those that ended without one: idle past SESSION_IDLE_SECONDS (a socket's own
+operations are uses, services.socket_sessions), or revoked while the broker was away.
 
 One broker subscription per account that has open sockets in this process, not one per
 socket: a socket costs an entry in a dict. The close code is 4403, the one a socket without
@@ -20,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from starlette.websockets import WebSocket
 
@@ -34,12 +41,24 @@ _DRAIN_POLL_SECONDS = 0.005
 
 # (socket, sessions-ended message) -> whether the socket has sent all that came before it
 SentBefore = Callable[[WebSocket, str], bool]
+# session ids -> those still live (services.socket_sessions.live_among)
+LiveAmong = Callable[[Collection[int]], Awaitable[set[int]]]
 
 
 class SessionWatch:
-    def __init__(self, broker: Broker, sent_before: SentBefore | None = None) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        sent_before: SentBefore | None = None,
+        *,
+        live_among: LiveAmong | None = None,
+        check_seconds: float = 60.0,
+    ) -> None:
         self._broker = broker
         self._sent_before = sent_before
+        self._live_among = live_among
+        self._check_seconds = check_seconds
+        self._check: asyncio.Task[None] | None = None
         # account id -> {socket: session id}
         self._sockets: dict[int, dict[WebSocket, int]] = {}
         self._accounts: dict[WebSocket, int] = {}
@@ -52,7 +71,7 @@ class SessionWatch:
     ) -> None:
         """Watch a socket of a session that ends on its own in `lifetime_seconds` (its
         absolute lifetime), if nothing ends it before."""
-        self.discard(socket)  # signed in again on the same socket: the latest counts
+        self.discard(socket)  # never twice in practice: a second connection_init closes it
         self._sockets.setdefault(account_id, {})[socket] = session_id
         self._accounts[socket] = account_id
         self._deadlines[socket] = asyncio.get_running_loop().call_later(
@@ -62,6 +81,8 @@ class SessionWatch:
             self._listeners[account_id] = asyncio.create_task(
                 self._listen(account_id), name=f"verrou-session-watch-{account_id}"
             )
+        if self._live_among is not None and self._check is None:
+            self._check = asyncio.create_task(self._check_often(), name="verrou-session-check")
 
     def discard(self, socket: WebSocket) -> None:
         deadline = self._deadlines.pop(socket, None)
@@ -77,6 +98,9 @@ class SessionWatch:
             listener = self._listeners.pop(account_id, None)
             if listener is not None:
                 listener.cancel()
+        if not self._accounts and self._check is not None:
+            self._check.cancel()
+            self._check = None
 
     def account_count(self) -> int:
         return len(self._listeners)
@@ -86,6 +110,9 @@ class SessionWatch:
             deadline.cancel()
         self._deadlines.clear()
         listeners = list(self._listeners.values())
+        if self._check is not None:
+            listeners.append(self._check)
+            self._check = None
         self._listeners.clear()
         self._sockets.clear()
         self._accounts.clear()
@@ -106,6 +133,27 @@ class SessionWatch:
         task = asyncio.create_task(_close(socket), name="verrou-session-expired")
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    async def _check_often(self) -> None:
+        live_among = self._live_among
+        if live_among is None:
+            return
+        while True:
+            await asyncio.sleep(self._check_seconds)
+            watched = {
+                socket: session_id
+                for sockets in self._sockets.values()
+                for socket, session_id in sockets.items()
+            }
+            try:
+                live = await live_among(set(watched.values()))
+            except Exception:  # the database may be away a while: the next check tries again
+                logger.exception("could not check the sessions of open sockets")
+                continue
+            for socket, session_id in watched.items():
+                if session_id not in live and socket in self._accounts:
+                    self.discard(socket)
+                    self._expire(socket)
 
     async def _listen(self, account_id: int) -> None:
         async with self._broker.subscribe(account_id) as messages:
