@@ -37,6 +37,7 @@ from transport import downloads, probes
 from transport.body_limits import GraphQLBodyLimit, graphql_body_limit
 from transport.browser import VerrouStarlette, browser_middleware
 from transport.graphql_http import VerrouGraphQL
+from transport.metrics_listener import metrics_listener
 from transport.middleware import BodySizeLimit, RequestLog
 from transport.session_cookie import cookie_name
 from webclient import routes as webclient_routes
@@ -148,12 +149,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                     "PUBLIC_URL is an IP address: security keys and passkeys are off (browsers "
                     "accept them only on a host name); set PUBLIC_URL to the server's name"
                 )
+            if not settings.metrics_on_api_port and settings.metrics_listen is None:
+                logger.warning(
+                    "/metrics is off: in production set METRICS_TOKEN (a bearer token it "
+                    "requires) or METRICS_ADDRESS (a listener of its own)"
+                )
             # The hashing pool closes before the database does: a sign-in that is still
             # hashing finishes its queries first.
             async with runtime.passwords.serving():
                 await runtime.passwords.warm_up()
                 async with mail_worker(runtime), periodic_purge(runtime), recovery_job(runtime):
-                    yield
+                    async with metrics_listener(
+                        settings.metrics_listen, {"runtime": runtime, "subscriptions": schema}
+                    ):
+                        yield
             await graphql.session_watch.close()
             await runtime.broker.close()
 
@@ -173,7 +182,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         routes=[
             Route("/healthz", probes.healthz),
             Route("/readyz", probes.readyz),
-            Route("/metrics", probes.metrics),
+            # On this port in development, or behind METRICS_TOKEN; else on METRICS_ADDRESS.
+            *([Route("/metrics", probes.metrics)] if settings.metrics_on_api_port else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(
                 "/recovery-documents/{document_id:document_id}",

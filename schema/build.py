@@ -24,6 +24,7 @@ from strawberry.types.execution import PreExecutionError
 from schema.connections import describe_connections
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
+from schema.production_errors import hide_schema_shape
 from schema.recovery_types import RecoveryRequest
 from schema.request_errors import RequestErrorCodes, tag_request_errors
 from schema.root import Mutation, Query, Subscription
@@ -53,12 +54,19 @@ def hide_suggestion(error: GraphQLError) -> None:
 
 class VerrouSchema(strawberry.Schema):
     def __init__(
-        self, *args: Any, limits: RequestLimits, hide_suggestions: bool, **kwargs: Any
+        self,
+        *args: Any,
+        limits: RequestLimits,
+        hide_suggestions: bool,
+        hide_schema: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         describe_connections(self._schema)
         self.limits = limits
         self.hide_suggestions = hide_suggestions
+        # Introspection off: request errors name nothing of the schema (production_errors.py).
+        self.hide_schema = hide_schema
 
     async def execute(
         self,
@@ -107,6 +115,8 @@ class VerrouSchema(strawberry.Schema):
                 logger.error("unexpected error in %s", path, exc_info=error.original_error)
             if self.hide_suggestions:
                 hide_suggestion(error)
+            if self.hide_schema:
+                hide_schema_shape(error)
 
 
 async def _refusal(error: GraphQLError) -> AsyncGenerator[ExecutionResult, None]:
@@ -143,4 +153,5 @@ def build_schema(
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
         limits=limits,
         hide_suggestions=hide_suggestions,
+        hide_schema=not introspection,
     )

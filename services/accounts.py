@@ -151,6 +151,8 @@ async def sign_in(
     # An unknown email still verifies a (dummy) hash: both failures take the same time.
     valid = await rt.passwords.verify(account.password_hash if account else None, password)
     if account is None or not valid:
+        # Counted for both: a metric of known accounts only would tell which exist.
+        rt.metrics.count_sign_in_failure()
         if account is not None:
             await security_events.record(rt, account.id, SecurityEventKind.SIGN_IN_FAILED, meta)
         raise InvalidCredentials()

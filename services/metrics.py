@@ -1,4 +1,13 @@
-"""Process metrics in the Prometheus text format, kept in memory (each process is scraped)."""
+"""Process metrics in the Prometheus text format, kept in memory (each process is scraped).
+
+No series may depend on whether an email has an account: anyone can send signIn or
+requestPasswordReset with any email, and a counter that moves for known emails only tells
+them which exist. So sign-in failures are counted where both kinds fail alike
+(services.accounts.sign_in), not from the SIGN_IN_FAILED event an existing account alone
+records, and only security events that need a session or a second-step challenge (hence
+the password) are shown. tests/test_metrics_access.py compares /metrics after the same
+requests with a known and an unknown email.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +39,7 @@ class Metrics:
     latency: dict[str, _Histogram] = field(default_factory=dict)
     security_events: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
+    sign_in_failures: int = 0
 
     def observe_request(self, operation: str, outcome: str, seconds: float) -> None:
         self.requests[(operation, outcome)] += 1
@@ -40,6 +50,10 @@ class Metrics:
 
     def count_rate_limited(self) -> None:
         self.rate_limited += 1
+
+    def count_sign_in_failure(self) -> None:
+        """A wrong password or an unknown email: the same failure to whoever sent it."""
+        self.sign_in_failures += 1
 
     def render(self, gauges: dict[str, tuple[str, float]]) -> str:
         """The exposition text; `gauges` are read at scrape time: name -> (help, value)."""
@@ -71,26 +85,32 @@ class Metrics:
                 f'verrou_request_duration_seconds_sum{{operation="{name}"}} {histogram.sum:.6f}',
                 f'verrou_request_duration_seconds_count{{operation="{name}"}} {histogram.total}',
             ]
+        # Events of signed-in accounts (or of a challenge, opened by the right password)
+        # only: never one an email alone can cause (see the module's docstring).
         counters = {
-            "verrou_two_factor_enabled_total": ("2FA turned on.", "TWO_FACTOR_ENABLED"),
-            "verrou_two_factor_disabled_total": ("2FA turned off.", "TWO_FACTOR_DISABLED"),
+            "verrou_two_factor_enabled_total": (
+                "2FA turned on.",
+                self.security_events["TWO_FACTOR_ENABLED"],
+            ),
+            "verrou_two_factor_disabled_total": (
+                "2FA turned off.",
+                self.security_events["TWO_FACTOR_DISABLED"],
+            ),
             "verrou_second_factor_failures_total": (
                 "Wrong, replayed or expired second factors.",
-                "SECOND_FACTOR_FAILED",
+                self.security_events["SECOND_FACTOR_FAILED"],
             ),
-            "verrou_sign_in_failures_total": ("Wrong passwords.", "SIGN_IN_FAILED"),
+            "verrou_sign_in_failures_total": (
+                "Failed sign-ins: wrong passwords and unknown emails alike.",
+                self.sign_in_failures,
+            ),
+            "verrou_rate_limited_total": (
+                "Attempts refused with RATE_LIMITED.",
+                self.rate_limited,
+            ),
         }
-        for name, (help_text, kind) in counters.items():
-            lines += [
-                f"# HELP {name} {help_text}",
-                f"# TYPE {name} counter",
-                f"{name} {self.security_events[kind]}",
-            ]
-        lines += [
-            "# HELP verrou_rate_limited_total Attempts refused with RATE_LIMITED.",
-            "# TYPE verrou_rate_limited_total counter",
-            f"verrou_rate_limited_total {self.rate_limited}",
-        ]
+        for name, (help_text, count) in counters.items():
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {count}"]
         for name, (help_text, value) in sorted(gauges.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
         return "\n".join(lines) + "\n"

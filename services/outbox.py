@@ -207,8 +207,12 @@ class OutboxWorker:
         await OutboxEmail.filter(id=row.id).update(**changes)
 
 
-async def pending_count() -> int:
-    return await OutboxEmail.filter(sent_at__isnull=True, failed_at__isnull=True).count()
+async def pending_count(queued_before: datetime | None = None) -> int:
+    """Emails neither sent nor given up on; with `queued_before`, those queued before it."""
+    pending = OutboxEmail.filter(sent_at__isnull=True, failed_at__isnull=True)
+    if queued_before is not None:
+        pending = pending.filter(created_at__lt=queued_before)
+    return await pending.count()
 
 
 async def failed_count() -> int:

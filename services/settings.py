@@ -118,6 +118,40 @@ class Settings(BaseSettings):
     # Security keys and passkeys: origins besides the server's own whose WebAuthn answers
     # are accepted (a mobile app's, e.g. android:apk-key-hash:...), comma-separated.
     webauthn_origins: str = ""
+    # ---- /metrics (issue 14): who may read it -------------------------------------------
+    # A bearer token /metrics then requires (Authorization: Bearer <token>), wherever served.
+    metrics_token: SecretStr | None = None
+    # host:port of a listener of its own that alone serves /metrics (the API's port has none).
+    metrics_address: str | None = None
+
+    @model_validator(mode="after")
+    def _check_metrics(self) -> Settings:
+        token = self.metrics_token.get_secret_value() if self.metrics_token else None
+        if token is not None and len(token) < 16:
+            raise SettingsError(
+                "METRICS_TOKEN: at least 16 characters (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
+        if self.metrics_address is not None and parse_address(self.metrics_address) is None:
+            raise SettingsError(
+                f"METRICS_ADDRESS: {self.metrics_address!r} is not host:port like "
+                "10.0.0.5:9100 or [::1]:9100"
+            )
+        return self
+
+    @property
+    def metrics_listen(self) -> tuple[str, int] | None:
+        """(host, port) of the separate /metrics listener, when METRICS_ADDRESS asks for one."""
+        return parse_address(self.metrics_address) if self.metrics_address else None
+
+    @property
+    def metrics_on_api_port(self) -> bool:
+        """Whether the API's own port serves /metrics: not when it has a listener of its own,
+        and in production only behind METRICS_TOKEN (a scrape open to anyone would show
+        what every counter says to whoever asks)."""
+        if self.metrics_address is not None:
+            return False
+        return self.is_development or self.metrics_token is not None
 
     @model_validator(mode="after")
     def _check_cors_origins(self) -> Settings:
@@ -257,3 +291,16 @@ def normalize_origin(value: str) -> str | None:
     if port is not None and port != _DEFAULT_PORTS[parts.scheme.lower()]:
         host = f"{host}:{port}"
     return f"{parts.scheme.lower()}://{host}"
+
+
+def parse_address(value: str) -> tuple[str, int] | None:
+    """("10.0.0.5", 9100) of "10.0.0.5:9100", ("::1", 9100) of "[::1]:9100"; None when
+    `value` is not host:port with a port from 1 to 65535."""
+    try:
+        parts = urlsplit("//" + value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or port is None or port == 0 or parts.path or parts.username:
+        return None
+    return parts.hostname, port

@@ -11,12 +11,12 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.parse_content_type import parse_content_type
 
 from services.settings import Settings, normalize_origin
+from transport.session_cookie import cookie_values
 
 logger = logging.getLogger("verrou.browser")
 
@@ -56,7 +56,7 @@ CORS_ALLOWED_HEADERS = [
     "X-Request-ID",
     "Accept-Language",
 ]
-PREFLIGHT_HEADERS = (b"graphql-preflight", b"apollo-require-preflight")
+PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight")
 
 
 class SecurityHeaders:
@@ -103,7 +103,11 @@ class CookieCsrfGuard:
     form, multipart or text content). Such a request must be JSON, or carry GraphQL-Preflight
     or Apollo-Require-Preflight: both make the browser send a preflight that CORS refuses to
     unlisted origins. SameSite=Strict already keeps the cookie off other sites' requests;
-    this also covers sibling subdomains (same site) and older browsers."""
+    this also covers sibling subdomains (same site) and older browsers.
+
+    It reads every header as the app does: cookies through session_cookie.cookie_values
+    (the app's own reader), the other headers as Starlette's Headers (the first of
+    duplicates, which is what Strawberry parses the body by)."""
 
     def __init__(self, app: ASGIApp, cookie: str) -> None:
         self.app = app
@@ -113,9 +117,9 @@ class CookieCsrfGuard:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        cookies = cookie_parser(headers.get(b"cookie", b"").decode("latin-1"))
-        if self.cookie not in cookies or self._asked_first(headers):
+        # Present at all, even empty or twice: the guard refuses more than the app signs in.
+        carries_cookie = bool(cookie_values(scope["headers"], self.cookie))
+        if not carries_cookie or self._asked_first(Headers(scope=scope)):
             await self.app(scope, receive, send)
             return
         body = {
@@ -133,11 +137,11 @@ class CookieCsrfGuard:
         await response(scope, receive, send)
 
     @staticmethod
-    def _asked_first(headers: dict[bytes, bytes]) -> bool:
-        if any(headers.get(name, b"").strip() for name in PREFLIGHT_HEADERS):
+    def _asked_first(headers: Headers) -> bool:
+        if any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
             return True
         # Parsed as Strawberry parses it, so the two never disagree about what the body is.
-        raw = headers.get(b"content-type", b"").decode("latin-1")
+        raw = headers.get("content-type", "")
         mime, _ = parse_content_type(raw) if raw.strip() else ("", {})
         return mime.strip().lower() == "application/json"
 
