@@ -29,10 +29,11 @@ from schema.fanout import FanOutSchema
 from schema.limits import RequestLimits
 from services import recovery, recovery_schedule
 from services.clock import Clock
-from services.database import tortoise_config
+from services.database import prepare_sqlite_file, tortoise_config
 from services.outbox import OutboxWorker, transport_for
 from services.runtime import Runtime, make_runtime
 from services.settings import Settings
+from services.var_files import tighten_tree
 from transport import downloads, probes
 from transport.body_limits import GraphQLBodyLimit, graphql_body_limit
 from transport.browser import VerrouStarlette, browser_middleware
@@ -136,6 +137,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Files at rest are the owner's alone (services/var_files.py): what an older version
+        # left readable is tightened, and SQLite's file is made 0600 before SQLite makes it.
+        for folder in {settings.var_dir, settings.documents_dir}:
+            tighten_tree(folder)
+        prepare_sqlite_file(settings.database_url)
         # RegisterTortoise, not a bare Tortoise.init: it enables the global context fallback
         # that request tasks need under Tortoise 1.x.
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
