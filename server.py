@@ -7,6 +7,7 @@ python server.py serve [--workers N]
 python server.py migrate
 python server.py create-account EMAIL [--role …] [--company …] [--billing-email …] [--locale …]
 python server.py purge-documents
+python server.py purge
 python server.py rotate-keys
 """
 
@@ -27,7 +28,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
 from schema.limits import RequestLimits
-from services import recovery, recovery_schedule
+from services import purge, recovery, recovery_schedule
 from services.clock import Clock
 from services.database import prepare_sqlite_file, tortoise_config
 from services.outbox import OutboxWorker, transport_for
@@ -99,6 +100,17 @@ def periodic_purge(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[N
     )
 
 
+def table_purge(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
+    """Delete rows nothing reads any more (services/purge.py): now, then every
+    PURGE_INTERVAL_SECONDS, on every process (a row two passes meet is deleted once)."""
+    return every(
+        runtime.settings.purge_interval_seconds,
+        lambda: purge.purge(runtime),
+        "table-purge",
+        "purged %d stale row(s)",
+    )
+
+
 def recovery_job(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
     """Apply recoveries whose waiting period has ended: once at start (a period may have
     ended while no process ran), then every RECOVERY_JOB_INTERVAL_SECONDS. Every process
@@ -158,7 +170,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # hashing finishes its queries first.
             async with runtime.passwords.serving():
                 await runtime.passwords.warm_up()
-                async with mail_worker(runtime), periodic_purge(runtime), recovery_job(runtime):
+                async with (
+                    mail_worker(runtime),
+                    periodic_purge(runtime),
+                    table_purge(runtime),
+                    recovery_job(runtime),
+                ):
                     yield
             await graphql.session_watch.close()
             await runtime.broker.close()
