@@ -20,8 +20,9 @@ _SHARED = stat.S_IRWXG | stat.S_IRWXO
 
 
 def private_dir(path: Path) -> Path:
-    """`path` as a folder of the owner's alone: every missing folder on the way is made 0700,
-    and `path` itself, if it existed with group or others' access, is tightened to 0700."""
+    """`path` as a folder, every missing folder on the way made 0700. One that exists is left
+    as it is (it may be the operator's, a home directory holding DATABASE_URL's file); what
+    an older version made under VAR_DIR is tightened by `tighten_tree` at start."""
     missing: list[Path] = []
     current = path
     while not current.exists():
@@ -33,10 +34,9 @@ def private_dir(path: Path) -> Path:
         try:
             os.mkdir(folder, DIR_MODE)
         except FileExistsError:
-            pass  # another process made it first; tightened below all the same
+            pass  # another process of ours made it first, 0700 as well
         else:
             os.chmod(folder, DIR_MODE)
-    tighten(path, DIR_MODE)
     return path
 
 
