@@ -23,7 +23,8 @@ from services.runtime import Runtime
 from tests.conftest import make_settings, start
 from tests.helpers import Api
 
-pytestmark = pytest.mark.sqlite_only("the SQLite file and VAR_DIR of a development setup")
+# The tests that build a development setup's VAR_DIR, database included.
+sqlite_file = pytest.mark.sqlite_only("the SQLite file of a development setup")
 
 REQUEST_RESET = """
 mutation Reset($input: RequestPasswordResetInput!) {
@@ -61,6 +62,7 @@ def assert_private(root: Path) -> None:
         assert bits == expected, f"{name}: {oct(bits)}"
 
 
+@sqlite_file
 async def test_a_new_sqlite_database_is_private_with_its_folder(tmp_path: Path, umask: int) -> None:
     database = tmp_path / "var" / "db" / "verrou.sqlite3"
 
@@ -71,6 +73,7 @@ async def test_a_new_sqlite_database_is_private_with_its_folder(tmp_path: Path, 
     assert mode(tmp_path / "var") == 0o700
 
 
+@sqlite_file
 async def test_the_write_ahead_log_and_the_journal_are_private(
     tmp_path: Path, umask: int, clock: FrozenClock
 ) -> None:
@@ -98,6 +101,7 @@ async def test_the_write_ahead_log_and_the_journal_are_private(
     assert_private(var)
 
 
+@sqlite_file
 async def test_everything_a_development_server_writes_is_private(
     tmp_path: Path, umask: int, clock: FrozenClock
 ) -> None:
@@ -154,6 +158,7 @@ def test_the_development_key_and_its_folder_are_private(tmp_path: Path, umask: i
     assert mode(var.parent) == 0o700
 
 
+@sqlite_file
 async def test_files_an_older_version_left_readable_are_tightened_at_start(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
