@@ -1,4 +1,4 @@
-"""The command line: `python server.py [serve|migrate|create-account|purge-documents|
+"""The command line: `python server.py [serve|migrate|create-account|purge-documents|purge|
 rotate-keys]`."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tortoise import Tortoise
 from uvicorn.supervisors import multiprocess
 
 from models.accounts import Locale, Role
-from services import accounts, recovery, rotation
+from services import accounts, purge, recovery, rotation
 from services.crypto import KeyRingError
 from services.database import apply_migrations, tortoise_config
 from services.errors import WHOLE_INPUT, VerrouError
@@ -156,6 +156,19 @@ async def _purge_documents(settings: Settings) -> int:
     return 0
 
 
+async def _purge_tables(settings: Settings) -> int:
+    runtime = make_runtime(settings)
+    await apply_migrations(settings.database_url)
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        deleted = await purge.purge_tables(runtime)
+    finally:
+        await Tortoise.close_connections()
+    for table, count in deleted.items():
+        print(f"{table}: purged {count} stale row(s)")
+    return 0
+
+
 async def _rotate_keys(settings: Settings) -> int:
     runtime = make_runtime(settings)
     await apply_migrations(settings.database_url)
@@ -202,6 +215,9 @@ def main(argv: list[str] | None = None, *, app_factory: AppFactory) -> int:
         "purge-documents", help="delete recovery documents past their retention period"
     )
     commands.add_parser(
+        "purge", help="delete stale rows (failed attempts, expired challenges...), once"
+    )
+    commands.add_parser(
         "rotate-keys",
         help="re-encrypt secrets and documents under the first key of ENCRYPTION_KEYS",
     )
@@ -227,6 +243,8 @@ def main(argv: list[str] | None = None, *, app_factory: AppFactory) -> int:
         return asyncio.run(_create_account(settings, args))
     if args.command == "purge-documents":
         return asyncio.run(_purge_documents(settings))
+    if args.command == "purge":
+        return asyncio.run(_purge_tables(settings))
     if args.command == "rotate-keys":
         return asyncio.run(_rotate_keys(settings))
     _serve(settings, getattr(args, "workers", 1), app_factory)

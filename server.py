@@ -7,6 +7,7 @@ python server.py serve [--workers N]
 python server.py migrate
 python server.py create-account EMAIL [--role …] [--company …] [--billing-email …] [--locale …]
 python server.py purge-documents
+python server.py purge
 python server.py rotate-keys
 """
 
@@ -27,12 +28,13 @@ from tortoise.contrib.starlette import RegisterTortoise
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
 from schema.limits import RequestLimits
-from services import recovery, recovery_schedule
+from services import purge, recovery, recovery_schedule
 from services.clock import Clock
-from services.database import tortoise_config
+from services.database import prepare_sqlite_file, tortoise_config
 from services.outbox import OutboxWorker, transport_for
 from services.runtime import Runtime, make_runtime
 from services.settings import Settings
+from services.var_files import tighten_tree
 from transport import downloads, probes
 from transport.body_limits import GraphQLBodyLimit, graphql_body_limit
 from transport.browser import VerrouStarlette, browser_middleware
@@ -99,6 +101,17 @@ def periodic_purge(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[N
     )
 
 
+def table_purge(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
+    """Delete rows nothing reads any more (services/purge.py): now, then every
+    PURGE_INTERVAL_SECONDS, on every process (a row two passes meet is deleted once)."""
+    return every(
+        runtime.settings.purge_interval_seconds,
+        lambda: purge.purge(runtime),
+        "table-purge",
+        "purged %d stale row(s)",
+    )
+
+
 def recovery_job(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
     """Apply recoveries whose waiting period has ended: once at start (a period may have
     ended while no process ran), then every RECOVERY_JOB_INTERVAL_SECONDS. Every process
@@ -137,6 +150,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Files at rest are the owner's alone (services/var_files.py): what an older version
+        # left readable is tightened, and SQLite's file is made 0600 before SQLite makes it.
+        for folder in {settings.var_dir, settings.documents_dir}:
+            tighten_tree(folder)
+        prepare_sqlite_file(settings.database_url)
         # RegisterTortoise, not a bare Tortoise.init: it enables the global context fallback
         # that request tasks need under Tortoise 1.x.
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
@@ -158,11 +176,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # hashing finishes its queries first.
             async with runtime.passwords.serving():
                 await runtime.passwords.warm_up()
-                async with mail_worker(runtime), periodic_purge(runtime), recovery_job(runtime):
-                    async with metrics_listener(
+                async with (
+                    mail_worker(runtime),
+                    periodic_purge(runtime),
+                    table_purge(runtime),
+                    recovery_job(runtime),
+                    metrics_listener(
                         settings.metrics_listen, {"runtime": runtime, "subscriptions": schema}
-                    ):
-                        yield
+                    ),
+                ):
+                    yield
             await graphql.session_watch.close()
             await runtime.broker.close()
 

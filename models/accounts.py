@@ -54,9 +54,10 @@ class Session(Model):
     )
     account_id: int
     created_at = fields.DatetimeField()
-    expires_at = fields.DatetimeField()
-    last_seen_at = fields.DatetimeField()
-    revoked_at = fields.DatetimeField(null=True)
+    # Indexed for the purge (services.purge), which deletes by each of the three.
+    expires_at = fields.DatetimeField(db_index=True)
+    last_seen_at = fields.DatetimeField(db_index=True)
+    revoked_at = fields.DatetimeField(null=True, db_index=True)
     ip_address = fields.CharField(max_length=45, null=True)
     user_agent = fields.CharField(max_length=512, null=True)
     # The remembered device this session was opened from or remembered as (rememberedUntil).
@@ -82,7 +83,7 @@ class SignInChallenge(Model):
     )
     account_id: int
     created_at = fields.DatetimeField()
-    expires_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
     # Incremented before a code is checked, so the cap holds under parallel requests.
     attempts = fields.IntField(default=0)
     used_at = fields.DatetimeField(null=True)
@@ -129,7 +130,7 @@ class RememberedDevice(Model):
     account_id: int
     binding = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
-    expires_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
     ip_address = fields.CharField(max_length=45, null=True)
     user_agent = fields.CharField(max_length=512, null=True)
 

@@ -20,8 +20,9 @@ class OutboxEmail(Model):
     next_attempt_at = fields.DatetimeField(db_index=True)
     # Set by the worker that claimed the row; another worker skips it until this passes.
     locked_until = fields.DatetimeField(null=True)
-    sent_at = fields.DatetimeField(null=True)
-    failed_at = fields.DatetimeField(null=True)
+    # Indexed for the purge (services.purge).
+    sent_at = fields.DatetimeField(null=True, db_index=True)
+    failed_at = fields.DatetimeField(null=True, db_index=True)
     last_error = fields.CharField(max_length=500, null=True)
 
     class Meta:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from services.var_files import FILE_MODE, private_dir
+
 logger = logging.getLogger("verrou.crypto")
 
 DEV_KEY_FILE = "encryption.key"
@@ -117,14 +119,15 @@ def load_key_ring(encryption_keys: str, var_dir: Path, *, development: bool) -> 
 def _development_key(var_dir: Path) -> str:
     path = var_dir / DEV_KEY_FILE
     if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(var_dir)
         # O_EXCL: two processes starting at once must not write two different keys.
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         except FileExistsError:
             pass
         else:
             with os.fdopen(fd, "w") as handle:
+                os.fchmod(fd, FILE_MODE)
                 handle.write(Fernet.generate_key().decode("ascii"))
             logger.warning("generated a development encryption key in %s", path)
     return path.read_text().strip()

@@ -9,6 +9,7 @@ from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate
 
 from services.settings import Settings
+from services.var_files import FILE_MODE, create_private, tighten
 
 MODELS = ["models"]
 
@@ -30,18 +31,30 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 def _cli_config() -> dict[str, Any]:
     settings = Settings()
-    _ensure_sqlite_dir(settings.database_url)
+    prepare_sqlite_file(settings.database_url)
     return tortoise_config(settings.database_url)
 
 
-def _ensure_sqlite_dir(database_url: str) -> None:
-    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
-        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+# The files SQLite keeps beside the database while it writes.
+SQLITE_SIBLINGS = ("-journal", "-wal", "-shm")
+
+
+def prepare_sqlite_file(database_url: str) -> None:
+    """For a SQLite URL, make the database file before SQLite does: 0600 in a 0700 folder.
+    SQLite opens an existing file as it is and gives its journal, WAL and shared-memory files
+    the database file's own mode, so none of them is world-readable whatever the umask.
+    Files of an older version, made under the umask, are tightened. Nothing for other URLs."""
+    if not database_url.startswith("sqlite://") or ":memory:" in database_url:
+        return
+    path = Path(database_url.removeprefix("sqlite://").partition("?")[0])
+    create_private(path)
+    for suffix in SQLITE_SIBLINGS:
+        tighten(path.with_name(path.name + suffix), FILE_MODE)
 
 
 async def apply_migrations(database_url: str) -> None:
     """Bring the database to the latest migration."""
-    _ensure_sqlite_dir(database_url)
+    prepare_sqlite_file(database_url)
     try:
         await migrate(config=tortoise_config(database_url))
     finally:

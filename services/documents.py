@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from models import RecoveryDocument
 from services.errors import FileTooLarge, Forbidden, NotFound, UnsupportedFileType
 from services.runtime import Runtime
+from services.var_files import write_private
 
 CHUNK = 64 * 1024
 _DOWNLOAD = b"document-download/v1"
@@ -81,8 +82,7 @@ async def store(rt: Runtime, checked: CheckedFile) -> str:
 
 
 def _write(directory: Path, name: str, encrypted: str) -> None:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (directory / name).write_text(encrypted)
+    write_private(directory / name, encrypted)
 
 
 async def load(rt: Runtime, document: RecoveryDocument) -> bytes:

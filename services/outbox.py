@@ -20,6 +20,7 @@ from models import OutboxEmail
 from services.emails import mail_from_address
 from services.runtime import Runtime
 from services.settings import Settings
+from services.var_files import write_private
 
 logger = logging.getLogger("verrou.outbox")
 
@@ -73,8 +74,8 @@ class FileTransport:
 
     @staticmethod
     def _write(path: Path, message: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(message, encoding="utf-8")
+        # 0600 in a 0700 folder: an email carries links that act on the account.
+        write_private(path, message)
 
 
 def transport_for(settings: Settings) -> Transport:

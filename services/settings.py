@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     document_retention_days: int = 30
     download_link_ttl_seconds: int = Field(default=600, le=600)
     purge_interval_seconds: float = 3600.0
+    # --- table purge (issue 14): sent emails are kept this long (services/purge.py) ---
+    outbox_retention_days: int = Field(default=7, ge=1)
     # An approved recovery turns 2FA off this long after support's decision, so the owner
     # can cancel it if the request was not theirs; 0 turns it off at once.
     recovery_wait_seconds: int = Field(default=259200, ge=0)
