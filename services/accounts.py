@@ -113,6 +113,14 @@ async def sign_up(
     billing_contact_email: str | None,
     locale: Locale,
 ) -> IssuedSession:
+    # Every sign-up counts, successful or not: each one can send a verification email to
+    # the billing contact it names (SIGN_UP_MAX_PER_ADDRESS per SIGN_UP_WINDOW_SECONDS).
+    await throttle.begin_attempt(
+        rt,
+        throttle.sign_up_subject(meta.ip_address),
+        limit=rt.settings.sign_up_max_per_address,
+        window_seconds=rt.settings.sign_up_window_seconds,
+    )
     account = await create_account(
         rt,
         email=email,

@@ -30,6 +30,7 @@ class Metrics:
     latency: dict[str, _Histogram] = field(default_factory=dict)
     security_events: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
+    emails_dropped: Counter[str] = field(default_factory=Counter)
 
     def observe_request(self, operation: str, outcome: str, seconds: float) -> None:
         self.requests[(operation, outcome)] += 1
@@ -40,6 +41,9 @@ class Metrics:
 
     def count_rate_limited(self) -> None:
         self.rate_limited += 1
+
+    def count_email_dropped(self, kind: str) -> None:
+        self.emails_dropped[kind] += 1
 
     def render(self, gauges: dict[str, tuple[str, float]]) -> str:
         """The exposition text; `gauges` are read at scrape time: name -> (help, value)."""
@@ -90,6 +94,13 @@ class Metrics:
             "# HELP verrou_rate_limited_total Attempts refused with RATE_LIMITED.",
             "# TYPE verrou_rate_limited_total counter",
             f"verrou_rate_limited_total {self.rate_limited}",
+            "# HELP verrou_emails_dropped_total Emails not sent: over MAIL_LIMIT_PER_KIND or "
+            "MAIL_LIMIT_PER_ACCOUNT.",
+            "# TYPE verrou_emails_dropped_total counter",
+        ]
+        lines += [
+            f'verrou_emails_dropped_total{{kind="{_label(kind)}"}} {count}'
+            for kind, count in sorted(self.emails_dropped.items())
         ]
         for name, (help_text, value) in sorted(gauges.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
