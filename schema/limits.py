@@ -27,13 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    BooleanValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLIncludeDirective,
     GraphQLResolveInfo,
-    GraphQLSkipDirective,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionNode,
@@ -42,8 +41,8 @@ from graphql import (
     TokenKind,
     ValidationContext,
     ValidationRule,
+    VariableNode,
 )
-from graphql.execution.values import VariableValues, get_directive_values
 from graphql.language import Lexer
 
 from services.errors import InvalidInput
@@ -311,9 +310,21 @@ def _top_level_keys(
     return keys
 
 
-def _included(selection: SelectionNode, variables: VariableValues) -> bool:
-    skip = get_directive_values(GraphQLSkipDirective, selection, variables)
-    if skip is not None and skip.get("if") is True:
-        return False
-    include = get_directive_values(GraphQLIncludeDirective, selection, variables)
-    return include is None or include.get("if") is not False
+def _included(selection: SelectionNode, variables: object) -> bool:
+    """False under @skip(if: true) or @include(if: false), literal or variable. The
+    variables are a plain dict under Strawberry's executor, VariableValues under
+    graphql-core 3.3's own."""
+    given = variables if isinstance(variables, Mapping) else getattr(variables, "coerced", {})
+    for directive in selection.directives or ():
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        arguments = directive.arguments or ()
+        condition = next((a.value for a in arguments if a.name.value == "if"), None)
+        if isinstance(condition, VariableNode):
+            value = given.get(condition.name.value)
+        else:
+            value = isinstance(condition, BooleanValueNode) and condition.value
+        if (name == "skip") == (value is True):
+            return False
+    return True

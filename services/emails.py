@@ -125,8 +125,8 @@ def shown(text: str, locale: str, maximum: int) -> str:
     """Free text as an email shows it: quoted data on one line, at most `maximum` characters,
     with nothing a mail client would make a link of and no invisible formatting characters
     (a right-to-left override could make it read as something else)."""
-    visible = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
-    folded = " ".join(visible.split())
+    folded = " ".join(text.split())
+    folded = "".join(c for c in folded if unicodedata.category(c) not in ("Cc", "Cf"))
     if len(folded) > maximum:
         folded = folded[: maximum - 1].rstrip() + "…"
     defanged = _SCHEME.sub("[:]", _LINKABLE_DOT.sub("[.]", folded))
