@@ -327,6 +327,11 @@ class SecurityEventKind(Enum):
         description="A key's signature counter went backwards (it may have been copied): the "
         "answer was refused and the key is refused from now on (Authenticator.flaggedAt).",
     )
+    RECOVERY_DOCUMENT_OPENED = strawberry.enum_value(
+        "RECOVERY_DOCUMENT_OPENED",
+        description="Support opened a document of the account's recovery request (support's "
+        "own IP address and browser are not shown).",
+    )
 
 
 @strawberry.enum(description="Where a lost-device recovery request stands.")
