@@ -32,7 +32,7 @@ class Role(Enum):
 class ErrorCode(Enum):
     INVALID_INPUT = strawberry.enum_value(
         "INVALID_INPUT",
-        description="Malformed input: a bad email, a password outside 12 to 256 characters, a company name over 200 characters, a recovery message or note over 2,000 characters, a recovery request without the KBIS of a company account or while another one is pending, a connection's `first` outside 1 to 100 or a bad `after` cursor. Show `message` next to `field` and let the person fix it. Also a mutation that changes 2FA or sends email asked a second time in one request (an alias): that one did nothing (`field` null); send it in its own request.",
+        description="Malformed input: a bad email, a password outside 12 to 256 characters, a company name over 200 characters, a recovery message or note over 2,000 characters, a recovery request without the KBIS of a company account or while another one is pending, a connection's `first` outside 1 to 100 or a bad `after` cursor, or a mutation that changes 2FA or sends email asked again in the same request (an alias: that one did nothing, `field` null). Show `message` next to `field` and let the person fix it.",
     )
     UNAUTHENTICATED = strawberry.enum_value(
         "UNAUTHENTICATED",
