@@ -316,8 +316,15 @@ async def test_sign_up_is_limited_per_client_address(
     app = create_app(tight_settings, clock=clock)
     async for client in start(app):
         api = Api(client, clock)
-        for n in range(3):
-            await api.sign_up(f"user{n}@example.com")
+        malformed = {"input": {"email": "not an email", "password": PASSWORD}}
+        for _ in range(5):
+            # Refused as malformed: no account, no email, nothing counted.
+            assert error_codes((await api.data(SIGN_UP, malformed))["signUp"]) == ["INVALID_INPUT"]
+        await api.sign_up("user0@example.com")
+        taken = {"input": {"email": "user0@example.com", "password": PASSWORD}}
+        # An email already taken counts: it tells whether the email has an account.
+        assert error_codes((await api.data(SIGN_UP, taken))["signUp"]) == ["EMAIL_TAKEN"]
+        await api.sign_up("user2@example.com")
 
         refused = (
             await api.data(SIGN_UP, {"input": {"email": "user3@example.com", "password": PASSWORD}})
