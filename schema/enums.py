@@ -32,7 +32,7 @@ class Role(Enum):
 class ErrorCode(Enum):
     INVALID_INPUT = strawberry.enum_value(
         "INVALID_INPUT",
-        description="Malformed input: a bad email, a password outside 12 to 256 characters, a company name over 200 characters, a recovery message or note over 2,000 characters, a recovery request without the KBIS of a company account or while another one is pending, a connection's `first` outside 1 to 100 or a bad `after` cursor. Show `message` next to `field` and let the person fix it.",
+        description="Malformed input: a bad email, a password outside 12 to 256 characters, a company name over 200 characters, a recovery message or note over 2,000 characters, a recovery request without the KBIS of a company account or while another one is pending, a connection's `first` outside 1 to 100 or a bad `after` cursor, or a mutation that changes 2FA or sends email asked again in the same request (an alias: that one did nothing, `field` null). Show `message` next to `field` and let the person fix it.",
     )
     UNAUTHENTICATED = strawberry.enum_value(
         "UNAUTHENTICATED",
@@ -332,6 +332,11 @@ class SecurityEventKind(Enum):
         "SECURITY_KEY_FLAGGED",
         description="A key's signature counter went backwards (it may have been copied): the "
         "answer was refused and the key is refused from now on (Authenticator.flaggedAt).",
+    )
+    RECOVERY_DOCUMENT_OPENED = strawberry.enum_value(
+        "RECOVERY_DOCUMENT_OPENED",
+        description="Support opened a document of the account's recovery request (support's "
+        "own IP address and browser are not shown).",
     )
 
 

@@ -11,6 +11,11 @@ Two stages, both before execution:
 Every refusal is a top-level error with `extensions.code` (`REQUEST_TOO_LARGE` for sizes,
 `QUERY_TOO_COMPLEX` for the shape of the document), `extensions.limit` (the setting to raise)
 and `extensions.max`; its message names the limit and its value.
+
+One more limit is checked as each mutation starts (`refuse_repeated`, from the payload errors'
+wrapper): a mutation that changes 2FA or sends email (ONCE_PER_REQUEST) runs once per
+request. Its other aliases answer a payload error (INVALID_INPUT, MUTATION_REPEATED) and do
+nothing: one request must not send fifteen emails or regenerate codes fifteen times.
 """
 
 from __future__ import annotations
@@ -22,20 +27,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    BooleanValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLResolveInfo,
     InlineFragmentNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
     Source,
     TokenKind,
     ValidationContext,
     ValidationRule,
+    VariableNode,
 )
 from graphql.language import Lexer
 
+from services.errors import InvalidInput
 from services.settings import Settings
 
 REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
@@ -237,3 +247,84 @@ def alias_rule(max_aliases: int) -> type[ValidationRule]:
                 )
 
     return MaxAliases
+
+
+# Mutations that change 2FA, a password, the account or its sessions, or send email. Sign-up
+# and sign-in stay out: each alias of theirs is throttled on its own (SIGN_UP_MAX_PER_ADDRESS,
+# MAX_FAILURES, a challenge's attempts), as tests/test_graphql_limits.py relies on.
+ONCE_PER_REQUEST = frozenset(
+    {
+        "startTwoFactor",
+        "confirmTwoFactor",
+        "regenerateBackupCodes",
+        "disableTwoFactor",
+        "requestTwoFactorRecovery",
+        "resolveRecoveryRequest",
+        "cancelTwoFactorRecovery",
+        "changePassword",
+        "requestPasswordReset",
+        "resetPassword",
+        "secureAccount",
+        "updateAccount",
+        "verifyBillingContact",
+        "startSecurityKeyRegistration",
+        "finishSecurityKeyRegistration",
+        "removeAuthenticator",
+        "revokeSession",
+        "signOutEverywhere",
+    }
+)
+
+
+def refuse_repeated(info: GraphQLResolveInfo[Any]) -> None:
+    """Raise MUTATION_REPEATED for a top-level ONCE_PER_REQUEST mutation that is not the first
+    of its name in the operation (aliases, fragments and @skip/@include counted as the
+    executor counts them)."""
+    name = info.field_name
+    if name not in ONCE_PER_REQUEST or info.path.prev is not None:
+        return
+    keys = _top_level_keys(info, info.operation.selection_set, set())
+    first = next((key for key, field_name in keys if field_name == name), None)
+    if first is not None and info.path.key != first:
+        raise InvalidInput("MUTATION_REPEATED", params={"mutation": name})
+
+
+def _top_level_keys(
+    info: GraphQLResolveInfo[Any], selection_set: SelectionSetNode, seen: set[str]
+) -> list[tuple[str, str]]:
+    """(response key, field name) of each field the operation runs, in execution order."""
+    keys: list[tuple[str, str]] = []
+    for selection in selection_set.selections:
+        if not _included(selection, info.variable_values):
+            continue
+        if isinstance(selection, FieldNode):
+            key = selection.alias.value if selection.alias else selection.name.value
+            keys.append((key, selection.name.value))
+        elif isinstance(selection, InlineFragmentNode):
+            keys += _top_level_keys(info, selection.selection_set, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)
+            fragment = info.fragments.get(selection.name.value)
+            if fragment is not None:
+                keys += _top_level_keys(info, fragment.selection_set, seen)
+    return keys
+
+
+def _included(selection: SelectionNode, variables: object) -> bool:
+    """False under @skip(if: true) or @include(if: false), literal or variable. The
+    variables are a plain dict under Strawberry's executor, VariableValues under
+    graphql-core 3.3's own."""
+    given = variables if isinstance(variables, Mapping) else getattr(variables, "coerced", {})
+    for directive in selection.directives or ():
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        arguments = directive.arguments or ()
+        condition = next((a.value for a in arguments if a.name.value == "if"), None)
+        if isinstance(condition, VariableNode):
+            value = given.get(condition.name.value)
+        else:
+            value = isinstance(condition, BooleanValueNode) and condition.value
+        if (name == "skip") == (value is True):
+            return False
+    return True

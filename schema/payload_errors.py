@@ -10,6 +10,7 @@ import strawberry
 
 from resolvers.error_fields import api_path
 from schema.enums import ErrorCode
+from schema.limits import refuse_repeated
 from schema.payloads import UserError
 from services.errors import VerrouError
 from services.i18n import translate
@@ -38,6 +39,9 @@ def payload_errors(
         @functools.wraps(resolver)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
             try:
+                info = kwargs.get("info")
+                if isinstance(info, strawberry.Info):
+                    refuse_repeated(info._raw_info)
                 return await resolver(*args, **kwargs)
             except VerrouError as error:
                 info = kwargs["info"]

@@ -23,7 +23,7 @@ from services import (
     validation,
 )
 from services.crypto import new_token, token_digest
-from services.errors import EmailTaken, InvalidCredentials
+from services.errors import EmailTaken, InvalidCredentials, InvalidInput
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 from services.session_lookup import live_session
@@ -113,14 +113,28 @@ async def sign_up(
     billing_contact_email: str | None,
     locale: Locale,
 ) -> IssuedSession:
-    account = await create_account(
+    # A sign-up counts whether it opens an account or finds the email taken: each can send a
+    # verification email to the billing contact it names, or tell whether an email has an
+    # account (SIGN_UP_MAX_PER_ADDRESS per SIGN_UP_WINDOW_SECONDS). Input refused as
+    # malformed does neither, and costs nothing.
+    attempt = await throttle.begin_attempt(
         rt,
-        email=email,
-        password=password,
-        company_name=company_name,
-        billing_contact_email=billing_contact_email,
-        locale=locale,
+        throttle.sign_up_subject(meta.ip_address),
+        limit=rt.settings.sign_up_max_per_address,
+        window_seconds=rt.settings.sign_up_window_seconds,
     )
+    try:
+        account = await create_account(
+            rt,
+            email=email,
+            password=password,
+            company_name=company_name,
+            billing_contact_email=billing_contact_email,
+            locale=locale,
+        )
+    except InvalidInput:
+        await attempt.succeeded()  # not an attempt that counts: the row goes
+        raise
     issued = await open_session(rt, account, meta)
     await security_events.record(rt, account.id, SecurityEventKind.SIGNED_IN, meta)
     await account_settings.after_sign_up(rt, account, meta)

@@ -10,12 +10,22 @@ its offset), from which IP address (or "our support" when support acted), which 
 what to do if it was not the account's owner. In HTML, links to this server become `<a href>`
 and everything else is escaped.
 
+Text someone typed (a company name, support's note, a key's name, a device label: FREE_TEXT)
+is data, never part of the message: `render` caps it, folds it onto one line, breaks what a
+mail client would turn into a link ("evil.example" → "evil[.]example") and puts it in quotes,
+before any template sees it. And no address gets more than MAIL_LIMIT_PER_KIND emails of one
+kind, nor one account more than MAIL_LIMIT_PER_ACCOUNT emails, per MAIL_LIMIT_WINDOW_SECONDS:
+the rest are dropped with a log line and a metric (the account's feed still has them), so
+Verrou cannot be made to relay someone's text to an address of their choosing.
+
 Announcements to support are internal, always in French, and framed by their own layout.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +40,11 @@ from markupsafe import Markup, escape
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import Account, OutboxEmail
+from services import throttle, validation
 from services.i18n import normalize_locale
 from services.runtime import RequestMeta, Runtime
+
+logger = logging.getLogger("verrou.emails")
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "email_templates"
 SUPPORT_RECOVERY_REQUESTED = "SUPPORT_RECOVERY_REQUESTED"
@@ -77,6 +90,20 @@ CONTACT_VERIFICATION = "CONTACT_VERIFICATION"
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
+# What people typed, by the name templates know it under, and the most of it an email shows.
+FREE_TEXT: Mapping[str, int] = {
+    "company_name": validation.COMPANY_MAX,
+    "note": validation.MESSAGE_MAX,
+    "message": validation.MESSAGE_MAX,
+    "name": validation.KEY_NAME_MAX,
+    "device": validation.DEVICE_LABEL_MAX,
+}
+_QUOTES = {"fr": ("« ", " »"), "en": ('"', '"')}
+# What mail clients turn into links: a dot between a word and two letters or more (a domain,
+# "www.x"), its full-width and ideographic look-alikes, and a scheme's "://".
+_LINKABLE_DOT = re.compile(r"(?<=[^\W_])[.\u3002\uff0e\uff61](?=[^\W\d_]{2})")
+_SCHEME = re.compile(r":(?=//)")
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -92,6 +119,28 @@ def recipients(account: Account) -> list[Recipient]:
     if account.billing_contact_verified and contact != account.email:
         found.append(Recipient(contact, third_party=True))
     return found
+
+
+def shown(text: str, locale: str, maximum: int) -> str:
+    """Free text as an email shows it: quoted data on one line, at most `maximum` characters,
+    with nothing a mail client would make a link of and no invisible formatting characters
+    (a right-to-left override could make it read as something else)."""
+    folded = " ".join(text.split())
+    folded = "".join(c for c in folded if unicodedata.category(c) not in ("Cc", "Cf"))
+    if len(folded) > maximum:
+        folded = folded[: maximum - 1].rstrip() + "…"
+    defanged = _SCHEME.sub("[:]", _LINKABLE_DOT.sub("[.]", folded))
+    opening, closing = _QUOTES.get(locale, _QUOTES["en"])
+    return f"{opening}{defanged}{closing}"
+
+
+def _shown_free_text(values: Mapping[str, object], locale: str) -> dict[str, object]:
+    return {
+        key: shown(value, locale, FREE_TEXT[key])
+        if key in FREE_TEXT and isinstance(value, str) and value
+        else value
+        for key, value in values.items()
+    }
 
 
 @jinja2.pass_context
@@ -158,7 +207,7 @@ def render(
         raise ValueError(f"not an email kind: {kind!r}")
     env = environment()
     # The facts win over params, so a parameter can never stand in for the IP or the account.
-    context = {**params, **facts}
+    context = _shown_free_text({**params, **facts}, locale)
     name = f"{locale}/{kind.lower()}.txt"
     exported = vars(env.get_template(name).make_module(context))
     if "subject" not in exported or "summary" not in exported:
@@ -221,7 +270,9 @@ async def enqueue(
         }
         layout = THIRD_PARTY if recipient.third_party else CUSTOMER
         rendered = render(kind, locale, facts, params, layout)
-        rows.append(await _queue(rt, recipient.address, rt.clock.now(), rendered, connection))
+        row = await _queue(rt, kind, account.id, recipient.address, rendered, connection)
+        if row is not None:
+            rows.append(row)
     return rows
 
 
@@ -232,12 +283,12 @@ async def enqueue_verification(
     link: str,
     meta: RequestMeta,
     connection: BaseDBAsyncClient | None = None,
-) -> OutboxEmail:
+) -> OutboxEmail | None:
     """Queue the one email an unverified billing contact receives: its verification link."""
     locale = normalize_locale(account.locale)
     facts = {**_facts(rt, account, meta, locale), "third_party": True, "copy": False, "link": link}
     rendered = render(CONTACT_VERIFICATION, locale, facts, {}, VERIFICATION)
-    return await _queue(rt, address, rt.clock.now(), rendered, connection)
+    return await _queue(rt, CONTACT_VERIFICATION, account.id, address, rendered, connection)
 
 
 async def enqueue_link(
@@ -247,7 +298,7 @@ async def enqueue_link(
     meta: RequestMeta,
     params: Mapping[str, object],
     connection: BaseDBAsyncClient | None = None,
-) -> OutboxEmail:
+) -> OutboxEmail | None:
     """Queue an email whose link acts on the account (kinds LINK_*): to the account email and
     to nobody else, since whoever holds the link can use it."""
     if not kind.startswith("LINK_"):
@@ -255,7 +306,7 @@ async def enqueue_link(
     locale = normalize_locale(account.locale)
     facts = {**_facts(rt, account, meta, locale), "third_party": False, "copy": False}
     rendered = render(kind, locale, facts, params, LINK)
-    return await _queue(rt, account.email, rt.clock.now(), rendered, connection)
+    return await _queue(rt, kind, account.id, account.email, rendered, connection)
 
 
 async def enqueue_support_announcement(
@@ -265,11 +316,10 @@ async def enqueue_support_announcement(
     link: str,
     meta: RequestMeta,
     connection: BaseDBAsyncClient | None = None,
-) -> OutboxEmail:
+) -> OutboxEmail | None:
     """Queue the email telling support a recovery request awaits review; never the documents."""
-    now = rt.clock.now()
     facts: dict[str, object] = {
-        "when": format_when(now, "fr", rt.settings.time_zone),
+        "when": format_when(rt.clock.now(), "fr", rt.settings.time_zone),
         "ip_address": meta.ip_address,
         "by_support": False,
         "account_email": account.email,
@@ -279,16 +329,52 @@ async def enqueue_support_announcement(
         "link": link,
     }
     rendered = render(SUPPORT_RECOVERY_REQUESTED, "fr", facts, {}, SUPPORT)
-    return await _queue(rt, rt.settings.support_email, now, rendered, connection)
+    return await _queue(
+        rt, SUPPORT_RECOVERY_REQUESTED, account.id, rt.settings.support_email, rendered, connection
+    )
+
+
+async def within_limits(
+    rt: Runtime,
+    kind: str,
+    account_id: int,
+    recipient: str,
+    connection: BaseDBAsyncClient | None = None,
+) -> bool:
+    """Whether one more `kind` email about the account may go to `recipient`; when not, it is
+    logged (kind and the recipient's domain only) and counted, and the caller drops it."""
+    settings = rt.settings
+    window = settings.mail_limit_window_seconds
+    per_kind = throttle.mail_kind_subject(kind, recipient)
+    per_account = throttle.mail_account_subject(account_id)
+    if await throttle.take_quota(
+        rt, per_kind, settings.mail_limit_per_kind, window, connection
+    ) and await throttle.take_quota(
+        rt, per_account, settings.mail_limit_per_account, window, connection
+    ):
+        return True
+    rt.metrics.count_email_dropped(kind)
+    logger.warning(
+        "dropped a %s email about account %s to a recipient at %s: over the email limits "
+        "(MAIL_LIMIT_PER_KIND, MAIL_LIMIT_PER_ACCOUNT)",
+        kind,
+        account_id,
+        recipient.rpartition("@")[2] or "?",
+    )
+    return False
 
 
 async def _queue(
     rt: Runtime,
+    kind: str,
+    account_id: int,
     recipient: str,
-    now: datetime,
     rendered: tuple[str, str, str],
     connection: BaseDBAsyncClient | None,
-) -> OutboxEmail:
+) -> OutboxEmail | None:
+    if not await within_limits(rt, kind, account_id, recipient, connection):
+        return None
+    now = rt.clock.now()
     subject, text, html = rendered
     mail_from = rt.settings.mail_from
     message = EmailMessage()

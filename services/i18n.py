@@ -28,6 +28,10 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Ce texte est trop long ({max} caractères au plus).",
         "en": "This text is too long ({max} characters at most).",
     },
+    "MUTATION_REPEATED": {
+        "fr": "{mutation} ne peut être demandé qu'une fois par requête : celui-ci n'a rien fait.",
+        "en": "{mutation} can be asked only once per request: this one did nothing.",
+    },
     "TEXT_INVALID_CHARACTERS": {
         "fr": "Ce texte contient des caractères de contrôle non autorisés.",
         "en": "This text contains control characters that are not allowed.",

@@ -40,6 +40,7 @@ class Metrics:
     security_events: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
     sign_in_failures: int = 0
+    emails_dropped: Counter[str] = field(default_factory=Counter)
 
     def observe_request(self, operation: str, outcome: str, seconds: float) -> None:
         self.requests[(operation, outcome)] += 1
@@ -54,6 +55,9 @@ class Metrics:
     def count_sign_in_failure(self) -> None:
         """A wrong password or an unknown email: the same failure to whoever sent it."""
         self.sign_in_failures += 1
+
+    def count_email_dropped(self, kind: str) -> None:
+        self.emails_dropped[kind] += 1
 
     def render(self, gauges: dict[str, tuple[str, float]]) -> str:
         """The exposition text; `gauges` are read at scrape time: name -> (help, value)."""
@@ -111,6 +115,15 @@ class Metrics:
         }
         for name, (help_text, count) in counters.items():
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {count}"]
+        lines += [
+            "# HELP verrou_emails_dropped_total Emails not sent: over MAIL_LIMIT_PER_KIND or "
+            "MAIL_LIMIT_PER_ACCOUNT.",
+            "# TYPE verrou_emails_dropped_total counter",
+        ]
+        lines += [
+            f'verrou_emails_dropped_total{{kind="{_label(kind)}"}} {count}'
+            for kind, count in sorted(self.emails_dropped.items())
+        ]
         for name, (help_text, value) in sorted(gauges.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
         return "\n".join(lines) + "\n"

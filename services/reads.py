@@ -35,8 +35,8 @@ def notification_owner(viewer: Account | None, notification: Notification) -> Ac
 async def recovery_queue(
     viewer: Account | None, status: RecoveryStatus | None, *, first: int, after: str | None
 ) -> Page[RecoveryRequest]:
-    await access.require_acting_support(viewer)
-    return await recovery.queue(status, first=first, after=after)
+    support = await access.require_acting_support(viewer)
+    return await recovery.queue(status, first=first, after=after, viewer=support)
 
 
 async def requester_account(viewer: Account | None, account_id: int) -> Account | None:

@@ -1,4 +1,9 @@
-"""Lost-device recovery: the customer's request, support's decision, and the purge."""
+"""Lost-device recovery: the customer's request, support's decision, and the purge.
+
+Each of support's actions is a security event on the customer's account and an audit line
+with the support account's id (services.audit): a decision, a document opened, the queue
+viewed (an audit line only: it is no one customer's).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,17 @@ from tortoise.exceptions import IntegrityError
 
 from models import Account, RecoveryDocument, RecoveryRequest, SignInChallenge
 from models.recovery import DocumentKind, RecoveryStatus
-from services import access, changes, documents, emails, recovery_schedule, validation
+from services import (
+    access,
+    audit,
+    changes,
+    documents,
+    emails,
+    recovery_schedule,
+    security_events,
+    validation,
+)
+from services.audit import SupportAction
 from services.changes import Change
 from services.documents import CheckedFile, UploadedFile
 from services.errors import (
@@ -174,6 +189,14 @@ async def resolve(
                 NotificationKind.RECOVERY_REJECTED,
                 {"request_id": _reference(request_id), "note": note or ""},
             )
+    action = (
+        SupportAction.RECOVERY_SCHEDULED
+        if scheduled
+        else SupportAction.RECOVERY_APPROVED
+        if approve
+        else SupportAction.RECOVERY_REJECTED
+    )
+    audit.support_action(action, reviewer.id, account_id=account.id, request_id=request_id)
     return await RecoveryRequest.get(id=request_id)
 
 
@@ -185,13 +208,34 @@ def _support_link(rt: Runtime, request_id: int) -> str:
 
 
 async def queue(
-    status: RecoveryStatus | None, *, first: int, after: str | None
+    status: RecoveryStatus | None, *, first: int, after: str | None, viewer: Account | None = None
 ) -> Page[RecoveryRequest]:
-    """Oldest first: the queue support works through."""
+    """Oldest first: the queue support works through (`viewer`, support, is audited)."""
+    if viewer is not None:
+        audit.support_action(SupportAction.QUEUE_VIEWED, viewer.id)
     query = RecoveryRequest.all()
     if status is not None:
         query = query.filter(status=status)
     return await page(query, first=first, after=after, newest_first=False)
+
+
+async def document_opened(rt: Runtime, viewer: Account, document: RecoveryDocument) -> None:
+    """Support downloaded a document: the customer's history says so (without support's
+    IP address or browser), and the audit line says who."""
+    request = await RecoveryRequest.get(id=document.request_id)
+    await security_events.record(
+        rt,
+        request.account_id,
+        SecurityEventKind.RECOVERY_DOCUMENT_OPENED,
+        RequestMeta(by_support=True),
+    )
+    audit.support_action(
+        SupportAction.DOCUMENT_OPENED,
+        viewer.id,
+        account_id=request.account_id,
+        request_id=request.id,
+        document_id=document.id,
+    )
 
 
 async def visible(viewer: Account, request_id: int) -> RecoveryRequest | None:

@@ -86,6 +86,17 @@ class Settings(BaseSettings):
     # More than this many failures of one kind in the window and the account is RATE_LIMITED.
     max_failures: int = 10
     failure_window_seconds: int = 15 * 60
+    # --- no mail relay (issue 14): security emails per recipient, and sign-ups per address ---
+    # At most MAIL_LIMIT_PER_KIND emails of one kind to one address, and MAIL_LIMIT_PER_ACCOUNT
+    # emails about one account, per MAIL_LIMIT_WINDOW_SECONDS; the rest are dropped (logged and
+    # counted in verrou_emails_dropped_total; the account's feed still has every notification).
+    mail_limit_per_kind: int = Field(default=5, ge=1)
+    mail_limit_per_account: int = Field(default=30, ge=1)
+    mail_limit_window_seconds: int = Field(default=600, ge=60)
+    # signUp from one client address: at most this many per window, then RATE_LIMITED.
+    sign_up_max_per_address: int = Field(default=20, ge=1)
+    sign_up_window_seconds: int = Field(default=3600, ge=60)
+    # --- end no mail relay ---
     backup_code_count: int = 10
     backup_codes_low_threshold: int = 2
 

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from models import FailedAttempt
 from services.errors import RateLimited
 from services.runtime import Runtime
@@ -24,6 +26,20 @@ def second_factor_subject(account_id: int) -> str:
     return f"second-factor:{account_id}"
 
 
+def sign_up_subject(ip_address: str | None) -> str:
+    # Requests whose address is unknown share one subject: they cannot dodge the limit.
+    return f"sign-up:{ip_address or '?'}"
+
+
+def mail_kind_subject(kind: str, recipient: str) -> str:
+    """Emails of one kind to one address, whichever account they are about."""
+    return f"mail:{kind}:{recipient.casefold()}"
+
+
+def mail_account_subject(account_id: int) -> str:
+    return f"mail-account:{account_id}"
+
+
 @dataclass
 class Attempt:
     row: FailedAttempt
@@ -32,11 +48,14 @@ class Attempt:
         await FailedAttempt.filter(id=self.row.id).delete()
 
 
-async def begin_attempt(rt: Runtime, subject: str, *, limit: int | None = None) -> Attempt:
+async def begin_attempt(
+    rt: Runtime, subject: str, *, limit: int | None = None, window_seconds: int | None = None
+) -> Attempt:
     """Record an attempt, or raise RateLimited if the window is already full (`limit`
-    attempts, MAX_FAILURES unless given)."""
+    attempts, MAX_FAILURES unless given, in `window_seconds`, FAILURE_WINDOW_SECONDS unless
+    given)."""
     now = rt.clock.now()
-    window = timedelta(seconds=rt.settings.failure_window_seconds)
+    window = timedelta(seconds=window_seconds or rt.settings.failure_window_seconds)
     row = await FailedAttempt.create(subject=subject, created_at=now)
     recent = FailedAttempt.filter(subject=subject, created_at__gt=now - window)
     # Count this attempt and those recorded before it, not later ones still in flight: of a
@@ -48,3 +67,27 @@ async def begin_attempt(rt: Runtime, subject: str, *, limit: int | None = None) 
         rt.metrics.count_rate_limited()
         raise RateLimited(retry_after=max(1, math.ceil((reopens - now).total_seconds())))
     return Attempt(row)
+
+
+async def take_quota(
+    rt: Runtime,
+    subject: str,
+    limit: int,
+    window_seconds: int,
+    connection: BaseDBAsyncClient | None = None,
+) -> bool:
+    """Count one use of `subject` and say whether it is within `limit` uses per window; a use
+    over the limit is not counted. In the caller's transaction, so a change that rolls back
+    uses none of the quota. The same insert-then-count as begin_attempt."""
+    now = rt.clock.now()
+    since = now - timedelta(seconds=window_seconds)
+    row = await FailedAttempt.create(using_db=connection, subject=subject, created_at=now)
+    used = (
+        await FailedAttempt.filter(subject=subject, created_at__gt=since, id__lte=row.id)
+        .using_db(connection)
+        .count()
+    )
+    if used > limit:
+        await FailedAttempt.filter(id=row.id).using_db(connection).delete()
+        return False
+    return True

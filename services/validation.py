@@ -21,6 +21,8 @@ PASSWORD_MIN = 12
 PASSWORD_MAX = 256
 COMPANY_MAX = 200
 MESSAGE_MAX = 2000  # a recovery request's message, support's note on it
+KEY_NAME_MAX = 64  # a security key's name (services.authenticators)
+DEVICE_LABEL_MAX = 100  # "Firefox on Windows", from a user agent: shown in emails, capped
 
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
 # Characters a plain (unquoted) local part may not hold; quoted local parts are refused

@@ -183,7 +183,7 @@ async def test_once_verified_the_contact_gets_a_copy_worded_for_a_third_party(
     for body in (text_of(copy), html_lib.unescape(html_of(copy))):
         assert (
             "You receive this copy as the verified billing contact of the account "
-            "alice@example.com of your company ACME" in body
+            'alice@example.com of your company "ACME"' in body
         )
         assert "change your account's password" not in body
     assert "change your account's password" in text_of(holder)

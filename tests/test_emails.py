@@ -171,7 +171,7 @@ async def test_html_escapes_what_the_customer_typed(api: Api, rt: Runtime) -> No
     account, _ = await sign_up(api, "en", companyName="<script>alert(1)</script>")
     (row,) = await emails.enqueue(rt, account, "TWO_FACTOR_ENABLED", META, {})
     text, html = bodies(parse(row))
-    assert "(<script>alert(1)</script>)" in text
+    assert '("<script>alert(1)</script>")' in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>" not in html
 

@@ -48,6 +48,9 @@ def settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
         mail_from="Verrou <no-reply@verrou.example>",
         outbox_worker=False,
         outbox_poll_seconds=3600,
+        # The worker's tests queue a dozen emails of one kind at once: above the relay limit
+        # (tested in tests/test_mail_relay.py).
+        mail_limit_per_kind=50,
     )
 
 

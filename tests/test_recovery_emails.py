@@ -44,8 +44,8 @@ WHAT = {
 }
 NOTE_LABEL = {"fr": "Message du support", "en": "Note from support"}
 NOTE_LINE = {
-    "fr": "Message du support : <b>x</b> please",
-    "en": "Note from support: <b>x</b> please",
+    "fr": "Message du support : « <b>x</b> please »",
+    "en": 'Note from support: "<b>x</b> please"',
 }
 CONTACT = {
     "fr": f"contactez notre support à {SUPPORT} en rappelant la référence {REQUEST_ID}",
@@ -191,7 +191,7 @@ async def test_support_is_told_in_french_with_the_link_and_without_the_documents
     assert "&lt;SAS&gt;" in html and "&amp;tab=documents" in html
     for body in (text, html_lib.unescape(html)):
         assert LINK in body
-        assert "alice@example.com (Acme <SAS>)" in body
+        assert "alice@example.com (« Acme <SAS> »)" in body
         assert "25/11/2026 à 13:00 (UTC+01:00)" in body
         assert "203.0.113.7" in body
         assert REQUEST_ID in body

@@ -8,7 +8,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from services import access, accounts, documents
+from services import access, accounts, documents, recovery
 from services.errors import Forbidden, NotFound, TwoFactorRequired
 from services.runtime import Runtime
 from transport.context import bearer_token
@@ -66,6 +66,7 @@ async def recovery_document(request: Request) -> Response:
         return PlainTextResponse("Forbidden: the link is invalid or expired", status_code=403)
     except NotFound:
         return PlainTextResponse("Not found", status_code=404)
+    await recovery.document_opened(runtime, session.account, document)
     return Response(
         content,
         media_type=document.content_type,
