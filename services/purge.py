@@ -7,7 +7,9 @@ window that reads it (`windows` and docs/security.md list them):
 
 table               deleted once                                  read (at most) while
 ------------------  --------------------------------------------  -------------------------
-failed_attempt      older than max(1 day, FAILURE_WINDOW_SECONDS)  in a throttle's window
+failed_attempt      older than max(1 day, every window below)     in a throttle's window
+                    (FAILURE_WINDOW_SECONDS, SIGN_UP_WINDOW_SECONDS,
+                    MAIL_LIMIT_WINDOW_SECONDS)
 sign_in_challenge   expired a day ago (used or not)               unexpired
 webauthn_challenge  expired a day ago (used or not)               unexpired
 link_token          expired a day ago (used or not)               unexpired
@@ -65,7 +67,14 @@ def windows(rt: Runtime) -> list[Window]:
     settings = rt.settings
     now = rt.clock.now()
     gone = now - MARGIN
-    failure_window = timedelta(seconds=settings.failure_window_seconds)
+    # Every window that counts failed_attempt rows: the throttles, signUp's, the mail limits.
+    failure_window = timedelta(
+        seconds=max(
+            settings.failure_window_seconds,
+            settings.sign_up_window_seconds,
+            settings.mail_limit_window_seconds,
+        )
+    )
     idle = timedelta(seconds=settings.session_idle_seconds)
     sent_kept = timedelta(days=settings.outbox_retention_days)
     return [

@@ -266,10 +266,15 @@ async def test_a_purge_leaves_a_link_usable_until_it_expires(
         await spend(rt, token, LinkPurpose.SECURE_ACCOUNT)
 
 
-async def test_failed_attempts_outlive_a_failure_window_longer_than_a_day(
-    db_path: Path, tmp_path: Path, clock: FrozenClock
+@pytest.mark.parametrize(
+    "window", ["failure_window_seconds", "sign_up_window_seconds", "mail_limit_window_seconds"]
+)
+async def test_failed_attempts_outlive_a_window_longer_than_a_day(
+    db_path: Path, tmp_path: Path, clock: FrozenClock, window: str
 ) -> None:
-    settings = make_settings(db_path, tmp_path / "var", failure_window_seconds=3 * 86400)
+    """Every window that counts failed_attempt rows (the throttles', signUp's per address,
+    the mail limits') keeps them; set to three days, each keeps a two-day-old row."""
+    settings = make_settings(db_path, tmp_path / "var", **{window: 3 * 86400})
     app = create_app(settings, clock=clock)
     async for _ in start(app):
         rt = runtime_of(app)
