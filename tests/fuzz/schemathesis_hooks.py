@@ -17,7 +17,8 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
-# The contract's ErrorCode values, as top-level errors carry them in extensions.code.
+# The contract's ErrorCode values, as top-level errors carry them in extensions.code
+# (tests/test_input_shapes.py checks this is the enum's list).
 CONTRACT_CODES = frozenset(
     {
         "INVALID_INPUT",
@@ -38,6 +39,9 @@ CONTRACT_CODES = frozenset(
         "FILE_TOO_LARGE",
         "UNSUPPORTED_FILE_TYPE",
         "ALREADY_RESOLVED",
+        "TWO_FACTOR_REQUIRED",
+        "LINK_EXPIRED",
+        "SECURITY_KEY_REJECTED",
     }
 )
 # The codes of request errors (README "Top-level errors"): the document, its variables or the
