@@ -339,6 +339,37 @@ async def test_an_incomplete_legacy_start_is_refused_with_a_close_code_or_an_err
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+@pytest.mark.parametrize(
+    "query",
+    ["{ __typename }", "mutation { signOut { errors { code } } }", "{", "", "subscription { x }"],
+)
+async def test_every_operation_over_either_protocol_is_answered_for_its_id(
+    live: LiveServer, token: str, log: ServerLog, protocol: str, query: str
+) -> None:
+    """Legacy graphql-ws runs subscriptions only; what else it is given is an `error`. A
+    document that does not parse was an exception in the socket's task, never answered."""
+    kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+    async with connect(live.ws_url, subprotocols=[protocol]) as socket:  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"type": kind, "id": "1", "payload": {"query": query}}))
+        messages, code = await close_code_or_answers(
+            socket, lambda m: m.get("id") == "1" and m["type"] in ("complete", "error")
+        )
+    # graphql-transport-ws closes with 4400 on a document that does not parse (Strawberry's
+    # reading of the protocol); every other operation gets its answer on an open socket.
+    unparsable = protocol == TRANSPORT_WS and query == "{"
+    assert code == (4400 if unparsable else None), messages
+    for message in messages:
+        if message["type"] in ("next", "data"):
+            assert_clean_errors(message["payload"].get("errors", []))
+        elif message["type"] == "error":
+            assert_clean_errors(message["payload"])
+    log.assert_clean()
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 @pytest.mark.parametrize("message", ["1", "[]", "null", '"start"', '{"type": 1}', "{}"])
 async def test_a_message_that_is_no_message_closes_with_4400(
     live: LiveServer, log: ServerLog, protocol: str, message: str
