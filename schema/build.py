@@ -14,7 +14,6 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    ParserCache,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -26,7 +25,7 @@ from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
 from schema.production_errors import hide_schema_shape
 from schema.recovery_types import RecoveryRequest
-from schema.request_errors import RequestErrorCodes, tag_request_errors
+from schema.request_errors import RequestErrorCodes, TolerantParserCache, tag_request_errors
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
 from schema.text_rules import NoNulInStrings
@@ -135,7 +134,7 @@ def build_schema(
     # Factories, not instances: Strawberry builds fresh extensions per request (the parse
     # and validation caches live at module level, so they still span requests).
     extensions: list[object] = [
-        lambda: ParserCache(maxsize=256),
+        lambda: TolerantParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: AddValidationRules(list(rules)),
         lambda: MaskErrors(should_mask_error=should_mask),

@@ -12,10 +12,11 @@ libraries already know), unless a rule gave it one (the request limits do):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -42,3 +43,19 @@ def tag_request_errors(errors: Iterable[GraphQLError]) -> None:
     validation failed on the variables: graphql-core coerces them before executing."""
     for error in errors:
         _tag([error], PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else BAD_USER_INPUT)
+
+
+class TolerantParserCache(ParserCache):
+    """Strawberry's ParserCache parses in its hook, outside the try that turns a syntax
+    error into the operation's error: over HTTP a catch-all caught it, but over WebSocket
+    (Schema.stream) the error escaped from the socket's task, which then never answered the
+    operation. A document that does not parse is left unparsed here, for Strawberry to parse
+    again inside that try, and answer GRAPHQL_PARSE_FAILED."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield

@@ -21,18 +21,23 @@ import logging
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
 from schema.fanout import FanOutSchema
+from schema.request_errors import VALIDATION_FAILED
 from services import socket_sessions
 from services.runtime import Runtime
 from transport import request_json
@@ -93,7 +98,8 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 
 class VerrouGraphQL(GraphQL[Context, None]):
-    # One session per socket, and every operation on it logged and counted (sockets.py).
+    # Each message's shape is checked before Strawberry's handlers read it (ws_messages.py),
+    # then one session per socket, and every operation on it logged and counted (sockets.py).
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -173,14 +179,57 @@ class VerrouGraphQL(GraphQL[Context, None]):
             request.state.graphql_status = 400
         return processed
 
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+    # --- The HTTP request path: every shape of request is a 4xx or a request error. ---
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # Strawberry reads a JSON body with `data.get(...)`: valid JSON that is not an object
+        # (a number, a string, true, null) was a 500. Valid JSON starts with `{` exactly when
+        # it is an object, and with `[` when it is a list (a batch: refused with 400 below).
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            start = (await request.get_body()).lstrip(b" \t\r\n")[:1]
+            if start not in (b"{", b"["):
+                raise HTTPException(400, "The request body must be a JSON object")
+        return await super().parse_http_body(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, less subscriptions: over HTTP one would run its resolver as a
+        query's (a masked error). Here it is a request error: nothing is executed."""
+        get = request_adapter.method == "GET"
+        allowed = {OperationType.QUERY} if get else {OperationType.QUERY, OperationType.MUTATION}
         try:
-            return await super().execute_single(*args, **kwargs)
-        except HTTPException as error:
-            # A mutation over GET: 405 with Allow, as the spec says, rather than a bare 400.
-            if error.status_code == 400 and error.reason.endswith("not allowed when using GET"):
-                raise _MethodNotAllowed(error.reason) from error
-            raise
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.MUTATION:
+                # A mutation over GET: 405 with Allow, as the spec says, not a bare 400.
+                raise _MethodNotAllowed(error.as_http_error_reason("GET")) from error
+            refused = GraphQLError(
+                "Subscriptions are served over WebSocket only (graphql-transport-ws at /graphql)",
+                extensions={"code": VALIDATION_FAILED},
+            )
+            return ExecutionResult(data=None, errors=[refused])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -33,11 +33,7 @@ from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.websockets import WebSocket
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage,
     StartMessage,
@@ -49,6 +45,7 @@ from schema.observability import outcome_of, root_fields
 from services import socket_sessions
 from transport.middleware import record_request
 from transport.session_watch import SESSION_ENDED
+from transport.ws_messages import CheckedLegacyWSHandler, CheckedTransportWSHandler
 
 TOO_MANY_INITIALISATIONS = 4429
 
@@ -68,7 +65,7 @@ async def session_in_use(context: Context) -> bool:
     return False
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class TransportWSHandler(CheckedTransportWSHandler):
     """graphql-transport-ws: Strawberry already refuses a second connection_init (4429)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -81,7 +78,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_subscribe(message)
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+class LegacyWSHandler(CheckedLegacyWSHandler):
     """The legacy graphql-ws protocol (subscriptions-transport-ws)."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -13,11 +13,13 @@ import json
 import re
 from typing import Any
 
+import graphql
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
-# The contract's ErrorCode values, as top-level errors carry them in extensions.code.
+# The contract's ErrorCode values, as top-level errors carry them in extensions.code
+# (tests/test_input_shapes.py checks this is the enum's list).
 CONTRACT_CODES = frozenset(
     {
         "INVALID_INPUT",
@@ -38,6 +40,9 @@ CONTRACT_CODES = frozenset(
         "FILE_TOO_LARGE",
         "UNSUPPORTED_FILE_TYPE",
         "ALREADY_RESOLVED",
+        "TWO_FACTOR_REQUIRED",
+        "LINK_EXPIRED",
+        "SECURITY_KEY_REJECTED",
     }
 )
 # The codes of request errors (README "Top-level errors"): the document, its variables or the
@@ -86,10 +91,51 @@ def problems(status: int, body: bytes) -> list[str]:
 
 
 # Files come as GraphQL multipart requests; schemathesis sends JSON, so an Upload argument
-# gets whatever a hostile client could put there instead: text or a number.
+# gets whatever a hostile client could put there instead: text or a number (a request error
+# since the Upload scalar refuses values). Files themselves, in Upload fields and elsewhere,
+# are the property tests' of tests/test_input_shapes.py, which `make fuzz` runs after this.
 schemathesis.graphql.scalar(
     "Upload", st.text(max_size=50).map(nodes.String) | st.integers().map(nodes.Int)
 )
+
+
+# The JSON scalar (WebAuthn options and credentials) takes any value; a credential's own keys
+# come up often, so the WebAuthn parsers behind it see objects of roughly their shape.
+def _json_node(value: object) -> Any:
+    if isinstance(value, dict):
+        return nodes.Object(
+            [
+                graphql.ObjectFieldNode(name=graphql.NameNode(value=key), value=_json_node(item))
+                for key, item in value.items()
+            ]
+        )
+    if isinstance(value, list):
+        return nodes.List([_json_node(item) for item in value])
+    if isinstance(value, bool):
+        return nodes.Boolean(value)
+    if isinstance(value, int):
+        return nodes.Int(value)
+    if isinstance(value, float):
+        return nodes.Float(value)
+    return nodes.Null if value is None else nodes.String(value)
+
+
+_KEYS = st.sampled_from(["id", "rawId", "type", "response", "clientDataJSON", "attestationObject"])
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            _KEYS | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), inner, max_size=4
+        )
+    ),
+    max_leaves=10,
+)
+schemathesis.graphql.scalar("JSON", _JSON_VALUES.map(_json_node))
 
 
 @schemathesis.check
