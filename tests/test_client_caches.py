@@ -8,7 +8,10 @@ from typing import Any
 
 from tests.helpers import PASSWORD, Api
 
-ACCOUNT = "account { id email twoFactor { enabled pendingSetup backupCodesRemaining backupCodesGeneratedAt } }"
+ACCOUNT = (
+    "account { id email "
+    "twoFactor { enabled pendingSetup backupCodesRemaining backupCodesGeneratedAt } }"
+)
 VIEWER = "query { viewer { id } }"
 CONFIRM = f"""
 mutation C($input: ConfirmTwoFactorInput!) {{
