@@ -60,6 +60,7 @@ def _operation(
     return (document, operation) if operation else None
 
 
+@functools.lru_cache(maxsize=256)
 def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
     found = _operation(query, operation_name)
     return found[1].operation if found else None
