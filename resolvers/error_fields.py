@@ -20,6 +20,11 @@ def api_path(field: str | None) -> list[str] | None:
     return ["input", *(_camel_case(part) for part in field.split("."))]
 
 
+def argument_path(field: str | None) -> list[str] | None:
+    """The path of a field's argument (a connection's `first`), for a top-level error."""
+    return None if field is None else [_camel_case(part) for part in field.split(".")]
+
+
 def _camel_case(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 
 from resolvers.context import Info
+from resolvers.error_fields import argument_path
 from services.errors import Unauthenticated, VerrouError
 from services.i18n import translate
 from services.records import Account, Session
@@ -16,12 +17,17 @@ from services.records import Account, Session
 class PublicError(GraphQLError):
     """A top-level error meant for the client: never masked, carries `extensions.code`."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, extensions={"code": code})
+    def __init__(self, code: str, message: str, field: list[str] | None = None) -> None:
+        extensions: dict[str, object] = {"code": code}
+        if field is not None:
+            extensions["field"] = field
+        super().__init__(message, extensions=extensions)
 
 
 def top_level_error(error: VerrouError, locale: str) -> PublicError:
-    return PublicError(error.code, translate(error.message_key, locale, error.params))
+    """A field's refusal; `extensions.field` names the argument at fault (["first"])."""
+    message = translate(error.message_key, locale, error.params)
+    return PublicError(error.code, message, argument_path(error.field))
 
 
 @contextlib.contextmanager

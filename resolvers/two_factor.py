@@ -10,21 +10,34 @@ from resolvers.fields import two_factor_status
 from services import backup_codes, two_factor
 from services import status as status_service
 from services.errors import Unauthenticated
+from services.records import Account
 from services.status import TwoFactorStatus
 from services.two_factor import TwoFactorSetup
 
 
 @dataclass(frozen=True)
-class NewBackupCodes:
-    """The status after 2FA was turned on or its codes replaced, and the codes, shown once
-    (None: a TOTP app added while security keys had 2FA on already)."""
+class TwoFactorChange:
+    """The signed-in account and its 2FA status after a change, read fresh: the payload
+    returns both, so a client cache merges the new status into the account it holds."""
 
+    account: Account
     status: TwoFactorStatus
+
+
+@dataclass(frozen=True)
+class NewBackupCodes(TwoFactorChange):
+    """After 2FA was turned on or its codes replaced, with the codes, shown once (None: a
+    TOTP app added while security keys had 2FA on already)."""
+
     backup_codes: list[str] | None
 
 
 async def _status(info: Info, account_id: int) -> TwoFactorStatus:
     return await status_service.get_status(info.context.runtime, account_id)
+
+
+async def _changed(info: Info, account: Account) -> TwoFactorChange:
+    return TwoFactorChange(account, await _status(info, account.id))
 
 
 async def status(info: Info) -> TwoFactorStatus:
@@ -38,16 +51,16 @@ async def start(info: Info, *, password: str) -> TwoFactorSetup:
     return await two_factor.start(info.context.runtime, account, password, info.context.meta)
 
 
-async def cancel(info: Info) -> TwoFactorStatus:
+async def cancel(info: Info) -> TwoFactorChange:
     account, _ = signed_in(info)
     await two_factor.cancel(account)
-    return await _status(info, account.id)
+    return await _changed(info, account)
 
 
 async def confirm(info: Info, *, code: str) -> NewBackupCodes:
     account, _ = signed_in(info)
     codes = await two_factor.confirm(info.context.runtime, account, code, info.context.meta)
-    return NewBackupCodes(await _status(info, account.id), codes)
+    return NewBackupCodes(account, await _status(info, account.id), codes)
 
 
 async def regenerate_backup_codes(info: Info, *, password: str) -> NewBackupCodes:
@@ -55,10 +68,10 @@ async def regenerate_backup_codes(info: Info, *, password: str) -> NewBackupCode
     codes = await backup_codes.regenerate(
         info.context.runtime, account, password, info.context.meta
     )
-    return NewBackupCodes(await _status(info, account.id), codes)
+    return NewBackupCodes(account, await _status(info, account.id), codes)
 
 
-async def disable(info: Info, *, password: str, confirm: bool) -> TwoFactorStatus:
+async def disable(info: Info, *, password: str, confirm: bool) -> TwoFactorChange:
     account, _ = signed_in(info)
     await two_factor.disable(info.context.runtime, account, password, confirm, info.context.meta)
-    return await _status(info, account.id)
+    return await _changed(info, account)

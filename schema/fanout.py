@@ -6,6 +6,11 @@ selection on the same event and get the same answer, at a cost that grows with e
 subscriber. Here subscriptions that send the same document with the same variables, for
 the same account and language, join one group: the group runs the subscription once and
 hands each result to every member; a member costs one queue and its own socket write.
+
+A subscription that replays what was missed (`notifications(after: ...)`) is nobody else's:
+its stream starts with the notifications newer than its own cursor, which a member joining
+later would not get. It runs in a group of its own, unshared, so the session watch still
+sees what it has sent (`sent_before`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,21 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_operation_ast,
+    parse,
+)
 from strawberry import Schema
 
 logger = logging.getLogger("verrou.subscriptions")
@@ -30,12 +49,70 @@ _ARGUMENTS = ("variable_values", "context_value", "root_value", "operation_name"
 
 
 @functools.lru_cache(maxsize=256)
-def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
+def _operation(
+    query: str, operation_name: str | None
+) -> tuple[DocumentNode, OperationDefinitionNode] | None:
     try:
-        operation = get_operation_ast(parse(query), operation_name)
+        document = parse(query)
+        operation = get_operation_ast(document, operation_name)
     except GraphQLError:
         return None  # the schema's own stream reports the syntax error
-    return operation.operation if operation else None
+    return (document, operation) if operation else None
+
+
+@functools.lru_cache(maxsize=256)
+def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    found = _operation(query, operation_name)
+    return found[1].operation if found else None
+
+
+def _replays(query: str | None, operation_name: str | None, variables: object) -> bool:
+    """Whether a root field of the subscription gets an `after` that may not be null."""
+    found = _operation(query, operation_name) if query is not None else None
+    if found is None:
+        return False
+    document, operation = found
+    fragments = {
+        definition.name.value: definition.selection_set
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    values = variables if isinstance(variables, dict) else {}
+    defaults = {
+        definition.variable.name.value: definition.default_value
+        for definition in operation.variable_definitions or ()
+    }
+
+    def may_replay(value: object) -> bool:
+        if isinstance(value, NullValueNode):
+            return False
+        if isinstance(value, VariableNode):
+            name = value.name.value
+            if name in values:
+                return values[name] is not None
+            default = defaults.get(name)
+            return default is not None and not isinstance(default, NullValueNode)
+        return True
+
+    def walk(selections: SelectionSetNode, seen: frozenset[str]) -> bool:
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                if any(
+                    argument.name.value == "after" and may_replay(argument.value)
+                    for argument in selection.arguments or ()
+                ):
+                    return True
+            elif isinstance(selection, InlineFragmentNode):
+                if walk(selection.selection_set, seen):
+                    return True
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    if walk(fragments[name], seen | {name}):
+                        return True
+        return False
+
+    return walk(operation.selection_set, frozenset())
 
 
 def _offer(queue: asyncio.Queue[Any], item: object) -> None:
@@ -63,11 +140,14 @@ class _Group:
         # sessions-ended messages it has read (resolvers/subscriptions.py).
         self.context = context
         self._on_end = on_end
+        # The stream starts once a member listens: its first results are not lost.
+        self._joined = asyncio.Event()
         self._task = asyncio.create_task(self._pump(source), name="verrou-subscription-group")
 
     async def _pump(self, source: Callable[[], Awaitable[Any]]) -> None:
         ending: object = _END
         try:
+            await self._joined.wait()
             stream = await source()
             async with contextlib.aclosing(stream):
                 async for result in stream:
@@ -85,6 +165,7 @@ class _Group:
     async def member(self, owner: object) -> AsyncGenerator[Any, None]:
         queue: asyncio.Queue[Any] = asyncio.Queue(MEMBER_BACKLOG)
         self.members[queue] = owner
+        self._joined.set()
         try:
             while True:
                 self.waiting.add(queue)
@@ -111,15 +192,19 @@ class FanOutSchema:
     def __init__(self, schema: Schema) -> None:
         self._schema = schema
         self._groups: dict[Key, _Group] = {}
+        self._unshared: set[_Group] = set()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._schema, name)
 
     def member_count(self) -> int:
-        return sum(len(group.members) for group in self._groups.values())
+        return sum(len(group.members) for group in self._all_groups())
 
     def group_count(self) -> int:
-        return len(self._groups)
+        return len(self._groups) + len(self._unshared)
+
+    def _all_groups(self) -> list[_Group]:
+        return [*self._groups.values(), *self._unshared]
 
     def sent_before(self, owner: object, ended_message: str) -> bool:
         """Whether every shared subscription of the connection `owner` has sent all it had
@@ -127,7 +212,7 @@ class FanOutSchema:
         group's stream has read that message, so each notification published before it was
         handed to the members, and the connection's queues are empty with their reader
         waiting, so each was written to the socket."""
-        for group in list(self._groups.values()):
+        for group in self._all_groups():
             owned = [queue for queue, member in group.members.items() if member is owner]
             if not owned:
                 continue
@@ -180,12 +265,17 @@ class FanOutSchema:
         if key is None:
             return await source()
         context = named.get("context_value")
+        if _replays(query, named.get("operation_name"), variables):
+            unshared = _Group(key, source, self._forget, context)
+            self._unshared.add(unshared)
+            return unshared.member(getattr(context, "request", None))
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group(key, source, self._forget, context)
         return group.member(getattr(context, "request", None))
 
     def _forget(self, group: _Group) -> None:
+        self._unshared.discard(group)
         # Only this group: a new one may already serve the same key.
         if self._groups.get(group.key) is group:
             del self._groups[group.key]

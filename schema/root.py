@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -304,10 +305,31 @@ class Mutation:
     )
 
 
+async def _notifications(
+    info: Info,
+    after: Annotated[
+        str | None,
+        strawberry.argument(
+            description="A notifications cursor: first the account's notifications newer than "
+            "it, oldest first, then live ones, so a client that reconnects misses nothing. "
+            "Take it from the feed (`viewer.notifications`): the cursor of the newest edge the "
+            "client holds (`pageInfo.endCursor` replays from the page's oldest). Null: live ones "
+            "only. A cursor of another account's feed replays only this account's own. Any "
+            "other text is "
+            'INVALID_INPUT (a top-level error, `extensions.field` ["after"]).'
+        ),
+    ] = None,
+) -> AsyncGenerator[records.Notification, None]:
+    # Closed with this one (client gone, `complete`): it unsubscribes from the broker.
+    async with contextlib.aclosing(subscriptions.notifications(info, after)) as stream:
+        async for notification in stream:
+            yield notification
+
+
 @strawberry.type(description="Live updates over WebSocket.")
 class Subscription:
     notifications: AsyncGenerator[records.Notification, None] = strawberry.subscription(
-        resolver=subscriptions.notifications,
+        resolver=_notifications,
         graphql_type=Notification,
         description="Live notifications of the signed-in account, pushed to every open session of it.",
     )

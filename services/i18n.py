@@ -28,6 +28,16 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "Ce texte est trop long ({max} caractères au plus).",
         "en": "This text is too long ({max} characters at most).",
     },
+    "PAGE_SIZE": {
+        "fr": "« first » doit aller de 1 à {max} : {max} éléments au plus par page.",
+        "en": "`first` must be from 1 to {max}: at most {max} items a page.",
+    },
+    "BAD_CURSOR": {
+        "fr": "Ce curseur n'est pas valide : passez un curseur que la liste a donné "
+        "(le cursor d'un élément ou pageInfo.endCursor).",
+        "en": "This cursor is not valid: pass a cursor the list gave "
+        "(an edge's cursor or pageInfo.endCursor).",
+    },
     "MUTATION_REPEATED": {
         "fr": "{mutation} ne peut être demandé qu'une fois par requête : celui-ci n'a rien fait.",
         "en": "{mutation} can be asked only once per request: this one did nothing.",

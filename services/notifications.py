@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import Account, Notification
 from models.accounts import Locale, Role
-from services import emails, status
+from services import emails, pagination, status
 from services.runtime import RequestMeta, Runtime
 from services.status import TwoFactorStatus
 
@@ -130,6 +131,29 @@ async def publish(rt: Runtime, account: Account, notifications: list[Notificatio
             # The change is committed and the feed has it: a broker outage costs only the
             # live banner, which clients recover from the feed.
             logger.exception("could not publish notification %s", notification.id)
+
+
+def replay_boundary(after: str) -> int:
+    """The notification key in a feed cursor (`viewer.notifications` edges' or endCursor);
+    InvalidInput on `after` for any other text."""
+    return pagination.decode_cursor(after, "after")
+
+
+async def newer_than(account_id: int, boundary: int) -> AsyncIterator[Notification]:
+    """The account's notifications after the cursor's key, oldest first. Only the account's
+    own: a cursor from another account's feed names a key and nothing else, so it reveals
+    nothing of that account. Read a page at a time, however long the client was away."""
+    while True:
+        rows = (
+            await Notification.filter(account_id=account_id, id__gt=boundary)
+            .order_by("id")
+            .limit(pagination.MAX_PAGE)
+        )
+        for row in rows:
+            yield row
+        if len(rows) < pagination.MAX_PAGE:
+            return
+        boundary = rows[-1].id
 
 
 def encode(notification: Notification, account: Account, two_factor: TwoFactorStatus) -> str:

@@ -56,17 +56,17 @@ def decode_cursor(cursor: str, field: str) -> int:
     any number of cursors, and a megabyte of digits would reach int() at all.
     """
     if len(cursor) > _MAX_CURSOR_LENGTH:
-        raise InvalidInput(field=field)
+        raise InvalidInput("BAD_CURSOR", field=field)
     try:
         text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
     except (ValueError, UnicodeError, binascii.Error):
-        raise InvalidInput(field=field) from None
+        raise InvalidInput("BAD_CURSOR", field=field) from None
     match = _CURSOR.fullmatch(text)
     if match is None:
-        raise InvalidInput(field=field)
+        raise InvalidInput("BAD_CURSOR", field=field)
     pk = int(match[1])
     if pk > _MAX_PK or encode_cursor(pk) != cursor:
-        raise InvalidInput(field=field)
+        raise InvalidInput("BAD_CURSOR", field=field)
     return pk
 
 
@@ -78,7 +78,7 @@ async def page(
     newest_first: bool = True,
 ) -> Page[T]:
     if first < 1 or first > MAX_PAGE:
-        raise InvalidInput(field="first")
+        raise InvalidInput("PAGE_SIZE", field="first", params={"max": MAX_PAGE})
     total = await query.count()
     window: Any = query
     if after is not None:

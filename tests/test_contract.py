@@ -46,28 +46,51 @@ def test_the_breaking_change_check_sees_changed_types() -> None:
 
 
 PLANNED = CONTRACT.parent / "planned.graphql"
-# Issue 15 builds section C and the trusted documents' error code; the rest is built.
-NOT_YET_BUILT = "# ================================================================ section C"
+# Issue 15 built section C; the trusted documents' error code is not built here.
+TRUSTED_DOCUMENTS = re.compile(
+    r'\n *"[^"\n]*trusted documents[^"\n]*"\n *PERSISTED_QUERY_NOT_ALLOWED'
+)
+# Section C adds an argument to an existing field, written in a comment (SDL cannot extend a
+# field): applied here to the contract's Subscription.notifications.
+LIVE_FIELD = "  notifications: Notification!"
+PLANNED_ARGUMENT = re.compile(
+    r'notifications\( "(?P<description>[^"]+)" after: String = null \): Notification!'
+)
+
+
+def planned_argument(planned: str) -> str:
+    """The commented field of section C as SDL, its description as planned.graphql says it."""
+    comments = " ".join(
+        line.lstrip("#").strip() for line in planned.splitlines() if line.startswith("#")
+    )
+    match = PLANNED_ARGUMENT.search(comments)
+    assert match is not None, "section C's notifications(after:) comment was not found"
+    described = f'"{match["description"]}"'
+    return f"  notifications(\n    {described}\n    after: String = null\n  ): Notification!"
 
 
 def planned_contract() -> str:
-    """The contract with the built sections of planned.graphql (its `extend`s applied)."""
-    text = PLANNED.read_text()
-    text = text[: text.index(NOT_YET_BUILT)]
-    text = re.sub(r'\n *"[^"\n]*trusted documents[^"\n]*"\n *PERSISTED_QUERY_NOT_ALLOWED', "", text)
+    """The contract with planned.graphql applied: its `extend`s, and the argument its
+    section C gives in a comment."""
+    text = TRUSTED_DOCUMENTS.sub("", PLANNED.read_text())
     assert "PERSISTED_QUERY_NOT_ALLOWED" not in text
-    return CONTRACT.read_text() + "\n" + text
+    contract = CONTRACT.read_text()
+    assert contract.count(LIVE_FIELD) == 1
+    return contract.replace(LIVE_FIELD, planned_argument(text)) + "\n" + text
 
 
-def test_schema_has_the_built_sections_of_the_planned_contract() -> None:
-    """Sections A (account safety) and B (security keys and passkeys) of planned.graphql are
-    in the schema with their names and shapes: graphql-core reports any of them missing or
-    changed as a breaking change."""
+def test_schema_has_the_planned_contract() -> None:
+    """Sections A (account safety), B (security keys and passkeys) and C (client caches and
+    reconnects) of planned.graphql are in the schema with their names and shapes:
+    graphql-core reports any of them missing or changed as a breaking change."""
     if not PLANNED.exists():
         pytest.skip(f"no planned contract at {PLANNED}: needs ../shared beside the repo")
     planned = parse_sdl(planned_contract())
     for name in ("Authenticator", "PasskeySignIn", "SecurityKeyRegistration", "DeviceSession"):
         assert name in planned.type_map  # the sections were read
+    assert "account" in planned.type_map["DisableTwoFactorPayload"].fields  # type: ignore[attr-defined]
+    live = planned.type_map["Subscription"].fields["notifications"]  # type: ignore[attr-defined]
+    assert live.args["after"].description.startswith("A notifications cursor")
     changes = find_breaking_changes(planned, parse_sdl(build_schema().as_str()))
     assert [change.description for change in changes] == []
 
@@ -80,3 +103,29 @@ def test_the_planned_check_sees_a_missing_mutation() -> None:
     assert "startPasskeySignIn:" not in without
     changes = find_breaking_changes(parse_sdl(planned_contract()), parse_sdl(without))
     assert [c.description for c in changes] == ["Field Mutation.startPasskeySignIn was removed."]
+
+
+def test_the_planned_check_sees_section_c_missing() -> None:
+    """Without a payload's `account` or the subscription's `after`, the check fails."""
+    if not PLANNED.exists():
+        pytest.skip(f"no planned contract at {PLANNED}: needs ../shared beside the repo")
+    ours = build_schema().as_str()
+    disable = ours.index("type DisableTwoFactorPayload {")
+    without_account = ours[:disable] + re.sub(
+        r"\n  \"\"\"[^\"]*\"\"\"\n  account: Account", "", ours[disable:], count=1
+    )
+    live = ours.index("type Subscription {")
+    without_after = ours[:live] + re.sub(
+        r'notifications\(\n    """[\s\S]*?"""\n    after: String = null\n  \)',
+        "notifications",
+        ours[live:],
+        count=1,
+    )
+    planned = parse_sdl(planned_contract())
+    for broken, expected in [
+        (without_account, "Field DisableTwoFactorPayload.account was removed."),
+        (without_after, "Argument Subscription.notifications(after:) was removed."),
+    ]:
+        assert broken != ours
+        changes = find_breaking_changes(planned, parse_sdl(broken))
+        assert [c.description for c in changes] == [expected]

@@ -49,7 +49,8 @@ async def start(
 
 @payload_errors(CancelTwoFactorSetupPayload)
 async def cancel(info: Info) -> CancelTwoFactorSetupPayload:
-    return CancelTwoFactorSetupPayload(status=await two_factor.cancel(info))
+    cancelled = await two_factor.cancel(info)
+    return CancelTwoFactorSetupPayload(status=cancelled.status, account=cancelled.account)
 
 
 @payload_errors(ConfirmTwoFactorPayload)
@@ -61,7 +62,9 @@ async def confirm(
     ],
 ) -> ConfirmTwoFactorPayload:
     confirmed = await two_factor.confirm(info, code=input.code)
-    return ConfirmTwoFactorPayload(status=confirmed.status, backup_codes=confirmed.backup_codes)
+    return ConfirmTwoFactorPayload(
+        status=confirmed.status, backup_codes=confirmed.backup_codes, account=confirmed.account
+    )
 
 
 @payload_errors(RegenerateBackupCodesPayload)
@@ -70,7 +73,9 @@ async def regenerate_backup_codes(
     input: Annotated[RegenerateBackupCodesInput, strawberry.argument(description=_ASKED_AGAIN)],
 ) -> RegenerateBackupCodesPayload:
     new = await two_factor.regenerate_backup_codes(info, password=input.password)
-    return RegenerateBackupCodesPayload(status=new.status, backup_codes=new.backup_codes)
+    return RegenerateBackupCodesPayload(
+        status=new.status, backup_codes=new.backup_codes, account=new.account
+    )
 
 
 @payload_errors(DisableTwoFactorPayload)
@@ -81,5 +86,5 @@ async def disable(
         strawberry.argument(description="The account's password and the second confirmation."),
     ],
 ) -> DisableTwoFactorPayload:
-    status = await two_factor.disable(info, password=input.password, confirm=input.confirm)
-    return DisableTwoFactorPayload(status=status)
+    disabled = await two_factor.disable(info, password=input.password, confirm=input.confirm)
+    return DisableTwoFactorPayload(status=disabled.status, account=disabled.account)
