@@ -8,7 +8,7 @@ from graphql import OperationType
 
 from resolvers.context import Info
 from resolvers.errors import raised_top_level
-from services import access, device_sessions, documents, history, reads, status
+from services import access, device_sessions, documents, history, pagination, reads, status
 from services import authenticators as authenticator_service
 from services.authenticators import Authenticator
 from services.i18n import translate
@@ -132,3 +132,8 @@ async def account_sessions(info: Info, account: Account) -> list[DeviceSession]:
 
 async def authenticators(info: Info, status: TwoFactorStatus) -> list[Authenticator]:
     return await authenticator_service.list_for(status.account_id, info.context.locale)
+
+
+def notification_cursor(notification: Notification) -> str:
+    """The cursor the feed's edge of this notification has (notifications(after:) reads it)."""
+    return pagination.encode_cursor(notification.id)

@@ -130,6 +130,10 @@ def _notification_message(notification: strawberry.Parent[records.Notification],
     return fields.notification_message(info, notification)
 
 
+def _notification_cursor(notification: strawberry.Parent[records.Notification]) -> str:
+    return fields.notification_cursor(notification)
+
+
 # Account is defined below (it pages notifications: one of the two comes first). Strawberry
 # evaluates `graphql_type` when the class is decorated, so it cannot name a later class; a
 # return annotation can (read when the schema is built), at the price of saying Account where
@@ -155,6 +159,12 @@ class Notification(Node):
     account: Account = strawberry.field(
         resolver=_notification_account,
         description="The account, so a client cache can refresh its 2FA status from the event itself.",
+    )
+    cursor: str = strawberry.field(
+        resolver=_notification_cursor,
+        description="Its cursor in the feed (as the feed's edge has it): keep the newest one "
+        "received, live or from the feed, and pass it as `after` when the subscription "
+        "reconnects, to receive only what came after it.",
     )
 
 

@@ -192,3 +192,24 @@ async def test_a_bad_cursor_is_a_clear_error(live: LiveServer, over_socket: Api)
         assert error["extensions"] == {"code": "INVALID_INPUT", "field": ["after"]}
         assert error["message"].startswith("This cursor is not valid")
         assert (await client.receive())["type"] == "complete"
+
+
+async def test_a_live_notification_carries_the_cursor_to_resume_from(
+    live: LiveServer, over_socket: Api
+) -> None:
+    """The client keeps the newest cursor it received live, not only the feed's: after a
+    reconnect with it, nothing it already has comes again."""
+    api = over_socket
+    token = await api.sign_up()
+    query = "subscription { notifications { id kind cursor } }"
+    async with subscriber(live.ws_url, token, query=query) as client:
+        await until(ready(live, 1))
+        await api.enable_two_factor(token)
+        [received] = await events(client, 1)
+    [held] = await feed(api, token)
+    assert (received["id"], received["cursor"]) == (held["id"], held["cursor"])
+    await api.data(REGENERATE, {"input": {"password": PASSWORD}}, token=token)
+    async with subscriber(live.ws_url, token, query=replaying(received["cursor"])) as client:
+        [missed] = await events(client, 1)
+        assert missed["kind"] == "BACKUP_CODES_REGENERATED"
+        await nothing_more(client)
