@@ -45,6 +45,8 @@ from transport.session_cookie import cookie_name
 from webclient import routes as webclient_routes
 
 logger = logging.getLogger("verrou")
+# How long shutdown waits for a periodic job's pass under way before cancelling it.
+STOP_GRACE_SECONDS = 10.0
 
 
 @contextlib.asynccontextmanager
@@ -71,8 +73,10 @@ async def every(
     """Run `job` at start, then every `interval` seconds, for as long as the app runs;
     `done` is the log line for a pass that did something (%d: what `job` returned)."""
 
+    stopping = asyncio.Event()
+
     async def forever() -> None:
-        while True:
+        while not stopping.is_set():
             try:
                 count = await job()
             except Exception:  # the database may be away for a while: try again next time
@@ -80,15 +84,22 @@ async def every(
             else:
                 if count:
                     logger.info(done, count)
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
 
     task = asyncio.create_task(forever(), name=f"verrou-{name}")
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # A pass under way finishes its queries (cancelled mid-query, a driver may be left
+        # with a lost connection's error nobody reads); a sleeping job stops at once.
+        stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def periodic_purge(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:

@@ -87,7 +87,8 @@ async def email_reset_link(change: Change, params: dict[str, object] | None = No
 async def _same_work(rt: Runtime, meta: RequestMeta) -> None:
     """What a known email costs, for an unknown one: the email rendered, and in one committed
     transaction a delete and four inserts (the link, the event, the notification, the outbox
-    row), here rows of a throwaway throttle subject deleted before the commit, and after it the
+    row) and the email limits' two counts, here rows of a throwaway subject deleted before the
+    commit, and after it the
     account status read that publishing the notification costs. Nothing is sent or kept."""
     facts = emails.facts_of(rt, "nobody@example.invalid", None, meta, "en")
     emails.render(LINK_EMAIL, "en", facts, {"link": RESET_ROUTE}, emails.LINK)
@@ -97,6 +98,11 @@ async def _same_work(rt: Runtime, meta: RequestMeta) -> None:
         await LinkToken.filter(account_id=0, used_at=None).using_db(connection).delete()
         for _ in range(4):
             await FailedAttempt.create(using_db=connection, subject=subject, created_at=now)
+        # The email limits' two counts (per kind and address, per account: emails.within_limits).
+        for _ in range(2):
+            await throttle.take_quota(
+                rt, subject, 100, rt.settings.mail_limit_window_seconds, connection
+            )
         await FailedAttempt.filter(subject=subject).using_db(connection).delete()
     await status.get_status(rt, 0)
 
