@@ -11,6 +11,9 @@ is what older clients expect.
 
 The conformance suite of the npm package graphql-http runs against this view in CI
 (conformance/audit.mjs).
+
+A request may name its document rather than send it (persisted queries, trusted documents):
+transport/persisted.py finds the text before Strawberry parses it.
 """
 
 from __future__ import annotations
@@ -39,10 +42,19 @@ from resolvers.context import Context
 from schema.fanout import FanOutSchema
 from schema.request_errors import VALIDATION_FAILED
 from services import socket_sessions
+from services.errors import PersistedQueryNotAllowed
+from services.persisted_queries import PersistedQueries, persisted_queries_from
 from services.runtime import Runtime
 from transport import request_json
 from transport.browser import websocket_origin_allowed
 from transport.context import authenticate_connection, build_context
+from transport.persisted import (
+    NOT_ALLOWED,
+    NOT_FOUND,
+    DocumentNotFound,
+    document_id_of,
+    resolve_document,
+)
 from transport.session_watch import SessionWatch
 from transport.sockets import LegacyWSHandler, TransportWSHandler
 from webclient import graphiql_page
@@ -106,6 +118,14 @@ class VerrouGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
+        settings = runtime.settings
+        self.persisted: PersistedQueries = persisted_queries_from(
+            trusted_documents=settings.trusted_documents,
+            trusted_only=settings.trusted_documents_only,
+            redis_url=settings.redis_url,
+            max_entries=settings.persisted_queries_max_entries,
+            max_bytes=settings.persisted_queries_max_bytes,
+        )
         self.open_sockets: set[WebSocket] = set()
         # Closes a socket whose session ends while it is open (signOut, recovery, idle).
         schema = kwargs.get("schema")
@@ -142,6 +162,16 @@ class VerrouGraphQL(GraphQL[Context, None]):
             # generator stopping): nobody to answer, and nothing for the error log.
             logger.debug("client disconnected before its request was read")
             return Response(status_code=499)
+        except DocumentNotFound as missing:
+            # Always 200: Apollo's link reads this answer to send the text again.
+            return _refusal(request, missing.message, NOT_FOUND, status=200)
+        except PersistedQueryNotAllowed:
+            return _refusal(
+                request,
+                "The operation is not in the server's list of trusted documents.",
+                NOT_ALLOWED,
+                status=None,
+            )
         finally:
             self.open_sockets.discard(request)
             self.session_watch.discard(request)
@@ -181,6 +211,14 @@ class VerrouGraphQL(GraphQL[Context, None]):
 
     # --- The HTTP request path: every shape of request is a 4xx or a request error. ---
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming its document (a persisted query's hash, a documentId) has no `query`
+        # either, and Apollo's link sends it with `Accept: */*`: it is a request, not a page.
+        params = request.query_params
+        if any(name in params for name in ("extensions", "documentId", "doc_id")):
+            return False
+        return super().should_render_graphql_ide(request)
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -192,7 +230,17 @@ class VerrouGraphQL(GraphQL[Context, None]):
             start = (await request.get_body()).lstrip(b" \t\r\n")[:1]
             if start not in (b"{", b"["):
                 raise HTTPException(400, "The request body must be a JSON object")
-        return await super().parse_http_body(request)
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return data  # a batch: refused by Strawberry's check (batching is off)
+        if request.method == "GET":
+            document_id = document_id_of(request.query_params)
+        elif "application/json" in content_type:
+            body = self.decode_json(await request.get_body())
+            document_id = document_id_of(body) if isinstance(body, dict) else None
+        else:
+            document_id = None  # multipart: the upload's document is sent in full
+        return await resolve_document(data, document_id, self.persisted)
 
     async def execute_single(
         self,
@@ -292,6 +340,18 @@ class VerrouGraphQL(GraphQL[Context, None]):
         if session is not None and isinstance(context.request, WebSocket):
             lifetime = (session.expires_at - self.runtime.clock.now()).total_seconds()
             self.session_watch.add(context.request, session.account_id, session.id, lifetime)
+
+
+def _refusal(request: Request, message: str, code: str, *, status: int | None) -> Response:
+    """A request error answered before Strawberry saw the request: nothing was executed,
+    so no `data` entry; 400 under application/graphql-response+json unless `status` says."""
+    media_type: str = request.state.graphql_media_type
+    if status is None:
+        status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    # A miss must never be cached by a proxy for a GET: the retry carries the text.
+    headers = {"Cache-Control": "no-store"}
+    return Response(json.dumps(body), status, headers, media_type=media_type)
 
 
 class _MethodNotAllowed(Exception):
