@@ -115,7 +115,8 @@ class Settings(BaseSettings):
     # --- end web client ---
     log_level: str = "INFO"
     # "json": one JSON object per line (what log shippers read); "text" for a terminal.
-    log_format: Literal["json", "text"] = "json"
+    # Unset: text in development, JSON otherwise.
+    log_format: Literal["json", "text"] | None = None
 
     # -- GraphQL request limits (issue 6): checked before a document runs (schema/limits.py).
     graphql_max_depth: int = Field(default=10, ge=1)
@@ -275,6 +276,10 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def logs_as_json(self) -> bool:
+        return not self.is_development if self.log_format is None else self.log_format == "json"
 
     @property
     def graphiql_enabled(self) -> bool:
