@@ -16,14 +16,16 @@ import pytest
 
 from server import create_app
 from services.clock import FrozenClock
-from services.settings import SettingsError
-from tests.conftest import make_settings, start
+from services.settings import Settings, SettingsError
+from tests.conftest import LiveServer, make_settings, start
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, subscriber
 
 VIEWER = "query Viewer { viewer { email } }"
 SIGN_UP = """mutation SignUp($input: SignUpInput!) {
   signUp(input: $input) { session { token } errors { code } }
 }"""
 ELSEWHERE = "query Elsewhere { viewer { id } }"
+LIVE = "subscription Live { notifications { id kind } }"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 NOT_ALLOWED = {
     "errors": [
@@ -44,6 +46,7 @@ def apollo_manifest(path: Path) -> Path:
     operations = [
         {"id": sha256(VIEWER), "name": "Viewer", "type": "query", "body": VIEWER},
         {"id": sha256(SIGN_UP), "name": "SignUp", "type": "mutation", "body": SIGN_UP},
+        {"id": sha256(LIVE), "name": "Live", "type": "subscription", "body": LIVE},
     ]
     manifest = {"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations}
     path.write_text(json.dumps(manifest))
@@ -175,3 +178,32 @@ def test_a_manifest_the_server_cannot_read_stops_it_at_start(
         make_settings(db_path, tmp_path / "var", trusted_documents=manifest)
     with pytest.raises(SettingsError, match="TRUSTED_DOCUMENTS: "):
         make_settings(db_path, tmp_path / "var", trusted_documents=tmp_path / "missing.json")
+
+
+@pytest.fixture
+def settings(db_path: Path, tmp_path: Path) -> Settings:
+    """The `live` server's: only the manifest's documents."""
+    manifest = apollo_manifest(tmp_path / "manifest.json")
+    return make_settings(
+        db_path, tmp_path / "var", trusted_documents=manifest, trusted_documents_only=True
+    )
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_only_trusted_documents_holds_over_websocket_too(
+    live: LiveServer, protocol: str
+) -> None:
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        variables = {"input": {"email": "ws@example.com", "password": "a long passphrase"}}
+        signed_up = await http.post("/graphql", json={"query": SIGN_UP, "variables": variables})
+        token = signed_up.json()["data"]["signUp"]["session"]["token"]
+    outside = "subscription { notifications { id } }"
+    async with subscriber(live.ws_url, token, protocol=protocol, query=outside) as socket:
+        refused = await socket.receive()
+        assert refused["type"] == "error"
+        errors = refused["payload"] if protocol == TRANSPORT_WS else [refused["payload"]]
+        assert [error["extensions"]["code"] for error in errors] == ["PERSISTED_QUERY_NOT_ALLOWED"]
+        # The manifest's subscription on the same socket is accepted: no error comes.
+        await socket.subscribe(LIVE, operation_id="2")
+        with pytest.raises(TimeoutError):
+            await socket.next_event(within=0.5)

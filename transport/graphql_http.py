@@ -56,7 +56,7 @@ from transport.persisted import (
     resolve_document,
 )
 from transport.session_watch import SessionWatch
-from transport.sockets import LegacyWSHandler, TransportWSHandler
+from transport.sockets import NOT_ALLOWED_MESSAGE, LegacyWSHandler, TransportWSHandler
 from webclient import graphiql_page
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -168,7 +168,7 @@ class VerrouGraphQL(GraphQL[Context, None]):
         except PersistedQueryNotAllowed:
             return _refusal(
                 request,
-                "The operation is not in the server's list of trusted documents.",
+                NOT_ALLOWED_MESSAGE,
                 NOT_ALLOWED,
                 status=None,
             )
