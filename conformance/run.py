@@ -5,7 +5,10 @@ graphql-http audit suite (audit.mjs), prepares an account with 2FA on (the CLI, 
 GraphQL), runs the subscription checks with the npm graphql-ws client (subscriptions.mjs) and
 Apollo Client's persisted queries (persisted.mjs, which writes the manifest of what it sent),
 and stops the server. Then a second server runs that manifest only (TRUSTED_DOCUMENTS_ONLY),
-and persisted.mjs checks it again. Exits non-zero when any step fails.
+and persisted.mjs checks it again. Without a server: TypeScript types generated from
+schema.graphql and the web client's operations must compile (typed-clients.mjs), and the web
+client's trusted documents manifest must list every operation it sends (manifest.mjs). Exits
+non-zero when any step fails.
 """
 
 from __future__ import annotations
@@ -130,13 +133,13 @@ def account_with_two_factor(url: str) -> str:
     return token
 
 
-def node(script: str, url: str, *args: str, **env: str) -> int:
-    print(f"\n== node {script} {url} {' '.join(args)}", flush=True)
+def node(script: str, *args: str, **env: str) -> int:
+    print(f"\n== node {script} {' '.join(args)}", flush=True)
     executable = shutil.which("node")
     if executable is None:
         raise SystemExit("node is not installed (the conformance checks need Node.js 20+)")
     return subprocess.run(  # noqa: S603
-        [executable, script, url, *args], cwd=HERE, env={**os.environ, **env}, check=False
+        [executable, script, *args], cwd=HERE, env={**os.environ, **env}, check=False
     ).returncode
 
 
@@ -157,11 +160,15 @@ def main() -> int:
             only = {"TRUSTED_DOCUMENTS": str(manifest), "TRUSTED_DOCUMENTS_ONLY": "true"}
             with server(Path(var_dir) / "trusted", **only) as url:
                 trusted = node("persisted.mjs", url, "--trusted")
+    typed = node("typed-clients.mjs")
+    manifest_complete = node("manifest.mjs")
     steps = {
         "audit": audits,
         "subscriptions": subscriptions,
         "persisted queries": persisted,
         "trusted documents": trusted,
+        "typed clients": typed,
+        "web client manifest": manifest_complete,
     }
     failed = [name for name, code in steps.items() if code]
     print(f"\nconformance: {'FAILED: ' + ', '.join(failed) if failed else 'every check passes'}")

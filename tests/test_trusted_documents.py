@@ -13,9 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import OperationDefinitionNode, parse, validate
 
+from schema.build import build_schema
 from server import create_app
 from services.clock import FrozenClock
+from services.persisted_queries import load_manifest
 from services.settings import Settings, SettingsError
 from tests.conftest import LiveServer, make_settings, start
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, subscriber
@@ -36,6 +39,7 @@ NOT_ALLOWED = {
     ]
 }
 serve = contextlib.asynccontextmanager(start)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def sha256(text: str) -> str:
@@ -207,3 +211,25 @@ async def test_only_trusted_documents_holds_over_websocket_too(
         await socket.subscribe(LIVE, operation_id="2")
         with pytest.raises(TimeoutError):
             await socket.next_event(within=0.5)
+
+
+def test_the_web_clients_manifest_loads_and_every_document_validates() -> None:
+    """webclient/trusted-documents.json (`make webclient-manifest`) is a manifest the server
+    reads, and each of its documents runs on this schema: a web client deployed with
+    TRUSTED_DOCUMENTS_ONLY is refused nothing. `make conformance` checks it lists every
+    operation the web client sends."""
+    documents = load_manifest(ROOT / "webclient" / "trusted-documents.json")
+    assert {"Viewer", "SignIn", "Live"} <= {
+        definition.name.value
+        for text in documents.values()
+        for definition in parse(text).definitions
+        if isinstance(definition, OperationDefinitionNode) and definition.name
+    }
+    schema = build_schema()._schema  # type: ignore[attr-defined]
+    invalid = {
+        document_id: [error.message for error in validate(schema, parse(text))]
+        for document_id, text in documents.items()
+        if validate(schema, parse(text))
+    }
+    assert invalid == {}
+    assert all(sha256(text) == document_id for document_id, text in documents.items())
