@@ -53,6 +53,7 @@ from transport.persisted import (
     NOT_FOUND,
     DocumentNotFound,
     document_id_of,
+    refusal,
     resolve_document,
 )
 from transport.session_watch import SessionWatch
@@ -164,14 +165,11 @@ class VerrouGraphQL(GraphQL[Context, None]):
             return Response(status_code=499)
         except DocumentNotFound as missing:
             # Always 200: Apollo's link reads this answer to send the text again.
-            return _refusal(request, missing.message, NOT_FOUND, status=200)
+            return refusal(request.state.graphql_media_type, missing.message, NOT_FOUND, 200)
         except PersistedQueryNotAllowed:
-            return _refusal(
-                request,
-                NOT_ALLOWED_MESSAGE,
-                NOT_ALLOWED,
-                status=None,
-            )
+            media_type = request.state.graphql_media_type
+            status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+            return refusal(media_type, NOT_ALLOWED_MESSAGE, NOT_ALLOWED, status)
         finally:
             self.open_sockets.discard(request)
             self.session_watch.discard(request)
@@ -340,18 +338,6 @@ class VerrouGraphQL(GraphQL[Context, None]):
         if session is not None and isinstance(context.request, WebSocket):
             lifetime = (session.expires_at - self.runtime.clock.now()).total_seconds()
             self.session_watch.add(context.request, session.account_id, session.id, lifetime)
-
-
-def _refusal(request: Request, message: str, code: str, *, status: int | None) -> Response:
-    """A request error answered before Strawberry saw the request: nothing was executed,
-    so no `data` entry; 400 under application/graphql-response+json unless `status` says."""
-    media_type: str = request.state.graphql_media_type
-    if status is None:
-        status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    # A miss must never be cached by a proxy for a GET: the retry carries the text.
-    headers = {"Cache-Control": "no-store"}
-    return Response(json.dumps(body), status, headers, media_type=media_type)
 
 
 class _MethodNotAllowed(Exception):

@@ -10,11 +10,13 @@ know answers what Apollo Client's persisted-query link waits for, HTTP 200 and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
 
 from cross_web import HTTPException
+from starlette.responses import Response
 from strawberry.http import GraphQLRequestData
 
 from services.persisted_queries import HashMismatch, PersistedQueries
@@ -84,3 +86,13 @@ def _sha256_of(persisted_query: object) -> str:
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise HTTPException(400, "`persistedQuery.sha256Hash` must be 64 hexadecimal digits")
     return sha256.lower()
+
+
+def refusal(media_type: str, message: str, code: str, status: int) -> Response:
+    """A request error answered before Strawberry saw the request: nothing was executed, so
+    no `data` entry (a request error under application/graphql-response+json is a 400; a miss
+    is always 200, for Apollo's link)."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    # Never cached by a proxy for a GET: the retry with the text is the same URL plus `query`,
+    # and a cached refusal would outlive a manifest's update.
+    return Response(json.dumps(body), status, {"Cache-Control": "no-store"}, media_type=media_type)
