@@ -234,7 +234,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
         if request.method == "GET":
             document_id = document_id_of(request.query_params)
         elif "application/json" in content_type:
-            body = self.decode_json(await request.get_body())
+            # Strawberry keeps only the keys it knows: the id is read from the body again,
+            # when the body names one (most requests do not, and are not decoded twice).
+            raw = await request.get_body()
+            body = self.decode_json(raw) if b'"documentId"' in raw or b'"doc_id"' in raw else {}
             document_id = document_id_of(body) if isinstance(body, dict) else None
         else:
             document_id = None  # multipart: the upload's document is sent in full
