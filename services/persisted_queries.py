@@ -212,11 +212,15 @@ class PersistedQueries:
             return trusted
         return await self._store.get(sha256)
 
-    async def register(self, sha256: str, text: str) -> None:
-        """APQ's registration, of a text that must hash to its id."""
+    def check_registration(self, sha256: str, text: str) -> None:
+        """APQ's text with its hash, before it runs: the text must hash to its id, and be
+        allowed to run at all."""
         if sha256_of(text) != sha256.lower():
             raise HashMismatch("provided sha does not match query")
         self.check_allowed(text)
+
+    async def remember(self, sha256: str, text: str) -> None:
+        """Once the text ran (it parsed and validated): the hash alone runs it from now on."""
         if not self.trusted_only:
             await self._store.put(sha256.lower(), text)
 

@@ -103,6 +103,14 @@ async def test_a_text_under_another_documents_hash_is_refused_and_not_stored(
     assert (await by_hash(client, VIEWER)).json() == NOT_FOUND
 
 
+async def test_a_text_that_does_not_validate_is_not_stored(client: httpx.AsyncClient) -> None:
+    """The store is bounded: a document that cannot run must not take a place in it."""
+    invalid = "query Invalid { viewer { noSuchField } }"
+    answered = await with_text(client, invalid)
+    assert answered.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert (await by_hash(client, invalid)).json() == NOT_FOUND
+
+
 @pytest.mark.parametrize(
     "persisted_query",
     [{"version": 2, "sha256Hash": "0" * 64}, {"version": 1, "sha256Hash": "abc"}, "hash"],

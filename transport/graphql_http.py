@@ -52,6 +52,7 @@ from transport.persisted import (
     NOT_ALLOWED,
     NOT_FOUND,
     DocumentNotFound,
+    ToRegister,
     document_id_of,
     refusal,
     resolve_document,
@@ -253,11 +254,12 @@ class VerrouGraphQL(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Strawberry's, less subscriptions: over HTTP one would run its resolver as a
-        query's (a masked error). Here it is a request error: nothing is executed."""
+        query's (a masked error). Here it is a request error: nothing is executed. A persisted
+        query's text is stored under its hash once it has run (transport/persisted.py)."""
         get = request_adapter.method == "GET"
         allowed = {OperationType.QUERY} if get else {OperationType.QUERY, OperationType.MUTATION}
         try:
-            return await self.schema.execute(
+            result = await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
                 variable_values=request_data.variables,
@@ -279,6 +281,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
                 extensions={"code": VALIDATION_FAILED},
             )
             return ExecutionResult(data=None, errors=[refused])
+        text = request_data.query
+        if isinstance(request_data, ToRegister) and text and not is_request_error(result):
+            await self.persisted.remember(request_data.sha256, text)
+        return result
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

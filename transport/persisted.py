@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from cross_web import HTTPException
 from starlette.responses import Response
@@ -24,6 +24,14 @@ from services.persisted_queries import HashMismatch, PersistedQueries
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass
+class ToRegister(GraphQLRequestData):
+    """A persisted query's text sent with its hash: stored once it has run, so that a text
+    that does not parse or validate never takes a place in the bounded store."""
+
+    sha256: str = ""
 
 
 class DocumentNotFound(Exception):
@@ -55,10 +63,10 @@ async def resolve_document(
                 raise DocumentNotFound("PersistedQueryNotFound")
             return replace(data, query=text)
         try:
-            await persisted.register(sha256, data.query)
+            persisted.check_registration(sha256, data.query)
         except HashMismatch as error:
             raise HTTPException(400, "provided sha does not match query") from error
-        return data
+        return ToRegister(**vars(data), sha256=sha256)
     if data.query is not None:
         persisted.check_allowed(data.query)
     return data
