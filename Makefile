@@ -66,6 +66,12 @@ conformance/node_modules/.package-lock.json: conformance/package-lock.json
 conformance: $(BIN)/.test conformance/node_modules/.package-lock.json
 	$(BIN)/python conformance/run.py
 
+# The web client's trusted documents (TRUSTED_DOCUMENTS): rewrite the manifest of every operation
+# it sends after changing one; `make conformance` fails while the manifest lacks one.
+.PHONY: webclient-manifest
+webclient-manifest: conformance/node_modules/.package-lock.json
+	cd conformance && node manifest.mjs --write
+
 # --- Web client and GraphiQL ---
 # Rebuild webclient/static/vendor/ (GraphiQL, React, graphql-ws and their licences) from
 # webclient/package-lock.json; commit the result. tests/test_graphiql_browser.py checks it matches.

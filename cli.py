@@ -45,23 +45,60 @@ def _serve(settings: Settings, workers: int, app_factory: AppFactory) -> None:
         # connection's zlib state would cost more memory than the rest of it.
         "ws_per_message_deflate": False,
         # Logging is ours (logs.py), in every worker; RequestLog writes one line per request.
-        "log_config": logs.dict_config(settings.log_level, as_json=settings.log_format == "json"),
+        "log_config": logs.dict_config(settings.log_level, as_json=settings.logs_as_json),
         "access_log": False,
     }
     if workers > 1:
         config = uvicorn.Config("server:create_app", factory=True, workers=workers, **options)
+        announce(settings)
         # uvicorn's supervisor builds each worker's server in its Process class; ours gives
         # every worker a GracefulServer. (Its workers are spawned: they unpickle the
         # target, a method of GracefulProcess, and so import this module.)
         multiprocess.Process = GracefulProcess  # type: ignore[misc]  # no option names the class
         multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
-    GracefulServer(uvicorn.Config(app_factory(settings), **options)).run()
+    config = uvicorn.Config(app_factory(settings), **options)
+    try:
+        GracefulServer(config, on_started=lambda: announce(settings)).run()
+    except KeyboardInterrupt:
+        # Ctrl+C: uvicorn has shut down gracefully, then raises it again; no traceback.
+        return
+
+
+def announce(settings: Settings) -> None:
+    """In development, the addresses to open, once, where the developer looks: `make run`
+    otherwise shows log lines only. Not among JSON lines: whatever reads those reads JSON."""
+    if not settings.is_development or settings.logs_as_json:
+        return
+    if settings.public_url:
+        base = settings.base_url
+    else:
+        # localhost, not 127.0.0.1: security keys need a host name (docs/security-keys.md).
+        local = settings.host in {"127.0.0.1", "0.0.0.0", "::", "::1", "localhost"}  # noqa: S104
+        base = f"http://{'localhost' if local else settings.host}:{settings.port}"
+    lines = [f"Verrou is running in development on {base}"]
+    if settings.graphiql_enabled:
+        lines.append(f"  GraphiQL    {base}/graphql")
+    if settings.web_client_enabled:
+        lines.append(f"  Web client  {base}/")
+    lines.append(f"  Health      {base}/healthz")
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 class GracefulServer(uvicorn.Server):
     """On SIGTERM uvicorn stops accepting and finishes in-flight requests, but closes
     WebSockets with 1012; ours get 1001 (going away) first."""
+
+    def __init__(
+        self, config: uvicorn.Config, on_started: Callable[[], None] | None = None
+    ) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         app = self.config.loaded_app
@@ -233,7 +270,7 @@ def main(argv: list[str] | None = None, *, app_factory: AppFactory) -> int:
             name = "_".join(str(part) for part in problem["loc"]).upper() or "settings"
             print(f"configuration error: {name}: {problem['msg']}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, as_json=settings.log_format == "json")
+    logs.configure(settings.log_level, as_json=settings.logs_as_json)
 
     if args.command == "migrate":
         asyncio.run(apply_migrations(settings.database_url))

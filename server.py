@@ -198,6 +198,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 ):
                     yield
             await graphql.session_watch.close()
+            await graphql.persisted.close()
             await runtime.broker.close()
 
     # VerrouStarlette adds the security headers (browser.py) around everything.

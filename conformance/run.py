@@ -2,8 +2,13 @@
 
 Starts `server.py serve` on a free port with a throw-away SQLite database, runs the
 graphql-http audit suite (audit.mjs), prepares an account with 2FA on (the CLI, then
-GraphQL), runs the subscription checks with the npm graphql-ws client (subscriptions.mjs),
-and stops the server. Exits non-zero when any step fails.
+GraphQL), runs the subscription checks with the npm graphql-ws client (subscriptions.mjs) and
+Apollo Client's persisted queries (persisted.mjs, which writes the manifest of what it sent),
+and stops the server. Then a second server runs that manifest only (TRUSTED_DOCUMENTS_ONLY),
+and persisted.mjs checks it again. Without a server: TypeScript types generated from
+schema.graphql and the web client's operations must compile (typed-clients.mjs), and the web
+client's trusted documents manifest must list every operation it sends (manifest.mjs). Exits
+non-zero when any step fails.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(var_dir: Path) -> Iterator[str]:
+def server(var_dir: Path, **settings: str) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -49,6 +54,7 @@ def server(var_dir: Path) -> Iterator[str]:
         "VAR_DIR": str(var_dir),
         "DATABASE_URL": f"sqlite:///{var_dir / 'verrou.sqlite3'}",
         "LOG_LEVEL": "WARNING",
+        **settings,
     }
     env.pop("REDIS_URL", None)
     # Fixed arguments of our own: nothing untrusted reaches a command line here.
@@ -127,27 +133,44 @@ def account_with_two_factor(url: str) -> str:
     return token
 
 
-def node(script: str, url: str, **env: str) -> int:
-    print(f"\n== node {script} {url}", flush=True)
+def node(script: str, *args: str, **env: str) -> int:
+    print(f"\n== node {script} {' '.join(args)}", flush=True)
     executable = shutil.which("node")
     if executable is None:
         raise SystemExit("node is not installed (the conformance checks need Node.js 20+)")
     return subprocess.run(  # noqa: S603
-        [executable, script, url], cwd=HERE, env={**os.environ, **env}, check=False
+        [executable, script, *args], cwd=HERE, env={**os.environ, **env}, check=False
     ).returncode
 
 
 def main() -> int:
     if not (HERE / "node_modules").is_dir():
         raise SystemExit("conformance/node_modules is missing: run `npm ci` in conformance/")
-    with (
-        tempfile.TemporaryDirectory(prefix="verrou-conformance-") as var_dir,
-        server(Path(var_dir)) as url,
-    ):
-        audits = node("audit.mjs", url)
-        token = account_with_two_factor(url)
-        subscriptions = node("subscriptions.mjs", url, VERROU_TOKEN=token, VERROU_PASSWORD=PASSWORD)
-    failed = [name for name, code in (("audit", audits), ("subscriptions", subscriptions)) if code]
+    with tempfile.TemporaryDirectory(prefix="verrou-conformance-") as var_dir:
+        manifest = Path(var_dir) / "persisted-query-manifest.json"
+        with server(Path(var_dir) / "open") as url:
+            audits = node("audit.mjs", url)
+            token = account_with_two_factor(url)
+            subscriptions = node(
+                "subscriptions.mjs", url, VERROU_TOKEN=token, VERROU_PASSWORD=PASSWORD
+            )
+            persisted = node("persisted.mjs", url, str(manifest))
+        trusted = 1
+        if manifest.exists():
+            only = {"TRUSTED_DOCUMENTS": str(manifest), "TRUSTED_DOCUMENTS_ONLY": "true"}
+            with server(Path(var_dir) / "trusted", **only) as url:
+                trusted = node("persisted.mjs", url, "--trusted")
+    typed = node("typed-clients.mjs")
+    manifest_complete = node("manifest.mjs")
+    steps = {
+        "audit": audits,
+        "subscriptions": subscriptions,
+        "persisted queries": persisted,
+        "trusted documents": trusted,
+        "typed clients": typed,
+        "web client manifest": manifest_complete,
+    }
+    failed = [name for name, code in steps.items() if code]
     print(f"\nconformance: {'FAILED: ' + ', '.join(failed) if failed else 'every check passes'}")
     return 1 if failed else 0
 

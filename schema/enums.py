@@ -114,6 +114,10 @@ class ErrorCode(Enum):
         "SECURITY_KEY_REJECTED",
         description="The security key's or passkey's answer could not be verified (wrong origin or relying party, a challenge unknown, used or expired, a bad signature, another account's key, a signature counter that went backwards, no user verification for a passkey). Counted as a failed attempt. Start over: call the start mutation again (or signIn) and ask the person to use a key of this account.",
     )
+    PERSISTED_QUERY_NOT_ALLOWED = strawberry.enum_value(
+        "PERSISTED_QUERY_NOT_ALLOWED",
+        description="The operation is not in the server's list of trusted documents. The server runs only the documents of its manifest (TRUSTED_DOCUMENTS_ONLY): a top-level error, nothing was executed. Send the operation's `documentId` from the manifest, and ship a new operation in the manifest before a client sends it.",
+    )
 
 
 @strawberry.enum(description="The second factor of an account.")

@@ -22,6 +22,7 @@ VerrouError
 ├── TwoFactorRequired            the acting account needs 2FA of its own (support staff)
 ├── LinkExpired                  an emailed link's token unknown, used or expired
 ├── SecurityKeyRejected          a security key's or passkey's answer did not verify
+├── PersistedQueryNotAllowed     a document outside the trusted documents (TRUSTED_DOCUMENTS_ONLY)
 └── SecondFactorError
     ├── InvalidCode              wrong TOTP or backup code
     ├── CodeAlreadyUsed          a TOTP step at or before the last accepted one
@@ -150,3 +151,7 @@ class LinkExpired(VerrouError):
 
 class SecurityKeyRejected(VerrouError):
     code = "SECURITY_KEY_REJECTED"
+
+
+class PersistedQueryNotAllowed(VerrouError):
+    code = "PERSISTED_QUERY_NOT_ALLOWED"

@@ -193,6 +193,10 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "fr": "La clé de sécurité n'a pas pu être vérifiée. Réessayez avec une clé de ce compte.",
         "en": "The security key could not be verified. Try again with a key of this account.",
     },
+    "PERSISTED_QUERY_NOT_ALLOWED": {
+        "fr": "Cette opération ne fait pas partie des documents de confiance du serveur.",
+        "en": "The operation is not in the server's list of trusted documents.",
+    },
     "SECURITY_KEYS_NEED_HOST_NAME": {
         "fr": "Les clés de sécurité ne fonctionnent pas sur ce serveur : son adresse publique "
         "(PUBLIC_URL) est une adresse IP, et les navigateurs exigent un nom d'hôte.",

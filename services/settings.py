@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.persisted_queries import ManifestError, load_manifest
+
 
 class SettingsError(RuntimeError):
     """The environment cannot run Verrou; the message names the variable to set."""
@@ -113,7 +115,8 @@ class Settings(BaseSettings):
     # --- end web client ---
     log_level: str = "INFO"
     # "json": one JSON object per line (what log shippers read); "text" for a terminal.
-    log_format: Literal["json", "text"] = "json"
+    # Unset: text in development, JSON otherwise.
+    log_format: Literal["json", "text"] | None = None
 
     # -- GraphQL request limits (issue 6): checked before a document runs (schema/limits.py).
     graphql_max_depth: int = Field(default=10, ge=1)
@@ -124,6 +127,15 @@ class Settings(BaseSettings):
     graphql_max_document_bytes: int = Field(default=100_000, ge=1000)
     graphql_max_variables_bytes: int = Field(default=100_000, ge=1000)
     # -- end of GraphQL request limits
+    # -- Persisted queries and trusted documents (services/persisted_queries.py) --
+    # A manifest of trusted documents: Apollo's persisted query manifest or Relay's {id: text}.
+    trusted_documents: Path | None = None
+    # Run nothing but the manifest's documents (advised in production for first-party clients).
+    trusted_documents_only: bool = False
+    # Automatic persisted queries: the store's bounds (per process, or on Redis when shared).
+    persisted_queries_max_entries: int = Field(default=1000, ge=1)
+    persisted_queries_max_bytes: int = Field(default=5_000_000, ge=100_000)
+    # -- end of persisted queries
     # ---- browsers (CORS, WebSocket origins, the session cookie) ----
     # Comma-separated origins (scheme://host[:port]) whose pages may call the API with
     # credentials and open its WebSocket. Empty: only the server's own origin (base_url).
@@ -232,6 +244,18 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_trusted_documents(self) -> Settings:
+        if self.trusted_documents is None:
+            if self.trusted_documents_only:
+                raise SettingsError("TRUSTED_DOCUMENTS_ONLY=true requires TRUSTED_DOCUMENTS")
+            return self
+        try:
+            load_manifest(self.trusted_documents)
+        except ManifestError as error:
+            raise SettingsError(f"TRUSTED_DOCUMENTS: {error}") from None
+        return self
+
+    @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.environment != "production":
             return self
@@ -252,6 +276,10 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def logs_as_json(self) -> bool:
+        return not self.is_development if self.log_format is None else self.log_format == "json"
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -11,6 +11,9 @@ is what older clients expect.
 
 The conformance suite of the npm package graphql-http runs against this view in CI
 (conformance/audit.mjs).
+
+A request may name its document rather than send it (persisted queries, trusted documents):
+transport/persisted.py finds the text before Strawberry parses it.
 """
 
 from __future__ import annotations
@@ -39,12 +42,23 @@ from resolvers.context import Context
 from schema.fanout import FanOutSchema
 from schema.request_errors import VALIDATION_FAILED
 from services import socket_sessions
+from services.errors import PersistedQueryNotAllowed
+from services.persisted_queries import PersistedQueries, persisted_queries_from
 from services.runtime import Runtime
 from transport import request_json
 from transport.browser import websocket_origin_allowed
 from transport.context import authenticate_connection, build_context
+from transport.persisted import (
+    NOT_ALLOWED,
+    NOT_FOUND,
+    DocumentNotFound,
+    ToRegister,
+    document_id_of,
+    refusal,
+    resolve_document,
+)
 from transport.session_watch import SessionWatch
-from transport.sockets import LegacyWSHandler, TransportWSHandler
+from transport.sockets import NOT_ALLOWED_MESSAGE, LegacyWSHandler, TransportWSHandler
 from webclient import graphiql_page
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -106,6 +120,14 @@ class VerrouGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
+        settings = runtime.settings
+        self.persisted: PersistedQueries = persisted_queries_from(
+            trusted_documents=settings.trusted_documents,
+            trusted_only=settings.trusted_documents_only,
+            redis_url=settings.redis_url,
+            max_entries=settings.persisted_queries_max_entries,
+            max_bytes=settings.persisted_queries_max_bytes,
+        )
         self.open_sockets: set[WebSocket] = set()
         # Closes a socket whose session ends while it is open (signOut, recovery, idle).
         schema = kwargs.get("schema")
@@ -142,6 +164,13 @@ class VerrouGraphQL(GraphQL[Context, None]):
             # generator stopping): nobody to answer, and nothing for the error log.
             logger.debug("client disconnected before its request was read")
             return Response(status_code=499)
+        except DocumentNotFound as missing:
+            # Always 200: Apollo's link reads this answer to send the text again.
+            return refusal(request.state.graphql_media_type, missing.message, NOT_FOUND, 200)
+        except PersistedQueryNotAllowed:
+            media_type = request.state.graphql_media_type
+            status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+            return refusal(media_type, NOT_ALLOWED_MESSAGE, NOT_ALLOWED, status)
         finally:
             self.open_sockets.discard(request)
             self.session_watch.discard(request)
@@ -181,6 +210,14 @@ class VerrouGraphQL(GraphQL[Context, None]):
 
     # --- The HTTP request path: every shape of request is a 4xx or a request error. ---
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming its document (a persisted query's hash, a documentId) has no `query`
+        # either, and Apollo's link sends it with `Accept: */*`: it is a request, not a page.
+        params = request.query_params
+        if any(name in params for name in ("extensions", "documentId", "doc_id")):
+            return False
+        return super().should_render_graphql_ide(request)
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -192,7 +229,20 @@ class VerrouGraphQL(GraphQL[Context, None]):
             start = (await request.get_body()).lstrip(b" \t\r\n")[:1]
             if start not in (b"{", b"["):
                 raise HTTPException(400, "The request body must be a JSON object")
-        return await super().parse_http_body(request)
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return data  # a batch: refused by Strawberry's check (batching is off)
+        if request.method == "GET":
+            document_id = document_id_of(request.query_params)
+        elif "application/json" in content_type:
+            # Strawberry keeps only the keys it knows: the id is read from the body again,
+            # when the body names one (most requests do not, and are not decoded twice).
+            raw = await request.get_body()
+            body = self.decode_json(raw) if b'"documentId"' in raw or b'"doc_id"' in raw else {}
+            document_id = document_id_of(body) if isinstance(body, dict) else None
+        else:
+            document_id = None  # multipart: the upload's document is sent in full
+        return await resolve_document(data, document_id, self.persisted)
 
     async def execute_single(
         self,
@@ -204,11 +254,12 @@ class VerrouGraphQL(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Strawberry's, less subscriptions: over HTTP one would run its resolver as a
-        query's (a masked error). Here it is a request error: nothing is executed."""
+        query's (a masked error). Here it is a request error: nothing is executed. A persisted
+        query's text is stored under its hash once it has run (transport/persisted.py)."""
         get = request_adapter.method == "GET"
         allowed = {OperationType.QUERY} if get else {OperationType.QUERY, OperationType.MUTATION}
         try:
-            return await self.schema.execute(
+            result = await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
                 variable_values=request_data.variables,
@@ -230,6 +281,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
                 extensions={"code": VALIDATION_FAILED},
             )
             return ExecutionResult(data=None, errors=[refused])
+        text = request_data.query
+        if isinstance(request_data, ToRegister) and text and not is_request_error(result):
+            await self.persisted.remember(request_data.sha256, text)
+        return result
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -17,7 +17,8 @@
   with the socket's id beside it.
 
 The limits of schema/limits.py apply as they do over HTTP: sizes and tokens in
-VerrouSchema.stream, depth and aliases among the validation rules.
+VerrouSchema.stream, depth and aliases among the validation rules. So does
+TRUSTED_DOCUMENTS_ONLY: a document outside the manifest is refused before it is parsed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from strawberry.types.execution import PreExecutionError
 from resolvers.context import Context
 from schema.observability import outcome_of, root_fields
 from services import socket_sessions
+from services.errors import PersistedQueryNotAllowed
+from services.persisted_queries import PersistedQueries
 from transport.middleware import record_request
 from transport.session_watch import SESSION_ENDED
 from transport.ws_messages import CheckedLegacyWSHandler, CheckedTransportWSHandler
@@ -70,7 +73,9 @@ class TransportWSHandler(CheckedTransportWSHandler):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.schema = observed(self.schema, self.context, GRAPHQL_TRANSPORT_WS_PROTOCOL)
+        self.schema = observed(
+            self.schema, self.context, GRAPHQL_TRANSPORT_WS_PROTOCOL, _persisted_of(self.view)
+        )
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged and not await session_in_use(self.context):
@@ -83,7 +88,9 @@ class LegacyWSHandler(CheckedLegacyWSHandler):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.schema = observed(self.schema, self.context, GRAPHQL_WS_PROTOCOL)
+        self.schema = observed(
+            self.schema, self.context, GRAPHQL_WS_PROTOCOL, _persisted_of(self.view)
+        )
         self.connection_init_received = False
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
@@ -101,19 +108,32 @@ class LegacyWSHandler(CheckedLegacyWSHandler):
         await super().handle_start(message)
 
 
-def observed(schema: BaseSchema, context: Context, protocol: str) -> BaseSchema:
+def _persisted_of(view: object) -> PersistedQueries:
+    # The view is VerrouGraphQL (graphql_http.py, which imports this module): its documents.
+    persisted = getattr(view, "persisted", None)
+    if not isinstance(persisted, PersistedQueries):
+        raise TypeError("the WebSocket handlers run under VerrouGraphQL")
+    return persisted
+
+
+def observed(
+    schema: BaseSchema, context: Context, protocol: str, persisted: PersistedQueries
+) -> BaseSchema:
     # A stand-in with the two methods the handlers call, and the schema's own for the rest.
-    return cast("BaseSchema", ObservedSchema(schema, context, protocol))
+    return cast("BaseSchema", ObservedSchema(schema, context, protocol, persisted))
 
 
 class ObservedSchema:
     """The schema as one socket's handler sees it: every operation's results pass through
     `_observed`, which logs and counts the operation when it ends."""
 
-    def __init__(self, schema: Any, context: Context, protocol: str) -> None:
+    def __init__(
+        self, schema: Any, context: Context, protocol: str, persisted: PersistedQueries
+    ) -> None:
         self._schema = schema
         self._context = context
         self._protocol = protocol
+        self._persisted = persisted
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._schema, name)
@@ -133,6 +153,12 @@ class ObservedSchema:
     ) -> AsyncGenerator[Any, None]:
         started = time.perf_counter()
         operation_name = options.get("operation_name")
+        if isinstance(query, str):
+            try:
+                self._persisted.check_allowed(query)
+            except PersistedQueryNotAllowed:
+                self._record(query, operation_name, "rejected", started)
+                return _refused(NOT_ALLOWED_MESSAGE, PersistedQueryNotAllowed.code)
         try:
             source = await getattr(self._schema, method)(query, **options)
         except Exception:
@@ -192,6 +218,15 @@ class ObservedSchema:
             socket_id=socket.scope.get("state", {}).get("request_id"),
             protocol=self._protocol,
         )
+
+
+NOT_ALLOWED_MESSAGE = "The operation is not in the server's list of trusted documents."
+
+
+async def _refused(message: str, code: str) -> AsyncGenerator[Any, None]:
+    """What the handlers send as the operation's error message, as for a document that does
+    not validate: a first result that is a PreExecutionError."""
+    yield PreExecutionError(data=None, errors=[GraphQLError(message, extensions={"code": code})])
 
 
 @functools.lru_cache(maxsize=256)

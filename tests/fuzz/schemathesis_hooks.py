@@ -43,6 +43,7 @@ CONTRACT_CODES = frozenset(
         "TWO_FACTOR_REQUIRED",
         "LINK_EXPIRED",
         "SECURITY_KEY_REJECTED",
+        "PERSISTED_QUERY_NOT_ALLOWED",
     }
 )
 # The codes of request errors (README "Top-level errors"): the document, its variables or the
@@ -56,6 +57,7 @@ REQUEST_CODES = frozenset(
         "REQUEST_TOO_LARGE",
         "METHOD_NOT_ALLOWED",
         "CSRF_REFUSED",
+        "PERSISTED_QUERY_NOT_FOUND",
     }
 )
 MASKED = "Unexpected error."
