@@ -226,6 +226,13 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await page.getByTestId("recovery-request").waitFor();
   await page.getByText("I lost my phone on the train.").waitFor();
   check((await page.getByTestId("documents").locator("li").count()) === 2, "two documents expected");
+  // A document opens with the session's token: fetched, then saved under its name.
+  const [passport] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByTestId("documents").getByRole("button", { name: "Download passport.pdf" }).click(),
+  ]);
+  check(passport.suggestedFilename() === "passport.pdf", passport.suggestedFilename());
+  check(readFileSync(await passport.path(), "utf8").includes("/Marker (PASSPORT)"), "not the uploaded document");
   await screenshot("support-recovery-request");
   let decision = page.getByTestId("decision");
   await decision.getByLabel("Note to the customer").fill("The identity document is unreadable.");
@@ -248,6 +255,9 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   decision = page.getByTestId("decision");
   await decision.getByLabel("Note to the customer").fill("Identity checked, 2FA is off.");
   await decision.getByRole("button", { name: "Approve and turn 2FA off" }).click();
+  // One click approves nothing: the request stays pending until the second step.
+  await decision.getByTestId("approve-confirm").waitFor();
+  check((await page.locator(".status .badge.status-pending").count()) === 1, "approved in one click");
   // The second confirmation (the API needs confirm: true).
   await decision.getByTestId("approve-confirm").getByRole("button", { name: "Yes, approve" }).click();
   await page.locator(".badge.status-approved").waitFor();

@@ -5,7 +5,7 @@ import { h, mount } from "./dom.js";
 import { language, setLanguage, t } from "./i18n.js";
 import * as activity from "./views/activity.js";
 import * as recovery from "./views/recovery.js";
-import { card } from "./views/common.js";
+import { card, describe } from "./views/common.js";
 import * as passwords from "./views/passwords.js";
 import * as contacts from "./views/contacts.js";
 import * as security from "./views/security.js";
@@ -17,6 +17,11 @@ const LIVE = `subscription Live {
   notifications { id kind level message createdAt account { unreadNotificationCount } }
 }`;
 const SIGN_OUT = `mutation SignOut { signOut { errors { code message } } }`;
+// The account's language: banners, the feed and emails follow it (the client's own texts
+// follow the switch at once).
+const SET_LOCALE = `mutation SetLocale($input: UpdateAccountInput!) {
+  updateAccount(input: $input) { account { locale } errors { code message } }
+}`;
 // Where the person wanted to go before signing in (a support email's link, for instance).
 const NEXT_KEY = "verrou.next";
 
@@ -79,7 +84,12 @@ function startLive() {
   stopLive = subscribe(LIVE, ({ notifications: note }) => {
     showBanner(note.message, note.level);
     ctx.setUnread(note.account.unreadNotificationCount);
-    if (notificationHandler) notificationHandler(note);
+    if (!notificationHandler) return;
+    // A screen redrawing itself may find the session gone (SESSIONS_REVOKED comes before the
+    // socket closes): the session's end is shown by onUnauthenticated, the rest is a bug.
+    Promise.resolve(notificationHandler(note)).catch((error) => {
+      if (error.code !== "UNAUTHENTICATED" && error.code !== "NETWORK") console.error(error);
+    });
   });
 }
 
@@ -90,6 +100,10 @@ function signedOut() {
 }
 
 async function signOut() {
+  // The socket goes first: the server closes it with 4403 once the session ends, which would
+  // otherwise read as a session ended by someone else.
+  if (stopLive) stopLive();
+  stopLive = null;
   try {
     await gql(SIGN_OUT);
   } finally {
@@ -127,9 +141,17 @@ function drawLanguages() {
         lang,
         "aria-pressed": String(lang === language()),
         text: lang.toUpperCase(),
-        onclick: () => {
+        onclick: async () => {
           setLanguage(lang);
           drawLanguages();
+          if (viewer && viewer.locale !== lang.toUpperCase()) {
+            try {
+              const payload = (await gql(SET_LOCALE, { input: { locale: lang.toUpperCase() } })).updateAccount;
+              if (payload.account && viewer) viewer.locale = payload.account.locale;
+            } catch {
+              // The client's texts switched anyway; a session that ended says so by itself.
+            }
+          }
           if (ctx.keep && ctx.keep()) drawNav();
           else render();
         },
@@ -147,10 +169,7 @@ async function render() {
   ctx.keep = null;
   const route = routes.find((candidate) => candidate.path.test(path));
   try {
-    if (session.token && !viewer) {
-      viewer = (await gql(VIEWER)).viewer;
-      if (!viewer) session.close();
-    }
+    if (session.token && !viewer) viewer = (await gql(VIEWER)).viewer;
     if (turn !== rendering) return;
     if (!session.token) {
       signedOut();
@@ -169,16 +188,33 @@ async function render() {
     const content = await route.page(ctx, ...params);
     if (turn !== rendering || !content) return;
     mount(app, content);
-    app.focus({ preventScroll: true });
+    focusHeading();
   } catch (error) {
     if (turn !== rendering) return;
     if (error.code === "UNAUTHENTICATED") return;
-    mount(app, card(t("unexpectedError"), h("p", { class: "message error", text: error.message })));
+    mount(app, card(t("unexpectedError"), h("p", { class: "message error", text: describe(error) })));
   }
 }
 
+/** A new screen: focus goes to its heading, so a screen reader starts there. */
+function focusHeading() {
+  const heading = app.querySelector("h1, h2");
+  if (!heading) return app.focus({ preventScroll: true });
+  heading.setAttribute("tabindex", "-1");
+  heading.focus({ preventScroll: true });
+}
+
+// The server ended the session (an error, `viewer: null`, or the live socket closed with 4403):
+// back to the sign-in form, saying why, and back to the same page once signed in again.
 onUnauthenticated(() => {
   signedOut();
+  drawNav();
+  const [path] = (window.location.hash || "#/").split("?");
+  const route = routes.find((candidate) => candidate.path.test(path));
+  // A page that works signed out (an emailed link such as "this wasn't me", which itself ends
+  // every session) stays where it is.
+  if (route && route.public) return;
+  if (route) window.sessionStorage.setItem(NEXT_KEY, window.location.hash);
   showBanner(t("sessionEnded"), "warning");
   ctx.go("#/signin");
 });
