@@ -30,14 +30,23 @@ export async function ask(question) {
   return nextLine();
 }
 
-export async function openBrowser(baseUrl, { artifacts, locale = "en-GB" } = {}) {
+/** `hosts`: extra host names that lead to the server (Chromium's host resolver rules), whose
+ * origins the page may then use, to see how the server treats an origin it does not trust. */
+export async function openBrowser(baseUrl, { artifacts, locale = "en-GB", hosts = [] } = {}) {
+  const server = new URL(baseUrl).hostname;
+  const rules = hosts.map((host) => `MAP ${host} ${server}`).join(",");
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     // Root in a container: Chromium's sandbox needs user namespaces we may not have.
     // A document fulfilled by the route below (to add the CSP header) has no IP address
     // space, so Chromium's Local Network Access checks would treat it as public and block its
     // WebSocket to 127.0.0.1; served for real, page and socket share the server's address.
-    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-features=LocalNetworkAccessChecks"],
+    args: [
+      "--no-sandbox",
+      "--disable-dev-shm-usage",
+      "--disable-features=LocalNetworkAccessChecks",
+      ...(rules ? [`--host-resolver-rules=${rules}`] : []),
+    ],
   });
   const context = await browser.newContext({
     locale,
@@ -45,17 +54,19 @@ export async function openBrowser(baseUrl, { artifacts, locale = "en-GB" } = {})
     viewport: { width: 1280, height: 900 },
   });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
-  const origin = new URL(baseUrl).origin;
+  const origins = [baseUrl, ...hosts.map((host) => baseUrl.replace(server, host))].map((url) => new URL(url).origin);
   const problems = [];
 
   await context.route("**/*", async (route) => {
     const request = route.request();
-    if (new URL(request.url()).origin !== origin && !request.url().startsWith("data:")) {
+    if (!origins.includes(new URL(request.url()).origin) && !request.url().startsWith("data:")) {
       problems.push(`request to another origin: ${request.url()}`);
       return route.abort();
     }
     if (request.resourceType() !== "document") return route.continue();
-    const response = await route.fetch();
+    // Playwright fetches the document itself, without Chromium's host rules.
+    const url = new URL(request.url());
+    const response = await route.fetch({ url: request.url().replace(url.origin, origins[0]) });
     // The server's own policy (transport/browser.py) and this one, both enforced: a list of
     // policies separated by commas is one header of several policies.
     const served = response.headers()["content-security-policy"];
