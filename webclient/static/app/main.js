@@ -3,6 +3,7 @@ import { gql, onUnauthenticated, session, subscribe } from "./api.js";
 import { clearBanners, showBanner } from "./banners.js";
 import { h, mount } from "./dom.js";
 import { language, setLanguage, t } from "./i18n.js";
+import * as account from "./views/account.js";
 import * as activity from "./views/activity.js";
 import * as recovery from "./views/recovery.js";
 import { card, describe } from "./views/common.js";
@@ -30,6 +31,7 @@ const routes = [
   { path: /^#\/signin\/code$/, page: signIn.codePage, public: true, title: "secondFactorTitle" },
   { path: /^#\/signin\/lost-device$/, page: signIn.recoveryPage, public: true, title: "recoveryTitle" },
   { path: /^#\/signin\/recovery-sent$/, page: signIn.recoverySentPage, public: true, title: "recoverySentTitle" },
+  { path: /^#\/signup$/, page: account.signUpPage, public: true, title: "signUpTitle" },
   { path: /^#\/signin\/forgot$/, page: passwords.forgotPage, public: true, title: "forgotTitle" },
   // Links from emails: open signed in or not (`open`), the token in the query.
   { path: /^#\/reset-password$/, page: passwords.resetPage, public: true, open: true, title: "resetTitle" },
@@ -37,6 +39,7 @@ const routes = [
     { path: /^#\/verify-billing-contact$/, page: contacts.verifyBillingContactPage, public: true, open: true, title: "verifyBillingContactTitle" },
   { path: /^#\/security$/, page: security.page, title: "securityTitle" },
   { path: /^#\/activity$/, page: activity.page, title: "activityTitle" },
+  { path: /^#\/account$/, page: account.settingsPage, title: "accountTitle" },
   { path: /^#\/support\/recovery-requests$/, page: support.queuePage, support: true, title: "queueTitle" },
   { path: /^#\/support\/recovery-requests\/(\d+)$/, page: support.requestPage, support: true, title: "queueTitle" },
   // An emailed link: opened signed in or not (`any`).
@@ -69,6 +72,13 @@ const ctx = {
   // A screen showing something once (backup codes) or half-way through a setup says so, and a
   // language switch then leaves it in place instead of drawing it anew.
   keep: null,
+  /** The account's language changed (its settings): the client's texts follow. */
+  useLanguage(lang) {
+    setLanguage(lang);
+    if (viewer) viewer.locale = lang.toUpperCase();
+    drawLanguages();
+    drawNav();
+  },
   setUnread(count) {
     if (viewer) viewer.unreadNotificationCount = count;
     drawNav();
@@ -125,6 +135,7 @@ function drawNav() {
     nav,
     link("#/security", t("navSecurity")),
     link("#/activity", t("navActivity"), unread ? h("span", { class: "count", "data-testid": "unread", text: String(unread) }) : null),
+    link("#/account", t("navAccount")),
     viewer.role === "SUPPORT" ? link("#/support/recovery-requests", t("navSupport")) : null,
     h("span", { class: "who", text: viewer.email }),
     h("button", { type: "button", class: "link", "data-testid": "sign-out", text: t("signOut"), onclick: signOut }),

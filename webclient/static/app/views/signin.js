@@ -61,7 +61,12 @@ export function signInPage(ctx) {
     field(t("password"), passwordInput()),
     message,
     h("button", { type: "submit", class: "primary", text: t("signIn") }),
-    h("p", { class: "aside" }, h("a", { href: "#/signin/forgot", "data-testid": "forgot-link", text: t("forgotLink") })),
+    h(
+      "p",
+      { class: "aside actions" },
+      h("a", { href: "#/signin/forgot", "data-testid": "forgot-link", text: t("forgotLink") }),
+      h("a", { href: "#/signup", "data-testid": "sign-up-link", text: t("signUpLink") }),
+    ),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
