@@ -7,6 +7,9 @@ import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 // What Verrou's pages must work under (no inline script or style, nothing from elsewhere).
+// A small phone's width (CSS pixels).
+const PHONE = 375;
+
 export const CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
   "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -32,7 +35,9 @@ export async function ask(question) {
 
 /** `hosts`: extra host names that lead to the server (Chromium's host resolver rules), whose
  * origins the page may then use, to see how the server treats an origin it does not trust. */
-export async function openBrowser(baseUrl, { artifacts, locale = "en-GB", hosts = [] } = {}) {
+/** `narrow`: each screenshot is taken at 1280 px and again at 375 px (a phone), where the page
+ * must not scroll sideways. */
+export async function openBrowser(baseUrl, { artifacts, locale = "en-GB", hosts = [], narrow = true } = {}) {
   const server = new URL(baseUrl).hostname;
   const rules = hosts.map((host) => `MAP ${host} ${server}`).join(",");
   const browser = await chromium.launch({
@@ -99,8 +104,18 @@ export async function openBrowser(baseUrl, { artifacts, locale = "en-GB", hosts 
   async function screenshot(name) {
     if (!artifacts) return;
     shots += 1;
-    const file = join(artifacts, `${String(shots).padStart(2, "0")}-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    const file = join(artifacts, `${String(shots).padStart(2, "0")}-${name}`);
+    await page.screenshot({ path: `${file}.png`, fullPage: true });
+    if (!narrow) return;
+    const wide = page.viewportSize();
+    await page.setViewportSize({ width: PHONE, height: 740 });
+    try {
+      const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
+      if (width > PHONE) throw new Error(`${name}: ${width} px wide on a ${PHONE} px phone`);
+      await page.screenshot({ path: `${file}-${PHONE}.png`, fullPage: true });
+    } finally {
+      await page.setViewportSize(wide);
+    }
   }
 
   return { browser, context, page, problems, screenshot };

@@ -60,7 +60,20 @@ async function enable(page, screenshot) {
     (await page.locator(".qr img").getAttribute("src")).startsWith("data:image/png;base64,"),
     "the QR code is not an image",
   );
-  if (screenshot) await screenshot("enable-qr-code-and-key");
+  if (screenshot) {
+    await screenshot("enable-qr-code-and-key");
+    // On a phone: a link that opens the authenticator app, and the key to copy into it.
+    await page.setViewportSize({ width: 375, height: 740 });
+    const link = page.getByRole("link", { name: "Open in the authenticator app" });
+    await link.waitFor();
+    const href = await link.getAttribute("href");
+    check(href.startsWith("otpauth://totp/") && href.includes(`secret=${await page.getByTestId("secret").getAttribute("data-secret")}`), href);
+    await page.getByTestId("copy-secret").click();
+    await page.getByText("Key copied").waitFor();
+    const pasted = await page.evaluate(() => navigator.clipboard.readText());
+    check(pasted === (await page.getByTestId("secret").getAttribute("data-secret")), "the key was not copied");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
   const confirm = page.getByTestId("confirm");
   await confirm.getByLabel("Code from the app").fill(await totpFor(page));
   await confirm.getByRole("button", { name: "Turn on two-factor authentication" }).click();

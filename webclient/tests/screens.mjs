@@ -1,7 +1,7 @@
 // The screens a newcomer meets first: sign-up, then the account's settings (company,
 // language, billing contact and its emailed link) and its sessions and devices (end one, end
-// every other one). Each screen is shot at 1280 and 375 px, and none scrolls sideways on a
-// phone.
+// every other one). Each screenshot is taken at 1280 and 375 px, where no screen may scroll
+// sideways (browser.mjs).
 //
 //   node webclient/tests/screens.mjs BASE_URL, input {"customer": {"email", "password"},
 //   "billingContact", "artifacts"} on stdin
@@ -16,20 +16,10 @@ function check(condition, message) {
 }
 
 await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) => {
-  /** The screen at 1280 px, then at 375 px without a sideways scroll, then back. */
-  async function both(name) {
-    await screenshot(`${name}-1280`);
-    await page.setViewportSize({ width: 375, height: 740 });
-    const wide = await page.evaluate(() => document.scrollingElement.scrollWidth);
-    check(wide <= 375, `${name} is ${wide} px wide at 375 px`);
-    await screenshot(`${name}-375`);
-    await page.setViewportSize({ width: 1280, height: 900 });
-  }
-
   await page.goto(`${baseUrl}/`);
   await page.getByRole("button", { name: "EN", exact: true }).click();
   await page.getByTestId("sign-in").waitFor();
-  await both("sign-in");
+  await screenshot("sign-in");
 
   // Sign-up from the sign-in page; the new account lands on its security page.
   await page.getByTestId("sign-up-link").click();
@@ -42,17 +32,17 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await signUp.getByLabel("Email address").fill(customer.email);
   await signUp.getByLabel("Password").fill(customer.password);
   await signUp.getByLabel("Company").fill("Atelier Dupont");
-  await both("sign-up");
+  await screenshot("sign-up");
   await signUp.getByRole("button", { name: "Create the account" }).click();
   await page.getByTestId("security-page").waitFor();
-  await both("security-signed-up");
+  await screenshot("security-signed-up");
   check((await ask({ account: true })).companyName === "Atelier Dupont", "the company was not saved");
 
   // The account's settings: company and language.
   await page.locator("#nav a[href='#/account']").click();
   const profile = page.getByTestId("profile");
   await profile.waitFor();
-  await both("account");
+  await screenshot("account");
   await profile.getByLabel("Company").fill("Dupont & Fils");
   await profile.getByLabel("Language").selectOption("FR");
   await profile.getByRole("button", { name: "Save" }).click();
@@ -60,7 +50,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await page.getByRole("heading", { name: "Votre compte" }).waitFor();
   let account = await ask({ account: true });
   check(account.companyName === "Dupont & Fils" && account.locale === "FR", `not saved: ${JSON.stringify(account)}`);
-  await both("account-fr");
+  await screenshot("account-fr");
   await page.getByRole("button", { name: "EN", exact: true }).click();
   await page.getByRole("heading", { name: "Your account" }).waitFor();
   check((await ask({ account: true })).locale === "EN", "the switch did not change the account's language");
@@ -82,7 +72,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await page.reload();
   await page.getByTestId("sessions").waitFor();
   check((await page.getByTestId("session").count()) === 3, "three sessions expected");
-  await both("sessions");
+  await screenshot("sessions");
   await page.locator("[data-testid=session][data-current=false]").first().getByRole("button", { name: /^Sign .* out$/ }).click();
   await page.getByText("Done: the list is up to date.").waitFor();
   check((await page.getByTestId("session").count()) === 2, "the session did not end");
@@ -91,5 +81,5 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await page.locator("[data-testid=session][data-current=false]").waitFor({ state: "detached" });
   check((await ask({ liveSessions: true })).count === 1, "other sessions remain");
   await page.getByTestId("security-page").or(page.getByTestId("account-page")).waitFor();
-  await both("sessions-signed-out-others");
+  await screenshot("sessions-signed-out-others");
 });

@@ -109,14 +109,16 @@ function signedOut() {
   stopLive = null;
 }
 
+// Signing out: the server closes the live socket with 4403 as the session ends, which is no
+// session ended by someone else. (Closing the socket first could cut it mid-handshake.)
+let signingOut = false;
+
 async function signOut() {
-  // The socket goes first: the server closes it with 4403 once the session ends, which would
-  // otherwise read as a session ended by someone else.
-  if (stopLive) stopLive();
-  stopLive = null;
+  signingOut = true;
   try {
     await gql(SIGN_OUT);
   } finally {
+    signingOut = false;
     session.close();
     signedOut();
     clearBanners();
@@ -218,6 +220,7 @@ function focusHeading() {
 // The server ended the session (an error, `viewer: null`, or the live socket closed with 4403):
 // back to the sign-in form, saying why, and back to the same page once signed in again.
 onUnauthenticated(() => {
+  if (signingOut) return;
   signedOut();
   drawNav();
   const [path] = (window.location.hash || "#/").split("?");

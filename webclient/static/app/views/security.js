@@ -128,17 +128,47 @@ function setupView(setup, onConfirmed, onCancelled) {
   });
   // The key in groups of four, as authenticator apps show it.
   const key = setup.secret.replace(/(.{4})(?=.)/g, "$1 ");
+  // A phone cannot scan its own screen: the otpauth:// link opens the authenticator app, and
+  // the key can be copied into it.
+  const copied = messageArea();
+  const copyKey = h("button", {
+    type: "button",
+    class: "small",
+    "data-testid": "copy-secret",
+    text: t("copyKey"),
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(setup.secret);
+        copied.show(t("keyCopied"), "success");
+      } catch {
+        copied.show(t("copyFailed"));
+      }
+    },
+  });
   return card(
     t("setupTitle"),
     h(
       "ol",
       { class: "steps" },
-      h("li", {}, t("setupStepScan"), h("div", { class: "qr" }, h("img", { src: setup.qrCodeDataUri, alt: t("qrAlt"), width: "220", height: "220" }))),
+      h(
+        "li",
+        {},
+        t("setupStepScan"),
+        h("div", { class: "qr" }, h("img", { src: setup.qrCodeDataUri, alt: t("qrAlt"), width: "220", height: "220" })),
+        h("p", { class: "on-phone" }, h("a", { href: setup.otpauthUri, class: "button", "data-testid": "otpauth-link", text: t("openInApp") })),
+      ),
       h(
         "li",
         {},
         t("setupStepKey"),
-        h("p", { class: "key" }, h("code", { "data-testid": "secret", "data-secret": setup.secret, text: key })),
+        h(
+          "p",
+          { class: "key" },
+          h("code", { "data-testid": "secret", "data-secret": setup.secret, text: key }),
+          " ",
+          copyKey,
+        ),
+        copied,
         h("p", { class: "hint", text: t("setupKeyHint", { issuer: setup.issuer, account: setup.accountName }) }),
       ),
       h("li", {}, t("setupStepCode"), form),
