@@ -1,12 +1,16 @@
 // Shared harness of the browser tests: headless Chromium through playwright-core, pages served
 // with a strict Content-Security-Policy, and every console error, page error, failed request,
 // HTTP error or request to another origin recorded as a problem.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 // What Verrou's pages must work under (no inline script or style, nothing from elsewhere).
+// axe-core, evaluated in the page (as a DevTools evaluation, which the page's CSP allows).
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
 // A small phone's width (CSS pixels).
 const PHONE = 375;
 
@@ -36,8 +40,12 @@ export async function ask(question) {
 /** `hosts`: extra host names that lead to the server (Chromium's host resolver rules), whose
  * origins the page may then use, to see how the server treats an origin it does not trust. */
 /** `narrow`: each screenshot is taken at 1280 px and again at 375 px (a phone), where the page
- * must not scroll sideways. */
-export async function openBrowser(baseUrl, { artifacts, locale = "en-GB", hosts = [], narrow = true } = {}) {
+ * must not scroll sideways; `audit`: at both widths, axe-core finds no serious or critical
+ * accessibility violation. */
+export async function openBrowser(
+  baseUrl,
+  { artifacts, locale = "en-GB", hosts = [], narrow = true, audit = true } = {},
+) {
   const server = new URL(baseUrl).hostname;
   const rules = hosts.map((host) => `MAP ${host} ${server}`).join(",");
   const browser = await chromium.launch({
@@ -100,12 +108,27 @@ export async function openBrowser(baseUrl, { artifacts, locale = "en-GB", hosts 
     rmSync(artifacts, { recursive: true, force: true });
     mkdirSync(artifacts, { recursive: true });
   }
+  /** Serious or critical axe-core violations of the page as it is, as one error. */
+  async function accessible(name) {
+    if (!audit) return;
+    if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE);
+    const found = await page.evaluate(async () => {
+      const { violations } = await window.axe.run(document, { resultTypes: ["violations"] });
+      return violations
+        .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+        .map((violation) => `${violation.id} (${violation.nodes.map((node) => node.target.join(" ")).join(", ")})`);
+    });
+    const width = page.viewportSize().width;
+    if (found.length) throw new Error(`${name} at ${width} px, accessibility: ${found.join("; ")}`);
+  }
+
   let shots = 0;
   async function screenshot(name) {
     if (!artifacts) return;
     shots += 1;
     const file = join(artifacts, `${String(shots).padStart(2, "0")}-${name}`);
     await page.screenshot({ path: `${file}.png`, fullPage: true });
+    await accessible(name);
     if (!narrow) return;
     const wide = page.viewportSize();
     await page.setViewportSize({ width: PHONE, height: 740 });
@@ -113,6 +136,7 @@ export async function openBrowser(baseUrl, { artifacts, locale = "en-GB", hosts 
       const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
       if (width > PHONE) throw new Error(`${name}: ${width} px wide on a ${PHONE} px phone`);
       await page.screenshot({ path: `${file}-${PHONE}.png`, fullPage: true });
+      await accessible(name);
     } finally {
       await page.setViewportSize(wide);
     }

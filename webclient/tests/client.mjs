@@ -277,7 +277,14 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await bannerSays(page, "approved");
   await screenshot("support-request-approved");
   await page.getByRole("link", { name: "← All requests" }).click();
-  await page.getByRole("link", { name: "All", exact: true }).click();
+  await page.getByRole("tab", { name: "All", exact: true }).click();
+  await page.getByRole("tab", { name: "All", selected: true }).waitFor();
+  // The tabs move with the arrow keys, as WAI-ARIA's tabs do.
+  await page.getByRole("tab", { name: "All", selected: true }).press("ArrowLeft");
+  await page.getByRole("tab", { name: "Rejected", selected: true }).waitFor();
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "tab-REJECTED");
+  await page.keyboard.press("ArrowRight");
+  await page.getByRole("tab", { name: "All", selected: true }).waitFor();
   await page.locator(".feed .badge.status-rejected").waitFor();
   await page.locator(".feed .badge.status-approved").waitFor();
   await signOut(page);

@@ -39,22 +39,42 @@ function statusBadge(status) {
   return h("span", { class: `badge status-${status.toLowerCase()}`, text: t(`recoveryStatus.${status}`) });
 }
 
+// The tab the arrow keys moved to, focused once its screen is drawn.
+let tabFocus = null;
+
 export async function queuePage(ctx) {
   const filter = new URLSearchParams(ctx.query).get("status") || "PENDING";
   const data = await gql(QUEUE, { status: filter === "ALL" ? null : filter, first: 50 });
   const lang = language();
+  // Tabs (WAI-ARIA's pattern): one tab stop, the arrow keys move to the next filter.
+  const statuses = ["PENDING", "SCHEDULED", "APPROVED", "REJECTED", "ALL"];
   const tabs = h(
     "div",
-    { class: "tabs", role: "tablist" },
-    ["PENDING", "SCHEDULED", "APPROVED", "REJECTED", "ALL"].map((status) =>
+    { class: "tabs", role: "tablist", "aria-label": t("queueFilter") },
+    statuses.map((status) =>
       h("a", {
         href: `#/support/recovery-requests?status=${status}`,
+        id: `tab-${status}`,
+        role: "tab",
         class: status === filter ? "tab active" : "tab",
-        "aria-current": status === filter ? "page" : null,
+        "aria-selected": String(status === filter),
+        "aria-controls": "queue-panel",
+        tabindex: status === filter ? "0" : "-1",
         text: status === "ALL" ? t("all") : t(`recoveryStatus.${status}`),
       }),
     ),
   );
+  tabs.addEventListener("keydown", (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const next = statuses[(statuses.indexOf(filter) + step + statuses.length) % statuses.length];
+    tabFocus = next;
+    ctx.go(`#/support/recovery-requests?status=${next}`);
+  });
+  // Drawn anew by the arrow keys: the focus stays on the tabs (after the screen's heading took it).
+  if (tabFocus === filter) setTimeout(() => tabs.querySelector(`#tab-${filter}`).focus(), 0);
+  tabFocus = null;
   const rows = data.recoveryRequests.edges.map(({ node }) => {
     const number = requestNumber(node.id);
     return h(
@@ -73,8 +93,12 @@ export async function queuePage(ctx) {
     card(
       null,
       tabs,
-      h("p", { class: "hint", text: t("queueCount", { count: data.recoveryRequests.totalCount }) }),
-      h("ul", { class: "feed" }, rows.length ? rows : h("li", { class: "empty", text: t("queueEmpty") })),
+      h(
+        "div",
+        { id: "queue-panel", role: "tabpanel", "aria-labelledby": `tab-${filter}` },
+        h("p", { class: "hint", text: t("queueCount", { count: data.recoveryRequests.totalCount }) }),
+        h("ul", { class: "feed" }, rows.length ? rows : h("li", { class: "empty", text: t("queueEmpty") })),
+      ),
     ),
   );
 }
