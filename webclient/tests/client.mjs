@@ -103,7 +103,7 @@ async function requestRecovery(page, message, screenshot) {
   if (screenshot) await screenshot("lost-phone-request-sent");
 }
 
-await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ page, screenshot }) => {
+await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ context, page, problems, screenshot }) => {
   // Signed out, any page leads to the sign-in form; the browser speaks French.
   await page.goto(`${baseUrl}/`);
   await page.getByTestId("sign-in").waitFor();
@@ -257,6 +257,19 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
 
   // A second request, with a readable document; support finds it in the queue and approves it.
   await requestRecovery(page, "Here is a better scan.");
+  // A tab of the customer's is still signed in (a code from the app's other copy, say). When
+  // support approves, the account's sessions end: that tab goes back to sign-in saying so, not
+  // "the server does not answer".
+  const customerTab = await context.newPage();
+  customerTab.on("pageerror", (error) => problems.push(`customer tab: ${error.message}`));
+  customerTab.on("console", (message) => {
+    if (message.type() === "error") problems.push(`customer tab: ${message.text()}`);
+  });
+  await customerTab.goto(`${baseUrl}/`);
+  await signIn(customerTab, customer);
+  await customerTab.getByLabel("Verification code or backup code").fill((await ask({ totp: "current" })).code);
+  await customerTab.getByRole("button", { name: "Verify" }).click();
+  await customerTab.locator("[data-testid=status][data-enabled=true]").waitFor();
   await page.getByRole("link", { name: "Back to sign in" }).click();
   await signInSupport(page);
   await page.getByTestId("recovery-queue").waitFor();
@@ -275,6 +288,11 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await decision.getByTestId("approve-confirm").getByRole("button", { name: "Yes, approve" }).click();
   await page.locator(".badge.status-approved").waitFor();
   await bannerSays(page, "approved");
+  await customerTab.getByTestId("sign-in").waitFor();
+  await customerTab.getByTestId("banner").filter({ hasText: "Your session has ended" }).waitFor();
+  const customerSees = await customerTab.locator("body").textContent();
+  check(!customerSees.includes("does not answer"), "the customer's tab says the server does not answer");
+  await customerTab.close();
   await screenshot("support-request-approved");
   await page.getByRole("link", { name: "← All requests" }).click();
   await page.getByRole("tab", { name: "All", exact: true }).click();

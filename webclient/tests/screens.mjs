@@ -42,6 +42,8 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await page.locator("#nav a[href='#/account']").click();
   const profile = page.getByTestId("profile");
   await profile.waitFor();
+  const focused = await page.evaluate(() => [document.activeElement.tagName, document.activeElement.textContent]);
+  check(focused.join(" ") === "H1 Your account", `focus on ${focused}, not the screen's heading`);
   await screenshot("account");
   await profile.getByLabel("Company").fill("Dupont & Fils");
   await profile.getByLabel("Language").selectOption("FR");
