@@ -84,4 +84,29 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   check((await ask({ liveSessions: true })).count === 1, "other sessions remain");
   await page.getByTestId("security-page").or(page.getByTestId("account-page")).waitFor();
   await screenshot("sessions-signed-out-others");
+
+  // Each screen in both languages (each screenshot is audited by axe-core at both widths).
+  async function sweep(screens) {
+    for (const lang of ["fr", "en"]) {
+      await page.getByRole("button", { name: lang.toUpperCase(), exact: true }).click();
+      await page.locator(`html[lang=${lang}]`).waitFor();
+      for (const [hash, testid] of screens) {
+        await page.goto(`${baseUrl}/${hash}`);
+        await page.getByTestId(testid).waitFor();
+        await screenshot(`${testid}-${lang}`);
+      }
+    }
+  }
+  await sweep([
+    ["#/security", "security-page"],
+    ["#/activity", "activity-page"],
+    ["#/account", "account-page"],
+  ]);
+  await page.getByTestId("sign-out").click();
+  await sweep([
+    ["#/signin", "sign-in"],
+    ["#/signup", "sign-up"],
+    ["#/signin/forgot", "forgot-password"],
+    ["#/reset-password?token=unknown", "reset-password"],
+  ]);
 });
