@@ -27,6 +27,7 @@ from tests.conftest import LiveServer, make_settings, start
 from tests.helpers import Api, until
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
+SIGN_OUT = "mutation { signOut { errors { code } } }"
 
 
 def assets(page: str) -> list[str]:
@@ -118,6 +119,10 @@ async def test_graphiql_runs_a_query_and_a_subscription_in_chromium(
         secret = (await api.start(token))["setup"]["secret"]
 
         async def answer(question: dict[str, Any]) -> dict[str, Any]:
+            if question == {"signOut": True}:
+                signed_out = await api.data(SIGN_OUT, token=token)
+                assert signed_out["signOut"]["errors"] == [], signed_out
+                return {}
             assert question == {"subscribed": True}
             await until(subscribed(live, 1), within=10)
             confirmed = await api.confirm(token, api.code(secret))

@@ -60,7 +60,20 @@ async function enable(page, screenshot) {
     (await page.locator(".qr img").getAttribute("src")).startsWith("data:image/png;base64,"),
     "the QR code is not an image",
   );
-  if (screenshot) await screenshot("enable-qr-code-and-key");
+  if (screenshot) {
+    await screenshot("enable-qr-code-and-key");
+    // On a phone: a link that opens the authenticator app, and the key to copy into it.
+    await page.setViewportSize({ width: 375, height: 740 });
+    const link = page.getByRole("link", { name: "Open in the authenticator app" });
+    await link.waitFor();
+    const href = await link.getAttribute("href");
+    check(href.startsWith("otpauth://totp/") && href.includes(`secret=${await page.getByTestId("secret").getAttribute("data-secret")}`), href);
+    await page.getByTestId("copy-secret").click();
+    await page.getByText("Key copied").waitFor();
+    const pasted = await page.evaluate(() => navigator.clipboard.readText());
+    check(pasted === (await page.getByTestId("secret").getAttribute("data-secret")), "the key was not copied");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
   const confirm = page.getByTestId("confirm");
   await confirm.getByLabel("Code from the app").fill(await totpFor(page));
   await confirm.getByRole("button", { name: "Turn on two-factor authentication" }).click();
@@ -90,7 +103,7 @@ async function requestRecovery(page, message, screenshot) {
   if (screenshot) await screenshot("lost-phone-request-sent");
 }
 
-await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ page, screenshot }) => {
+await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ context, page, problems, screenshot }) => {
   // Signed out, any page leads to the sign-in form; the browser speaks French.
   await page.goto(`${baseUrl}/`);
   await page.getByTestId("sign-in").waitFor();
@@ -226,6 +239,13 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   await page.getByTestId("recovery-request").waitFor();
   await page.getByText("I lost my phone on the train.").waitFor();
   check((await page.getByTestId("documents").locator("li").count()) === 2, "two documents expected");
+  // A document opens with the session's token: fetched, then saved under its name.
+  const [passport] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByTestId("documents").getByRole("button", { name: "Download passport.pdf" }).click(),
+  ]);
+  check(passport.suggestedFilename() === "passport.pdf", passport.suggestedFilename());
+  check(readFileSync(await passport.path(), "utf8").includes("/Marker (PASSPORT)"), "not the uploaded document");
   await screenshot("support-recovery-request");
   let decision = page.getByTestId("decision");
   await decision.getByLabel("Note to the customer").fill("The identity document is unreadable.");
@@ -237,6 +257,19 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
 
   // A second request, with a readable document; support finds it in the queue and approves it.
   await requestRecovery(page, "Here is a better scan.");
+  // A tab of the customer's is still signed in (a code from the app's other copy, say). When
+  // support approves, the account's sessions end: that tab goes back to sign-in saying so, not
+  // "the server does not answer".
+  const customerTab = await context.newPage();
+  customerTab.on("pageerror", (error) => problems.push(`customer tab: ${error.message}`));
+  customerTab.on("console", (message) => {
+    if (message.type() === "error") problems.push(`customer tab: ${message.text()}`);
+  });
+  await customerTab.goto(`${baseUrl}/`);
+  await signIn(customerTab, customer);
+  await customerTab.getByLabel("Verification code or backup code").fill((await ask({ totp: "current" })).code);
+  await customerTab.getByRole("button", { name: "Verify" }).click();
+  await customerTab.locator("[data-testid=status][data-enabled=true]").waitFor();
   await page.getByRole("link", { name: "Back to sign in" }).click();
   await signInSupport(page);
   await page.getByTestId("recovery-queue").waitFor();
@@ -248,13 +281,28 @@ await run(baseUrl, { artifacts: input.artifacts, locale: "fr-FR" }, async ({ pag
   decision = page.getByTestId("decision");
   await decision.getByLabel("Note to the customer").fill("Identity checked, 2FA is off.");
   await decision.getByRole("button", { name: "Approve and turn 2FA off" }).click();
+  // One click approves nothing: the request stays pending until the second step.
+  await decision.getByTestId("approve-confirm").waitFor();
+  check((await page.locator(".status .badge.status-pending").count()) === 1, "approved in one click");
   // The second confirmation (the API needs confirm: true).
   await decision.getByTestId("approve-confirm").getByRole("button", { name: "Yes, approve" }).click();
   await page.locator(".badge.status-approved").waitFor();
   await bannerSays(page, "approved");
+  await customerTab.getByTestId("sign-in").waitFor();
+  await customerTab.getByTestId("banner").filter({ hasText: "Your session has ended" }).waitFor();
+  const customerSees = await customerTab.locator("body").textContent();
+  check(!customerSees.includes("does not answer"), "the customer's tab says the server does not answer");
+  await customerTab.close();
   await screenshot("support-request-approved");
   await page.getByRole("link", { name: "← All requests" }).click();
-  await page.getByRole("link", { name: "All", exact: true }).click();
+  await page.getByRole("tab", { name: "All", exact: true }).click();
+  await page.getByRole("tab", { name: "All", selected: true }).waitFor();
+  // The tabs move with the arrow keys, as WAI-ARIA's tabs do.
+  await page.getByRole("tab", { name: "All", selected: true }).press("ArrowLeft");
+  await page.getByRole("tab", { name: "Rejected", selected: true }).waitFor();
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "tab-REJECTED");
+  await page.keyboard.press("ArrowRight");
+  await page.getByRole("tab", { name: "All", selected: true }).waitFor();
   await page.locator(".feed .badge.status-rejected").waitFor();
   await page.locator(".feed .badge.status-approved").waitFor();
   await signOut(page);

@@ -32,7 +32,10 @@ async function waitForResult(page, needle) {
   );
 }
 
-await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) => {
+// A host name leading to the same server, whose origin the server does not trust.
+const UNTRUSTED = "untrusted.test";
+
+await run(baseUrl, { artifacts: input.artifacts, hosts: [UNTRUSTED], narrow: false, audit: false }, async ({ page, problems, screenshot }) => {
   await page.goto(`${baseUrl}/graphql`);
   await page.locator(".graphiql-container").waitFor();
   await page.locator(".graphiql-query-editor .CodeMirror").waitFor();
@@ -56,4 +59,30 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await ask({ subscribed: true });
   await waitForResult(page, "TWO_FACTOR_ENABLED");
   await screenshot("graphiql-subscription");
+
+  // The session signed out elsewhere: the server closes the socket with 4403, and the result
+  // pane says so in words (not {"errors":[{"isTrusted":true}]}).
+  await ask({ signOut: true });
+  await waitForResult(page, "4403: the session ended: put a fresh token in the Headers tab");
+  if ((await resultText(page)).includes("isTrusted")) throw new Error("a CloseEvent printed as JSON");
+  await screenshot("graphiql-session-ended");
+
+  // Opened from an origin the server does not trust: the handshake is refused (403), and the
+  // pane says which address to open.
+  const untrusted = baseUrl.replace(new URL(baseUrl).hostname, UNTRUSTED);
+  await page.goto(`${untrusted}/graphql`);
+  await page.locator(".graphiql-query-editor .CodeMirror").waitFor();
+  await setEditor(page, ".graphiql-query-editor", "subscription { notifications { kind } }");
+  await page.locator(".graphiql-execute-button").click();
+  await waitForResult(page, "origin refused");
+  const said = await resultText(page);
+  if (!said.includes(`http://${new URL(untrusted).host} is not a trusted origin`) || !said.includes("PUBLIC_URL")) {
+    throw new Error(`unexpected result ${said}`);
+  }
+  await screenshot("graphiql-origin-refused");
+  // The browser's own report of that refused socket is expected here, and only that.
+  const refused = (problem) => problem.includes(`ws://${new URL(untrusted).host}/graphql`);
+  const expected = problems.filter(refused);
+  if (expected.length === 0) throw new Error("no refused socket seen");
+  problems.splice(0, problems.length, ...problems.filter((problem) => !refused(problem)));
 });

@@ -96,16 +96,6 @@ async function addKey(page, { passkey, name, screenshot }) {
   await form.getByRole("button", { name: passkey ? "Create the passkey" : "Register the key" }).click();
 }
 
-/** Each screen at phone width too, then back. */
-async function bothWidths(page, screenshot, name) {
-  await screenshot(`${name}-1280`);
-  await page.setViewportSize({ width: 375, height: 800 });
-  await screenshot(`${name}-375`);
-  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-  check(wide <= 375, `${name}: the page is ${wide} px wide at 375 px`);
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
 async function language(page, lang) {
   await page.getByRole("button", { name: lang.toUpperCase(), exact: true }).click();
   await page.locator(`html[lang=${lang}]`).waitFor();
@@ -119,7 +109,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   // 2FA off: signed in with the password alone.
   await signIn(page);
   await page.locator("[data-testid=status][data-enabled=false]").waitFor();
-  await bothWidths(page, screenshot, "security-keys-off");
+  await screenshot("security-keys-off");
   await ask({ subscribers: 1 });
 
   // A security key turns 2FA on: its ten backup codes are shown once, as after the app.
@@ -174,22 +164,22 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   check((await page.getByTestId("start").count()) === 0, "the app still offered");
   const method = await page.getByTestId("status").textContent();
   check(method.includes("Authenticator app (TOTP)") && method.includes("Security key"), method);
-  await bothWidths(page, screenshot, "security-keys-listed");
+  await screenshot("security-keys-listed");
   await language(page, "fr");
   await page.getByRole("heading", { name: "Vos facteurs d’authentification" }).waitFor();
-  await bothWidths(page, screenshot, "security-keys-listed-fr");
+  await screenshot("security-keys-listed-fr");
   await language(page, "en");
 
   // The password then the key at the challenge; a prompt nobody answers is cancelled calmly.
   await signOut(page);
-  await bothWidths(page, screenshot, "sign-in-with-passkey-button");
+  await screenshot("sign-in-with-passkey-button");
   await signIn(page);
   const challenge = page.getByTestId("second-factor");
   await challenge.waitFor();
-  await bothWidths(page, screenshot, "challenge-with-security-key");
+  await screenshot("challenge-with-security-key");
   await language(page, "fr");
   await challenge.getByTestId("use-security-key").filter({ hasText: "Utiliser votre clé de sécurité" }).waitFor();
-  await bothWidths(page, screenshot, "challenge-with-security-key-fr");
+  await screenshot("challenge-with-security-key-fr");
   await language(page, "en");
   await keys.touch(null);
   await challenge.getByTestId("use-security-key").click();
@@ -235,7 +225,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await yubikey.getByTestId("remove").getByLabel(/password/i).fill(customer.password);
   await yubikey.getByTestId("remove").getByRole("button", { name: "Remove" }).click();
   await yubikey.getByTestId("remove-confirm").waitFor();
-  await bothWidths(page, screenshot, "remove-key-confirmation");
+  await screenshot("remove-key-confirmation");
   await yubikey.getByTestId("remove-confirm").getByRole("button", { name: "Yes, remove it" }).click();
   await yubikey.waitFor({ state: "detached" });
   check((await listed(page)).join() === "Work laptop,Authenticator app", `listed: ${await listed(page)}`);
@@ -253,7 +243,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await signIn(page);
   await page.getByTestId("security-page").waitFor();
   await item(page, "Work laptop").getByTestId("flagged").waitFor();
-  await bothWidths(page, screenshot, "flagged-passkey");
+  await screenshot("flagged-passkey");
   await language(page, "fr");
   await item(page, "Work laptop").getByTestId("flagged").filter({ hasText: "bloquée" }).waitFor();
   await screenshot("flagged-passkey-fr");
@@ -283,7 +273,7 @@ await run(baseUrl, { artifacts: input.artifacts }, async ({ page, screenshot }) 
   await signOut(page);
   await language(page, "fr");
   await page.getByRole("button", { name: "Se connecter avec une passkey" }).waitFor();
-  await bothWidths(page, screenshot, "sign-in-with-passkey-button-fr");
+  await screenshot("sign-in-with-passkey-button-fr");
 
   // A browser without WebAuthn offers no key buttons, and says why on the 2FA page.
   await page.addInitScript(() => delete window.PublicKeyCredential);

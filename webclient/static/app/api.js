@@ -29,9 +29,18 @@ export class ApiError extends Error {
 
 const unauthenticatedListeners = new Set();
 
-/** Called when the server no longer accepts the session (expired, revoked, signed out). */
+/** Called when the server no longer accepts the session (expired, revoked, signed out), with
+ * how it said so: "UNAUTHENTICATED" (an error), "VIEWER_NULL" (`viewer: null`) or "SOCKET_4403"
+ * (the live socket closed by the server). */
 export function onUnauthenticated(listener) {
   unauthenticatedListeners.add(listener);
+}
+
+/** The session is over: forget its token, and tell the page (once per token). */
+export function sessionEnded(how) {
+  if (!session.token) return;
+  session.close();
+  unauthenticatedListeners.forEach((listener) => listener(how));
 }
 
 function headers() {
@@ -43,7 +52,7 @@ function headers() {
   return result;
 }
 
-async function answer(response) {
+async function answer(response, sent) {
   let body;
   try {
     body = await response.json();
@@ -53,22 +62,35 @@ async function answer(response) {
   if (body.errors && body.errors.length) {
     const [first] = body.errors;
     const code = first.extensions && first.extensions.code;
-    if (code === "UNAUTHENTICATED") {
-      session.close();
-      unauthenticatedListeners.forEach((listener) => listener());
-    }
+    if (code === "UNAUTHENTICATED") sessionEnded("UNAUTHENTICATED");
     throw new ApiError(first.message, code);
+  }
+  // A signed-in query reading `viewer` gets null once the session is gone (revoked by a
+  // support approval, a password reset elsewhere): that is a session end, not a broken page.
+  if (sent && body.data && "viewer" in body.data && body.data.viewer === null) {
+    sessionEnded("VIEWER_NULL");
+    throw new ApiError("session ended", "UNAUTHENTICATED");
   }
   return body.data;
 }
 
+/** fetch, with a failure to reach the server (a TypeError of fetch) as a NETWORK error. */
+async function send(init) {
+  try {
+    return await fetch(ENDPOINT, init);
+  } catch {
+    throw new ApiError("network", "NETWORK");
+  }
+}
+
 export async function gql(query, variables = {}) {
-  const response = await fetch(ENDPOINT, {
+  const sent = Boolean(session.token);
+  const response = await send({
     method: "POST",
     headers: { ...headers(), "Content-Type": "application/json" },
     body: JSON.stringify({ query, variables }),
   });
-  return answer(response);
+  return answer(response, sent);
 }
 
 /**
@@ -85,8 +107,9 @@ export async function gqlUpload(query, variables, files) {
   );
   entries.forEach(([, file], i) => body.append(String(i), file, file.name));
   // The browser sets the multipart Content-Type with its boundary.
-  const response = await fetch(ENDPOINT, { method: "POST", headers: headers(), body });
-  return answer(response);
+  const sent = Boolean(session.token);
+  const response = await send({ method: "POST", headers: headers(), body });
+  return answer(response, sent);
 }
 
 /**
@@ -100,13 +123,47 @@ export function subscribe(query, onData) {
     connectionParams: { authorization: `Bearer ${token}` },
     lazy: false,
     // Lost connections come back (a server restart, a laptop waking up); a refused token does
-    // not (4403), and the next request notices the session is gone.
+    // not: 4403 is the server ending the session (revoked, expired, signed out elsewhere).
     retryAttempts: Infinity,
     shouldRetry: (event) => !(event && event.code === 4403),
     onNonLazyError: () => {},
+    on: {
+      closed: (event) => {
+        if (event && event.code === 4403 && session.token === token) sessionEnded("SOCKET_4403");
+      },
+    },
   });
   client.subscribe({ query }, { next: (result) => result.data && onData(result.data), error: () => {}, complete: () => {} });
   return () => client.dispose();
+}
+
+/**
+ * Download a file the API links to (a recovery request's document): its URL needs the
+ * session's bearer token, which a plain link or a new tab would not send. The blob is then
+ * saved under `fileName`.
+ */
+export async function download(url, fileName) {
+  let response;
+  try {
+    response = await fetch(new URL(url, window.location.href).href, {
+      headers: session.token ? { Authorization: `Bearer ${session.token}` } : {},
+    });
+  } catch {
+    throw new ApiError("network", "NETWORK");
+  }
+  if (response.status === 401) {
+    sessionEnded("UNAUTHENTICATED");
+    throw new ApiError("session ended", "UNAUTHENTICATED");
+  }
+  if (!response.ok) throw new ApiError(`HTTP ${response.status}`, "DOWNLOAD_FAILED");
+  const href = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = href;
+  link.download = fileName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 0);
 }
 
 /** What the API names a payload's expected failure: `errors` of a mutation payload. */

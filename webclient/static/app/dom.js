@@ -46,6 +46,8 @@ export async function busy(form, work) {
     return await work();
   } finally {
     buttons.forEach((button, index) => (button.disabled = before[index]));
+    // A rate limit's countdown keeps the submit buttons disabled until its end.
+    if (form.dataset.locked) form.querySelectorAll("button[type=submit]").forEach((button) => (button.disabled = true));
     form.removeAttribute("aria-busy");
   }
 }

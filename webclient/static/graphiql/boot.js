@@ -93,10 +93,43 @@ async function overHttp(params, headers) {
   return response.json();
 }
 
+/** What a failed socket means, in a sentence: GraphiQL would print a CloseEvent as
+ * {"isTrusted": true}. */
+export function closeMessage(event) {
+  // A socket that fails to open rejects with its "error" event; the close that follows is 1006.
+  const failedToOpen = event instanceof Event && event.type === "error";
+  const code = failedToOpen ? 1006 : event && event.code;
+  const reason = event && event.reason ? ` (${event.reason})` : "";
+  if (code === 4403) return "4403: the session ended: put a fresh token in the Headers tab";
+  if (code === 4400) return `4400: the server refused a message${reason}`;
+  if (code === 4429) return `4429: too many connection_init messages${reason}`;
+  if (code === 1006) {
+    // A handshake refused with HTTP 403 (an origin the server does not trust) and a server
+    // out of reach look the same to a page: a socket closed before it opened.
+    return (
+      `1006: the socket could not open: origin refused (${window.location.origin} is not ` +
+      "a trusted origin): open PUBLIC_URL or add it to CORS_ORIGINS; or the server is down"
+    );
+  }
+  if (typeof code === "number") return `${code}: the socket closed${reason}`;
+  return (event && event.message) || String(event);
+}
+
+/** The subscription's results; a failure of the socket ends it with a readable error. */
+async function* subscription(client, params) {
+  try {
+    for await (const result of client.iterate(params)) yield result;
+  } catch (error) {
+    // The server's `error` message is a list of GraphQL errors; anything else is the socket.
+    if (Array.isArray(error)) yield { errors: error };
+    else yield { errors: [{ message: closeMessage(error), extensions: { closeCode: (error && error.code) || null } }] };
+  }
+}
+
 function fetcher(params, options) {
   const headers = (options && options.headers) || {};
   if (operationKind(params.query || "", params.operationName) === "subscription") {
-    return wsClient(header(headers, "authorization")).iterate(params);
+    return subscription(wsClient(header(headers, "authorization")), params);
   }
   return overHttp(params, headers);
 }

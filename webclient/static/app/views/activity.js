@@ -2,7 +2,7 @@
 import { gql } from "../api.js";
 import { h } from "../dom.js";
 import { language, t } from "../i18n.js";
-import { card, describe, formatDate, messageArea } from "./common.js";
+import { card, formatDate, messageArea } from "./common.js";
 
 const PAGE = 10;
 const NOTIFICATIONS = `query Notifications($first: Int, $after: String) {
@@ -40,7 +40,7 @@ function pagedList(query, pick, row, testid) {
       after = connection.pageInfo.endCursor;
       more.hidden = !connection.pageInfo.hasNextPage;
     } catch (error) {
-      message.show(describe(error));
+      message.fail(error);
     }
   }
   more.addEventListener("click", load);

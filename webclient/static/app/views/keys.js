@@ -74,7 +74,7 @@ function onSubmit(form, message, work) {
       try {
         await work(values(form));
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });
@@ -107,7 +107,7 @@ function authenticatorItem(item, changed) {
       const input = { id: item.id, name: name.trim() };
       const payload = (await gql(RENAME, { input })).renameAuthenticator;
       const error = firstError(payload);
-      if (error) return message.show(describe(error));
+      if (error) return message.fail(error);
       changed({ renamed: payload.authenticator });
     });
     mount(tools, form);
@@ -145,8 +145,8 @@ function authenticatorItem(item, changed) {
       const payload = (await gql(REMOVE, { input })).removeAuthenticator;
       const error = firstError(payload);
       // The password is checked with the confirmation: a wrong one goes back a step.
-      if (error && error.code === "INVALID_CREDENTIALS") return askPassword(describe(error));
-      if (error) return message.show(describe(error));
+      if (error && error.code === "INVALID_CREDENTIALS") return askPassword(describe(error, { password: true }));
+      if (error) return message.fail(error);
       changed({ status: payload.account.twoFactor });
     });
     mount(tools, form);
@@ -234,7 +234,7 @@ export function addKeyCard(added, ceremony) {
     onSubmit(form, message, async ({ password, name }) => {
       const started = (await gql(START, { input: { password, passkey } })).startSecurityKeyRegistration;
       const error = firstError(started);
-      if (error) return message.show(describe(error));
+      if (error) return message.fail(error);
       message.show(passkey ? t("passkeyPrompt") : t("keyPrompt"), "info");
       ceremony(true);
       let answer;
@@ -247,7 +247,7 @@ export function addKeyCard(added, ceremony) {
       const input = { credential: answer.credential, name: name.trim() };
       const payload = (await gql(FINISH, { input })).finishSecurityKeyRegistration;
       const refused = firstError(payload);
-      if (refused) return message.show(describe(refused));
+      if (refused) return message.fail(refused);
       added({ status: payload.account.twoFactor, backupCodes: payload.backupCodes });
     });
     mount(body, form);

@@ -4,7 +4,7 @@
 import { firstError, gql } from "../api.js";
 import { busy, h, values } from "../dom.js";
 import { t } from "../i18n.js";
-import { card, describe, field, messageArea } from "./common.js";
+import { card, field, messageArea } from "./common.js";
 import { continueWithChallenge } from "./signin.js";
 
 const REQUEST_RESET = `mutation RequestReset($input: RequestPasswordResetInput!) {
@@ -47,11 +47,11 @@ export function forgotPage() {
       try {
         const payload = (await gql(REQUEST_RESET, { input: { email: values(form).email } })).requestPasswordReset;
         const error = firstError(payload);
-        if (error) return message.show(describe(error));
+        if (error) return message.fail(error);
         // The same words whether the address has an account or not, as the server's answer.
         message.show(t("resetLinkSent"), "success");
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });
@@ -81,12 +81,12 @@ export function resetPage(ctx) {
         const input = { token, newPassword: values(form).newPassword };
         const payload = (await gql(RESET, { input })).resetPassword;
         const error = firstError(payload);
-        if (error) return message.show(describe(error));
+        if (error) return message.fail(error);
         ctx.flash(t("passwordResetDone"), "success");
         if (payload.session) return ctx.signedIn(payload.session.token);
         continueWithChallenge(ctx, payload.challenge);
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });
@@ -105,11 +105,11 @@ export function securePage(ctx) {
       try {
         const payload = (await gql(SECURE, { input: { token } })).secureAccount;
         const error = firstError(payload);
-        if (error) return message.show(describe(error));
+        if (error) return message.fail(error);
         button.remove();
         message.show(t("secureDone"), "success");
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });

@@ -4,7 +4,7 @@
 import { firstError, gql } from "../api.js";
 import { busy, h } from "../dom.js";
 import { t } from "../i18n.js";
-import { card, describe, messageArea } from "./common.js";
+import { card, messageArea } from "./common.js";
 
 const CANCEL = `mutation CancelRecovery($input: CancelTwoFactorRecoveryInput!) {
   cancelTwoFactorRecovery(input: $input) {
@@ -26,12 +26,12 @@ export function cancelPage(ctx) {
       try {
         const payload = (await gql(CANCEL, { input: { token } })).cancelTwoFactorRecovery;
         const error = firstError(payload);
-        if (error) return message.show(describe(error));
+        if (error) return message.fail(error);
         done.textContent = t("recoveryCancelled");
         done.hidden = false;
         button.hidden = true;
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });

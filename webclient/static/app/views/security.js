@@ -4,7 +4,7 @@
 import { firstError, gql } from "../api.js";
 import { busy, h, mount, values } from "../dom.js";
 import { language, t } from "../i18n.js";
-import { card, describe, field, formatDate, messageArea, passwordForm } from "./common.js";
+import { card, field, formatDate, messageArea, passwordForm } from "./common.js";
 import { ERRORS, STATUS_FIELDS, addKeyCard, authenticatorsCard, methodLabel } from "./keys.js";
 
 const STATUS = `query Status { twoFactorStatus { ${STATUS_FIELDS} } }`;
@@ -108,7 +108,7 @@ function setupView(setup, onConfirmed, onCancelled) {
         await gql(CANCEL);
         onCancelled();
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   }
@@ -119,26 +119,56 @@ function setupView(setup, onConfirmed, onCancelled) {
       try {
         const payload = (await gql(CONFIRM, { input: { code: values(form).code } })).confirmTwoFactor;
         const error = firstError(payload);
-        if (error) return message.show(describe(error));
+        if (error) return message.fail(error);
         onConfirmed(payload.backupCodes);
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });
   // The key in groups of four, as authenticator apps show it.
   const key = setup.secret.replace(/(.{4})(?=.)/g, "$1 ");
+  // A phone cannot scan its own screen: the otpauth:// link opens the authenticator app, and
+  // the key can be copied into it.
+  const copied = messageArea();
+  const copyKey = h("button", {
+    type: "button",
+    class: "small",
+    "data-testid": "copy-secret",
+    text: t("copyKey"),
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(setup.secret);
+        copied.show(t("keyCopied"), "success");
+      } catch {
+        copied.show(t("copyFailed"));
+      }
+    },
+  });
   return card(
     t("setupTitle"),
     h(
       "ol",
       { class: "steps" },
-      h("li", {}, t("setupStepScan"), h("div", { class: "qr" }, h("img", { src: setup.qrCodeDataUri, alt: t("qrAlt"), width: "220", height: "220" }))),
+      h(
+        "li",
+        {},
+        t("setupStepScan"),
+        h("div", { class: "qr" }, h("img", { src: setup.qrCodeDataUri, alt: t("qrAlt"), width: "220", height: "220" })),
+        h("p", { class: "on-phone" }, h("a", { href: setup.otpauthUri, class: "button", "data-testid": "otpauth-link", text: t("openInApp") })),
+      ),
       h(
         "li",
         {},
         t("setupStepKey"),
-        h("p", { class: "key" }, h("code", { "data-testid": "secret", "data-secret": setup.secret, text: key })),
+        h(
+          "p",
+          { class: "key" },
+          h("code", { "data-testid": "secret", "data-secret": setup.secret, text: key }),
+          " ",
+          copyKey,
+        ),
+        copied,
         h("p", { class: "hint", text: t("setupKeyHint", { issuer: setup.issuer, account: setup.accountName }) }),
       ),
       h("li", {}, t("setupStepCode"), form),
@@ -190,7 +220,7 @@ export async function page(ctx) {
           passwordForm(t("passwordAgain"), status.enabled ? t("addAppButton") : t("enableButton"), async (password, message) => {
             const payload = (await gql(START, { input: { password } })).startTwoFactor;
             const error = firstError(payload);
-            if (error) return message.show(describe(error));
+            if (error) return message.fail(error);
             show("setup", { setup: payload.setup });
           }, "start"),
         ),
@@ -205,7 +235,7 @@ export async function page(ctx) {
           passwordForm(t("passwordAgain"), t("regenerateButton"), async (password, message) => {
             const payload = (await gql(REGENERATE, { input: { password } })).regenerateBackupCodes;
             const error = firstError(payload);
-            if (error) return message.show(describe(error));
+            if (error) return message.fail(error);
             show("codes", { codes: payload.backupCodes, status: payload.status });
           }, "regenerate"),
         ),
@@ -261,11 +291,11 @@ export async function page(ctx) {
             const payload = (await gql(DISABLE, { input: { password, confirm: true } })).disableTwoFactor;
             const error = firstError(payload);
             // The password is checked with the confirmation: a wrong one goes back a step.
-            if (error && error.code === "INVALID_CREDENTIALS") return askPassword(describe(error));
-            if (error) return message.show(describe(error));
+            if (error && error.code === "INVALID_CREDENTIALS") return askPassword(error);
+            if (error) return message.fail(error);
             show("status", { status: payload.status });
           } catch (error) {
-            message.show(describe(error));
+            message.fail(error);
           }
         });
       });

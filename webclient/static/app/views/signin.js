@@ -61,7 +61,12 @@ export function signInPage(ctx) {
     field(t("password"), passwordInput()),
     message,
     h("button", { type: "submit", class: "primary", text: t("signIn") }),
-    h("p", { class: "aside" }, h("a", { href: "#/signin/forgot", "data-testid": "forgot-link", text: t("forgotLink") })),
+    h(
+      "p",
+      { class: "aside actions" },
+      h("a", { href: "#/signin/forgot", "data-testid": "forgot-link", text: t("forgotLink") }),
+      h("a", { href: "#/signup", "data-testid": "sign-up-link", text: t("signUpLink") }),
+    ),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -72,12 +77,12 @@ export function signInPage(ctx) {
         const deviceToken = window.localStorage.getItem(DEVICE_KEY);
         const payload = (await gql(SIGN_IN, { input: { email, password, deviceToken } })).signIn;
         const error = firstError(payload);
-        if (error) return message.show(describe(error));
+        if (error) return message.fail(error);
         if (payload.session) return ctx.signedIn(payload.session.token);
         challenge = { ...payload.challenge, email };
         ctx.go("#/signin/code");
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });
@@ -103,17 +108,17 @@ function passkeySignIn(ctx) {
       try {
         const started = (await gql(START_PASSKEY)).startPasskeySignIn;
         const error = firstError(started);
-        if (error) return message.show(describe(error));
+        if (error) return message.fail(error);
         const { token, options } = started.passkeySignIn;
         const answer = await getAssertion(options);
         if (answer.refused) return message.show(answer.refused, "info");
         const input = { token, credential: answer.credential };
         const payload = (await gql(FINISH_PASSKEY, { input })).finishPasskeySignIn;
         const refused = firstError(payload);
-        if (refused) return message.show(describe(refused));
+        if (refused) return message.fail(refused);
         ctx.signedIn(payload.session.token);
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });
@@ -166,7 +171,7 @@ export function codePage(ctx) {
       ctx.flash(describe(error), "warning");
       return ctx.go("#/signin");
     }
-    if (error) return message.show(describe(error));
+    if (error) return message.fail(error);
     challenge = null;
     if (payload.deviceToken) window.localStorage.setItem(DEVICE_KEY, payload.deviceToken);
     if (payload.usedBackupCode) {
@@ -184,7 +189,7 @@ export function codePage(ctx) {
         const input = { challengeToken: challenge.token, credential: answer.credential, rememberDevice: remember.checked };
         verified((await gql(VERIFY_KEY, { input })).verifySignInWithSecurityKey);
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   }
@@ -197,7 +202,7 @@ export function codePage(ctx) {
         const input = { challengeToken: challenge.token, code: values(form).code, rememberDevice: remember.checked };
         verified((await gql(VERIFY, { input })).verifySignIn);
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });
@@ -255,12 +260,12 @@ export function recoveryPage(ctx) {
           ctx.flash(describe(error), "warning");
           return ctx.go("#/signin");
         }
-        if (error) return message.show(describe(error));
+        if (error) return message.fail(error);
         challenge = null;
         sentRequest = payload.request;
         ctx.go("#/signin/recovery-sent");
       } catch (error) {
-        message.show(describe(error));
+        message.fail(error);
       }
     });
   });

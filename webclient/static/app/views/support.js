@@ -1,10 +1,10 @@
 // SUPPORT accounts: the queue of lost-device recovery requests and the review of one request
 // (documents, approve or reject with a note to the customer). The support email links to
 // #/support/recovery-requests/<number>.
-import { firstError, gql } from "../api.js";
+import { download, firstError, gql } from "../api.js";
 import { busy, h, values } from "../dom.js";
 import { language, t } from "../i18n.js";
-import { card, describe, field, formatDate, messageArea } from "./common.js";
+import { card, field, formatDate, messageArea } from "./common.js";
 
 const REQUEST_FIELDS = `id status message createdAt resolvedAt resolutionNote
   account { email companyName billingContactEmail twoFactor { enabled } }
@@ -39,22 +39,42 @@ function statusBadge(status) {
   return h("span", { class: `badge status-${status.toLowerCase()}`, text: t(`recoveryStatus.${status}`) });
 }
 
+// The tab the arrow keys moved to, focused once its screen is drawn.
+let tabFocus = null;
+
 export async function queuePage(ctx) {
   const filter = new URLSearchParams(ctx.query).get("status") || "PENDING";
   const data = await gql(QUEUE, { status: filter === "ALL" ? null : filter, first: 50 });
   const lang = language();
+  // Tabs (WAI-ARIA's pattern): one tab stop, the arrow keys move to the next filter.
+  const statuses = ["PENDING", "SCHEDULED", "APPROVED", "REJECTED", "ALL"];
   const tabs = h(
     "div",
-    { class: "tabs", role: "tablist" },
-    ["PENDING", "SCHEDULED", "APPROVED", "REJECTED", "ALL"].map((status) =>
+    { class: "tabs", role: "tablist", "aria-label": t("queueFilter") },
+    statuses.map((status) =>
       h("a", {
         href: `#/support/recovery-requests?status=${status}`,
+        id: `tab-${status}`,
+        role: "tab",
         class: status === filter ? "tab active" : "tab",
-        "aria-current": status === filter ? "page" : null,
+        "aria-selected": String(status === filter),
+        "aria-controls": "queue-panel",
+        tabindex: status === filter ? "0" : "-1",
         text: status === "ALL" ? t("all") : t(`recoveryStatus.${status}`),
       }),
     ),
   );
+  tabs.addEventListener("keydown", (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const next = statuses[(statuses.indexOf(filter) + step + statuses.length) % statuses.length];
+    tabFocus = next;
+    ctx.go(`#/support/recovery-requests?status=${next}`);
+  });
+  // Drawn anew by the arrow keys: the focus stays on the tabs (after the screen's heading took it).
+  if (tabFocus === filter) setTimeout(() => tabs.querySelector(`#tab-${filter}`).focus(), 0);
+  tabFocus = null;
   const rows = data.recoveryRequests.edges.map(({ node }) => {
     const number = requestNumber(node.id);
     return h(
@@ -73,8 +93,12 @@ export async function queuePage(ctx) {
     card(
       null,
       tabs,
-      h("p", { class: "hint", text: t("queueCount", { count: data.recoveryRequests.totalCount }) }),
-      h("ul", { class: "feed" }, rows.length ? rows : h("li", { class: "empty", text: t("queueEmpty") })),
+      h(
+        "div",
+        { id: "queue-panel", role: "tabpanel", "aria-labelledby": `tab-${filter}` },
+        h("p", { class: "hint", text: t("queueCount", { count: data.recoveryRequests.totalCount }) }),
+        h("ul", { class: "feed" }, rows.length ? rows : h("li", { class: "empty", text: t("queueEmpty") })),
+      ),
     ),
   );
 }
@@ -111,25 +135,47 @@ export async function requestPage(ctx, number) {
         .filter(Boolean)
         .map(([term, value]) => [h("dt", { text: term }), h("dd", {}, value)]),
     );
+    const failed = messageArea();
+    // The document URL needs the session's bearer token: fetched here, then saved as a file
+    // (a link or a new tab would go without the token and get 401).
+    const save = (doc, button) => async () => {
+      button.disabled = true;
+      failed.clear();
+      try {
+        await download(doc.downloadUrl, doc.fileName);
+      } catch (error) {
+        if (error.code === "DOWNLOAD_FAILED") failed.show(t("downloadFailed"));
+        else failed.fail(error);
+      } finally {
+        button.disabled = false;
+      }
+    };
     const documents = h(
       "ul",
       { class: "feed", "data-testid": "documents" },
       request.documents.length
-        ? request.documents.map((doc) =>
-            h(
+        ? request.documents.map((doc) => {
+            const button = h("button", {
+              type: "button",
+              class: "link what",
+              "aria-label": t("downloadDocument", { name: doc.fileName }),
+              text: doc.fileName,
+            });
+            button.addEventListener("click", save(doc, button));
+            return h(
               "li",
               { class: "item" },
-              h("a", { href: doc.downloadUrl, target: "_blank", rel: "noopener noreferrer", class: "what", text: doc.fileName }),
+              button,
               h("span", { class: "where", text: `${t(`document.${doc.kind}`)} · ${doc.contentType} · ${size(doc.size, lang)}` }),
-            ),
-          )
+            );
+          })
         : h("li", { class: "empty", text: t("noDocuments") }),
     );
     const sections = [
       h("p", {}, h("a", { href: "#/support/recovery-requests", text: `← ${t("backToQueue")}` })),
       h("h1", { text: t("requestTitle", { number }) }),
       card(null, details),
-      card(t("documentsTitle"), documents),
+      card(t("documentsTitle"), documents, failed),
     ];
     if (request.status === "PENDING") sections.push(decisionCard());
     root.replaceChildren(...sections);
@@ -177,14 +223,14 @@ export async function requestPage(ctx, number) {
           const input = { id: request.id, decision, note, confirm: decision === "APPROVE" };
           const payload = (await gql(RESOLVE, { input })).resolveRecoveryRequest;
           const error = firstError(payload);
-          if (error) return message.show(describe(error));
+          if (error) return message.fail(error);
           request = payload.request;
           const flash =
             decision !== "APPROVE" ? "rejectedFlash" : request.status === "SCHEDULED" ? "scheduledFlash" : "approvedFlash";
           ctx.flash(t(flash, { number }), "success");
           draw();
         } catch (error) {
-          message.show(describe(error));
+          message.fail(error);
         }
       });
     });
