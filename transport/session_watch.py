@@ -29,7 +29,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from services.broker import Broker
 from services.session_events import EVERY_SESSION, ended_sessions
@@ -182,5 +182,6 @@ class SessionWatch:
 
 
 async def _close(socket: WebSocket) -> None:
-    with contextlib.suppress(RuntimeError, OSError):  # already closing or closed
+    # Already closing or closed: by the server, or by the client in the meantime.
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
         await socket.close(code=SESSION_ENDED, reason="session ended")
