@@ -18,6 +18,7 @@ from models import FailedAttempt, Session
 from server import create_app
 from services import history
 from services.clock import FrozenClock
+from services.i18n import translate
 from services.settings import Settings
 from tests.conftest import T0, start
 from tests.helpers import PASSWORD, SIGN_IN, SIGN_UP, Api, error_codes
@@ -498,7 +499,9 @@ async def test_a_garbage_after_cursor_is_a_top_level_invalid_input_error(
     body = await api.gql(SECURITY_EVENTS, {"first": 1, "after": cursor}, token=token)
     assert body["data"] == {"viewer": None}
     assert [error["extensions"]["code"] for error in body["errors"]] == ["INVALID_INPUT"]
-    assert body["errors"][0]["message"] == "Certaines informations saisies ne sont pas valides."
+    # The error names the argument and says what a cursor is (issue 15): not a generic text.
+    assert body["errors"][0]["extensions"]["field"] == ["after"]
+    assert body["errors"][0]["message"] == translate("BAD_CURSOR", "fr")
 
 
 async def test_an_out_of_range_after_cursor_is_a_top_level_invalid_input_error(api: Api) -> None:
