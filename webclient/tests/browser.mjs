@@ -1,7 +1,7 @@
 // Shared harness of the browser tests: headless Chromium through playwright-core, pages served
 // with a strict Content-Security-Policy, and every console error, page error, failed request,
 // HTTP error or request to another origin recorded as a problem.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -224,6 +224,10 @@ export async function run(baseUrl, options, steps) {
   }
   if (failure || session.problems.length) process.exit(1);
   console.log("ok");
-  console.log(`screens audited (language of the flow, then of its other tab):\n  ${session.audited.join("\n  ")}`);
+  if (session.audited.length) {
+    const list = `screens audited (language of the flow, then of its other tab):\n  ${session.audited.join("\n  ")}\n`;
+    console.log(list);
+    writeFileSync(join(options.artifacts, "audited.txt"), list);
+  }
   process.exit(0);
 }
