@@ -183,8 +183,11 @@ export async function openBrowser(
       await tab.waitForLoadState("networkidle");
       await tab.locator("#app h1, #app h2").first().waitFor();
       const hash = await tab.evaluate(() => window.location.hash);
-      await bothWidths(tab, `${name} (${other})`, `${file}-${other}`);
-      audited.push(`${name}: ${state.lang} ${hash === state.hash ? other : `${other} (as ${hash})`}`);
+      if (hash === state.hash) {
+        await bothWidths(tab, `${name} (${other})`, `${file}-${other}`);
+        audited.push(`${name}: ${state.lang} ${other}`);
+        return;
+      }
     } finally {
       await tab.close();
       // localStorage is the context's: the flow's tab keeps its language.
@@ -193,6 +196,36 @@ export async function openBrowser(
         else window.localStorage.setItem("verrou.lang", stored);
       }, state.stored);
     }
+    // A screen a fresh tab cannot open (a sign-in half-way, held in the page's memory): the
+    // flow's tab switches and back, signed out only (no account's language to change).
+    if (state.session.length) throw new Error(`${name}: not reopened in a tab of its own`);
+    // Drawn anew, a filled form would lose what the flow typed or attached.
+    const filled = await page.evaluate(() =>
+      [...document.querySelectorAll("#app input, #app textarea")].some((field) =>
+        field.type === "file" ? field.files.length > 0 : field.value !== "",
+      ),
+    );
+    if (filled) {
+      audited.push(`${name}: ${state.lang} only (a filled form, not ${other})`);
+      return;
+    }
+    await switchTo(other);
+    try {
+      await bothWidths(page, `${name} (${other})`, `${file}-${other}`);
+    } finally {
+      await switchTo(state.lang);
+    }
+    if ((await page.evaluate(() => window.location.hash)) !== state.hash) {
+      throw new Error(`${name}: the language switch left the screen`);
+    }
+    audited.push(`${name}: ${state.lang} ${other} (switched in place)`);
+  }
+
+  async function switchTo(lang) {
+    await page.locator("#lang").getByRole("button", { name: lang.toUpperCase(), exact: true }).click();
+    await page.locator(`html[lang=${lang}]`).waitFor();
+    await page.waitForLoadState("networkidle");
+    await page.locator("#app h1, #app h2").first().waitFor();
   }
 
   async function screenshot(name) {
