@@ -1,7 +1,7 @@
 // Shared harness of the browser tests: headless Chromium through playwright-core, pages served
 // with a strict Content-Security-Policy, and every console error, page error, failed request,
 // HTTP error or request to another origin recorded as a problem.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -109,40 +109,134 @@ export async function openBrowser(
     mkdirSync(artifacts, { recursive: true });
   }
   /** Serious or critical axe-core violations of the page as it is, as one error. */
-  async function accessible(name) {
+  async function accessible(target, name) {
     if (!audit) return;
-    if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE);
-    const found = await page.evaluate(async () => {
+    if (!(await target.evaluate(() => Boolean(window.axe)))) await target.evaluate(AXE);
+    const found = await target.evaluate(async () => {
       const { violations } = await window.axe.run(document, { resultTypes: ["violations"] });
       return violations
         .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
         .map((violation) => `${violation.id} (${violation.nodes.map((node) => node.target.join(" ")).join(", ")})`);
     });
-    const width = page.viewportSize().width;
+    const width = target.viewportSize().width;
     if (found.length) throw new Error(`${name} at ${width} px, accessibility: ${found.join("; ")}`);
   }
 
   let shots = 0;
+  /** The page at 1280 px, then at 375 px (no sideways scroll), each audited. */
+  async function bothWidths(target, name, file) {
+    await target.screenshot({ path: `${file}.png`, fullPage: true });
+    await accessible(target, name);
+    if (!narrow) return;
+    const wide = target.viewportSize();
+    await target.setViewportSize({ width: PHONE, height: 740 });
+    try {
+      const width = await target.evaluate(() => document.scrollingElement.scrollWidth);
+      if (width > PHONE) throw new Error(`${name}: ${width} px wide on a ${PHONE} px phone`);
+      await target.screenshot({ path: `${file}-${PHONE}.png`, fullPage: true });
+      await accessible(target, name);
+    } finally {
+      await target.setViewportSize(wide);
+    }
+  }
+
+  // Which screens were seen in which language, printed at the end (`run`).
+  const audited = [];
+
+  /** The same screen in the client's other language, in a tab of its own: the session's
+   * storage copied, the other language stored, the same address opened. Switching the
+   * language in the page itself would draw the screen anew and lose what the flow put there
+   * (a filled form, an error), and tell the server the account's new language. The tab may
+   * read but not change anything: a mutation there is a problem. */
+  async function otherLanguage(name, file) {
+    const state = await page.evaluate(() => ({
+      lang: document.documentElement.lang,
+      switchable: Boolean(document.querySelector("#lang button")),
+      hash: window.location.hash,
+      session: Object.entries(window.sessionStorage),
+      stored: window.localStorage.getItem("verrou.lang"),
+    }));
+    if (!state.switchable) return;
+    const other = state.lang === "fr" ? "en" : "fr";
+    const tab = await context.newPage();
+    tab.on("pageerror", (error) => problems.push(`${name}-${other}: page error: ${error.message}`));
+    tab.on("console", (message) => {
+      if (message.type() === "error") problems.push(`${name}-${other}: console error: ${message.text()}`);
+    });
+    try {
+      await tab.route("**/graphql", (route) => {
+        const body = route.request().postData() || "";
+        if (!/"query":"\s*mutation/.test(body)) return route.fallback();
+        problems.push(`${name}-${other}: the audit tab sent a mutation`);
+        return route.abort();
+      });
+      await tab.addInitScript(
+        ({ session, lang }) => {
+          for (const [key, value] of session) window.sessionStorage.setItem(key, value);
+          window.localStorage.setItem("verrou.lang", lang);
+        },
+        { session: state.session, lang: other },
+      );
+      await tab.setViewportSize(page.viewportSize());
+      await tab.goto(page.url());
+      await tab.locator(`html[lang=${other}]`).waitFor();
+      await tab.waitForLoadState("networkidle");
+      await tab.locator("#app h1, #app h2").first().waitFor();
+      const hash = await tab.evaluate(() => window.location.hash);
+      if (hash === state.hash) {
+        await bothWidths(tab, `${name} (${other})`, `${file}-${other}`);
+        audited.push(`${name}: ${state.lang} ${other}`);
+        return;
+      }
+    } finally {
+      await tab.close();
+      // localStorage is the context's: the flow's tab keeps its language.
+      await page.evaluate((stored) => {
+        if (stored === null) window.localStorage.removeItem("verrou.lang");
+        else window.localStorage.setItem("verrou.lang", stored);
+      }, state.stored);
+    }
+    // A screen a fresh tab cannot open (a sign-in half-way, held in the page's memory): the
+    // flow's tab switches and back, signed out only (no account's language to change).
+    if (state.session.length) throw new Error(`${name}: not reopened in a tab of its own`);
+    // Drawn anew, a filled form would lose what the flow typed or attached.
+    const filled = await page.evaluate(() =>
+      [...document.querySelectorAll("#app input, #app textarea")].some((field) =>
+        field.type === "file" ? field.files.length > 0 : field.value !== "",
+      ),
+    );
+    if (filled) {
+      audited.push(`${name}: ${state.lang} only (a filled form, not ${other})`);
+      return;
+    }
+    await switchTo(other);
+    try {
+      await bothWidths(page, `${name} (${other})`, `${file}-${other}`);
+    } finally {
+      await switchTo(state.lang);
+    }
+    if ((await page.evaluate(() => window.location.hash)) !== state.hash) {
+      throw new Error(`${name}: the language switch left the screen`);
+    }
+    audited.push(`${name}: ${state.lang} ${other} (switched in place)`);
+  }
+
+  async function switchTo(lang) {
+    await page.locator("#lang").getByRole("button", { name: lang.toUpperCase(), exact: true }).click();
+    await page.locator(`html[lang=${lang}]`).waitFor();
+    await page.waitForLoadState("networkidle");
+    await page.locator("#app h1, #app h2").first().waitFor();
+  }
+
   async function screenshot(name) {
     if (!artifacts) return;
     shots += 1;
     const file = join(artifacts, `${String(shots).padStart(2, "0")}-${name}`);
-    await page.screenshot({ path: `${file}.png`, fullPage: true });
-    await accessible(name);
-    if (!narrow) return;
-    const wide = page.viewportSize();
-    await page.setViewportSize({ width: PHONE, height: 740 });
-    try {
-      const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
-      if (width > PHONE) throw new Error(`${name}: ${width} px wide on a ${PHONE} px phone`);
-      await page.screenshot({ path: `${file}-${PHONE}.png`, fullPage: true });
-      await accessible(name);
-    } finally {
-      await page.setViewportSize(wide);
-    }
+    await bothWidths(page, name, file);
+    if (audit && name !== "failure") await otherLanguage(name, file);
   }
 
-  return { browser, context, page, problems, screenshot };
+  return { browser, context, page, problems, screenshot, audited };
 }
 
 /** Run the steps; exit 0 only if they pass and the page reported no problem. */
@@ -163,5 +257,10 @@ export async function run(baseUrl, options, steps) {
   }
   if (failure || session.problems.length) process.exit(1);
   console.log("ok");
+  if (session.audited.length) {
+    const list = `screens audited (language of the flow, then of its other tab):\n  ${session.audited.join("\n  ")}\n`;
+    console.log(list);
+    writeFileSync(join(options.artifacts, "audited.txt"), list);
+  }
   process.exit(0);
 }
