@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from resolvers.context import Info
 from resolvers.errors import signed_in
-from resolvers.sessions import OpenedSession, VerifiedSignIn, opened
+from resolvers.sessions import OpenedSession, VerifiedSignIn, opened, shown_sign_in
 from services import authenticators, key_sign_in, security_keys
 from services.errors import NotFound
 from services.key_sign_in import PasskeySignIn
@@ -74,12 +74,7 @@ async def verify_sign_in(
         credential=credential,
         remember_device=remember_device,
     )
-    return VerifiedSignIn(
-        session=opened(info, verified.issued),
-        used_backup_code=False,
-        backup_codes_remaining=verified.backup_codes_remaining,
-        device_token=verified.device_token,
-    )
+    return shown_sign_in(info, verified)
 
 
 async def start_passkey_sign_in(info: Info) -> PasskeySignIn:

@@ -82,6 +82,11 @@ async def verify_sign_in(
         code=code,
         remember_device=remember_device,
     )
+    return shown_sign_in(info, verified)
+
+
+def shown_sign_in(info: Info, verified: sign_in_challenges.VerifiedSignIn) -> VerifiedSignIn:
+    """A second step passed (a code or a key), as verifySignIn's payload shows it."""
     return VerifiedSignIn(
         session=_opened(info, verified.issued),
         used_backup_code=verified.used_backup_code,

@@ -12,6 +12,7 @@ from resolvers import security_keys
 from resolvers.context import Info
 from resolvers.queries import KINDS_OF_GLOBAL
 from schema.global_id import from_global_id
+from schema.mutations.sessions import verify_payload
 from schema.payload_errors import payload_errors
 from schema.payloads import VerifySignInPayload
 from schema.security_keys import (
@@ -114,12 +115,7 @@ async def verify_sign_in(
         credential=input.credential,
         remember_device=bool(input.remember_device),
     )
-    return VerifySignInPayload(
-        session=verified.session,
-        used_backup_code=False,
-        backup_codes_remaining=verified.backup_codes_remaining,
-        device_token=verified.device_token,
-    )
+    return verify_payload(verified)
 
 
 @payload_errors(StartPasskeySignInPayload)

@@ -74,6 +74,11 @@ async def verify_sign_in(
         code=input.code,
         remember_device=bool(input.remember_device),
     )
+    return verify_payload(verified)
+
+
+def verify_payload(verified: sessions.VerifiedSignIn) -> VerifySignInPayload:
+    """The payload of a passed second step, whichever factor passed it."""
     return VerifySignInPayload(
         session=verified.session,
         used_backup_code=verified.used_backup_code,
