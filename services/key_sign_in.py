@@ -172,9 +172,6 @@ async def start_passkey(rt: Runtime, meta: RequestMeta) -> PasskeySignIn:
     challenge = webauthn_rp.new_challenge()
     token = new_token()
     expires_at = now + timedelta(seconds=PASSKEY_SECONDS)
-    await WebAuthnChallenge.filter(
-        purpose=WebAuthnChallengePurpose.PASSKEY_SIGN_IN, expires_at__lte=now
-    ).delete()
     await WebAuthnChallenge.create(
         challenge_hash=webauthn_rp.challenge_digest(challenge),
         token_hash=token_digest(token),

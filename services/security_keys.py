@@ -72,8 +72,6 @@ async def start(
     challenge = webauthn_rp.new_challenge()
     handle = await _user_handle(account.id)
     expires_at = now + timedelta(seconds=CEREMONY_SECONDS)
-    # Expired ones of this account go as a new one is made: the table holds live ceremonies.
-    await WebAuthnChallenge.filter(account_id=account.id, expires_at__lte=now).delete()
     await WebAuthnChallenge.create(
         challenge_hash=webauthn_rp.challenge_digest(challenge),
         purpose=WebAuthnChallengePurpose.REGISTER,
