@@ -31,6 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import PASSWORD, ROOT, free_port, server
 
 STATUS_QUERY = "{ twoFactorStatus { enabled backupCodesRemaining } }"
+# The six fields of the status that need no list (the floors answer exactly these).
+SIX_FIELDS_QUERY = (
+    "{ twoFactorStatus { enabled enabledAt pendingSetup backupCodesRemaining "
+    "backupCodesGeneratedAt method } }"
+)
 SIGN_IN_ACCOUNTS = 20
 LATENCY_CLIENTS = 4
 LATENCY_PAUSE_MS = 20

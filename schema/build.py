@@ -17,12 +17,15 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
+from schema import prepared
 from schema.connections import describe_connections
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
+from schema.prepared import PreparedOperations
 from schema.production_errors import hide_schema_shape
 from schema.recovery_types import RecoveryRequest
 from schema.request_errors import RequestErrorCodes, TolerantParserCache, tag_request_errors
@@ -66,6 +69,8 @@ class VerrouSchema(strawberry.Schema):
         self.hide_suggestions = hide_suggestions
         # Introspection off: request errors name nothing of the schema (production_errors.py).
         self.hide_schema = hide_schema
+        # Documents this schema has executed without a request error (schema/prepared.py).
+        self.prepared = PreparedOperations()
 
     async def execute(
         self,
@@ -75,10 +80,33 @@ class VerrouSchema(strawberry.Schema):
         *args: Any,
         **kwargs: Any,
     ) -> ExecutionResult:
-        """HTTP: a request over a size or token limit is answered before it is parsed."""
-        refused = self._refuse(query, variable_values)
+        """HTTP: a request over a size or token limit is answered before it is parsed. A
+        document executed before runs prepared (schema/prepared.py)."""
+        operation_name = kwargs.get("operation_name")
+        plan = self.prepared.get(query, operation_name) if query is not None and not args else None
+        allowed = kwargs.get("allowed_operation_types") or DEFAULT_ALLOWED_OPERATION_TYPES
+        if plan is not None and plan.operation_type in allowed:
+            # The document passed the size and token limits when it was prepared.
+            refused = self._refuse(None, variable_values)
+            if refused is None:
+                return await prepared.run(
+                    plan,
+                    self._schema,
+                    self.execution_context_class,
+                    variable_values=variable_values,
+                    context_value=context_value,
+                    root_value=kwargs.get("root_value"),
+                    operation_extensions=kwargs.get("operation_extensions"),
+                    process_errors=self._process_errors,
+                    should_mask=should_mask,
+                )
+        else:
+            refused = self._refuse(query, variable_values)
         if refused is None:
-            return await super().execute(query, variable_values, context_value, *args, **kwargs)
+            result = await super().execute(query, variable_values, context_value, *args, **kwargs)
+            if query is not None and not args and not _refused_request(result):
+                self.prepared.remember(query, operation_name)
+            return result
         response = getattr(context_value, "response", None)
         if refused.code == REQUEST_TOO_LARGE and isinstance(response, Response):
             response.status_code = 413
@@ -116,6 +144,11 @@ class VerrouSchema(strawberry.Schema):
                 hide_suggestion(error)
             if self.hide_schema:
                 hide_schema_shape(error)
+
+
+def _refused_request(result: ExecutionResult) -> bool:
+    """Parse, validation and variable errors: no data, and no error points at a field."""
+    return result.data is None and any(error.path is None for error in result.errors or ())
 
 
 async def _refusal(error: GraphQLError) -> AsyncGenerator[ExecutionResult, None]:

@@ -23,6 +23,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
@@ -142,6 +143,11 @@ class VerrouGraphQL(GraphQL[Context, None]):
         # Lone surrogates and deep nesting are the client's bad JSON (400), not a crash.
         return request_json.decode(data)
 
+    def encode_json(self, data: object) -> bytes:
+        # The same compact JSON as json.dumps(separators=(",", ":")), in UTF-8 rather than
+        # \u escapes, several times faster.
+        return orjson.dumps(data)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
@@ -158,7 +164,9 @@ class VerrouGraphQL(GraphQL[Context, None]):
         else:
             request.state.graphql_media_type = negotiate(request.headers.get("accept"))
         try:
-            response = await super().run(request, context, root_value)
+            plain = isinstance(request, Request) and context is UNSET and root_value is UNSET
+            answered = await self._json_post(request) if plain else None
+            response = answered or await super().run(request, context, root_value)
         except ClientDisconnect:
             # The client went away before its request was read (a closed tab, a load
             # generator stopping): nobody to answer, and nothing for the error log.
@@ -180,6 +188,31 @@ class VerrouGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request):
             return self._as_negotiated(request, response)
         return response
+
+    async def _json_post(self, request: Request) -> Response | None:
+        """The common request, a POST of one JSON operation, served as Strawberry's run
+        serves it (context, parse, execute, process, respond) without its general request
+        adapter, content-type and stream-transport machinery. Anything else (GET, multipart,
+        a batch, a streamed subscription, a documentId, a malformed body): None, and
+        Strawberry's run answers it, the body already read."""
+        if request.method != "POST" or not _plain_json(request.scope):
+            return None
+        body = await request.body()
+        if b'"documentId"' in body or b'"doc_id"' in body or body.lstrip()[:1] != b"{":
+            return None
+        try:
+            data = self.decode_json(body)
+        except json.JSONDecodeError:
+            return None
+        request_data = _request_data(data)
+        if request_data is None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        resolved = await resolve_document(request_data, None, self.persisted)
+        result = await self._execute(request, context, resolved, get=False)
+        response_data = await self.process_result(request, result)
+        return self.create_response(response_data=response_data, sub_response=sub_response)
 
     def _as_negotiated(self, request: Request, response: Response) -> Response:
         """Give a JSON result the negotiated media type and, for a request error under
@@ -256,12 +289,18 @@ class VerrouGraphQL(GraphQL[Context, None]):
         """Strawberry's, less subscriptions: over HTTP one would run its resolver as a
         query's (a masked error). Here it is a request error: nothing is executed. A persisted
         query's text is stored under its hash once it has run (transport/persisted.py)."""
-        get = request_adapter.method == "GET"
+        return await self._execute(
+            request, context, request_data, get=request_adapter.method == "GET"
+        )
+
+    async def _execute(
+        self, request: Request, context: Context, request_data: GraphQLRequestData, *, get: bool
+    ) -> ExecutionResult:
         allowed = {OperationType.QUERY} if get else {OperationType.QUERY, OperationType.MUTATION}
         try:
             result = await self.schema.execute(
                 request_data.query,
-                root_value=root_value,
+                root_value=None,
                 variable_values=request_data.variables,
                 context_value=context,
                 operation_name=request_data.operation_name,
@@ -347,6 +386,50 @@ class VerrouGraphQL(GraphQL[Context, None]):
         if session is not None and isinstance(context.request, WebSocket):
             lifetime = (session.expires_at - self.runtime.clock.now()).total_seconds()
             self.session_watch.add(context.request, session.account_id, session.id, lifetime)
+
+
+# The media ranges of an Accept header that ask for a streamed answer (SSE, multipart):
+# Strawberry's run picks the transport of those.
+_STREAMED = (b"multipart", b"event-stream")
+
+
+def _plain_json(scope: Scope) -> bool:
+    """Content-Type application/json (any parameters), Accept asking for no stream."""
+    content_type = accept = b""
+    for name, value in scope["headers"]:
+        if name == b"content-type" and not content_type:
+            content_type = value
+        elif name == b"accept" and not accept:
+            accept = value
+    media_type = content_type.partition(b";")[0].strip().lower()
+    lowered = accept.lower()
+    return media_type == b"application/json" and not any(kind in lowered for kind in _STREAMED)
+
+
+_REQUEST_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
+
+
+def _request_data(data: object) -> GraphQLRequestData | None:
+    """One operation whose members have the types Strawberry's parse_http_body accepts;
+    None for anything it would refuse or read differently."""
+    if not isinstance(data, dict) or not data.keys() <= _REQUEST_KEYS:
+        return None
+    query, variables = data.get("query"), data.get("variables")
+    name, extensions = data.get("operationName"), data.get("extensions")
+    if not (
+        isinstance(query, str | None)
+        and isinstance(variables, dict | None)
+        and isinstance(name, str | None)
+        and isinstance(extensions, dict | None)
+    ):
+        return None
+    return GraphQLRequestData(
+        query=query,
+        variables=variables,
+        operation_name=name,
+        extensions=extensions,
+        protocol="http",
+    )
 
 
 class _MethodNotAllowed(Exception):

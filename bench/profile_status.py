@@ -1,0 +1,168 @@
+"""Where a `twoFactorStatus` request's CPU goes: Verrou's ASGI app and the floors, called in
+this process with no network, so that the numbers are CPU per request and not the load
+generator's or the kernel's.
+
+    .venv/bin/python bench/profile_status.py [--requests 3000] [--profile 25]
+
+Each app is called as uvicorn calls it (an ASGI `http` scope, the body in one message) on one
+freshly migrated SQLite file, with the account of bench/roundtrips.py (2FA on, 10 codes).
+The floors of bench/floor_app.py are mounted on a bare Starlette app that shares Verrou's
+Tortoise connection. `--profile N` prints cProfile's N costliest functions (cumulative and
+own time) of Verrou's requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.fernet import Fernet
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import floor_app
+from bench.roundtrips import enable_two_factor
+from bench.status import SIX_FIELDS_QUERY, STATUS_QUERY
+from server import create_app
+from services.clock import FrozenClock
+from services.database import apply_migrations
+from services.settings import Settings
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+def scope_of(body: bytes, token: str) -> dict[str, Any]:
+    headers = [
+        (b"host", b"127.0.0.1:8000"),
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def call(app: ASGIApp, body: bytes, token: str) -> bytes:
+    sent: list[dict[str, Any]] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if delivered:
+            await asyncio.sleep(3600)  # as uvicorn: nothing more until the client leaves
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope_of(body, token), receive, send)
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def cpu_per_request(app: ASGIApp, body: bytes, token: str, requests: int) -> float:
+    """Microseconds of this process's CPU per request, after a warm-up."""
+    for _ in range(200):
+        await call(app, body, token)
+    started = time.process_time()
+    for _ in range(requests):
+        await call(app, body, token)
+    return (time.process_time() - started) / requests * 1e6
+
+
+def floor(lookup: str) -> Starlette:
+    async def endpoint(request: Any) -> Any:
+        return await floor_app.answer(request, lookup)
+
+    return Starlette(routes=[Route("/graphql", endpoint, methods=["POST"])])
+
+
+async def run(app: Starlette, token: str, requests: int, top: int) -> None:
+    floors = {
+        "floor (two lookups)": floor("two"),
+        "floor (same SQL)": floor("sql"),
+        "floor (one statement, query builder)": floor("orm"),
+    }
+
+    body = json.dumps({"query": SIX_FIELDS_QUERY}).encode()
+    answers = {name: await call(f, body, token) for name, f in floors.items()}
+    answers["graphql"] = await call(app, body, token)
+    if len({json.dumps(json.loads(a), sort_keys=True) for a in answers.values()}) != 1:
+        raise RuntimeError(f"the targets disagree: {answers}")
+    print(f"all answer {answers['graphql'].decode()}")
+    rows = {name: await cpu_per_request(f, body, token, requests) for name, f in floors.items()}
+    rows["graphql"] = await cpu_per_request(app, body, token, requests)
+    two = json.dumps({"query": STATUS_QUERY}).encode()
+    rows["graphql, 2 fields"] = await cpu_per_request(app, two, token, requests)
+    base = rows["floor (two lookups)"]
+    print(f"\nCPU per request, {requests} requests each, in-process (no network)\n")
+    print("| target | µs per request | ratio (floor µs / target µs) |")
+    print("|---|---:|---:|")
+    for name, micros in rows.items():
+        print(f"| {name} | {micros:,.0f} | {base / micros:.0%} |")
+    if top:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(requests):
+            await call(app, body, token)
+        profiler.disable()
+        for order in ("cumulative", "tottime"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
+            print(out.getvalue())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
+        database_url = f"sqlite://{tmp}/bench.sqlite3"
+        await apply_migrations(database_url)
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            var_dir=Path(tmp) / "var",
+            encryption_keys=Fernet.generate_key().decode(),
+            environment="development",
+            outbox_worker=False,
+            log_level="WARNING",
+        )
+        clock = FrozenClock(datetime.now(UTC))
+        app = create_app(settings, clock=clock)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                token, _ = await enable_two_factor(client, clock)
+            await run(app, token, args.requests, args.profile)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
