@@ -17,8 +17,9 @@ FLOOR_LOOKUP picks the lookup:
   account (2FA on with a TOTP app, a full batch). It does less than Verrou does: a floor.
 - `orm`: Verrou's one statement built with Tortoise's query builder (`select_related` and an
   annotated `Subquery`), which costs pypika more CPU than the two lookups together.
-- `sql`: Verrou's own hand-written statement (services/session_lookup.py), so that only
-  GraphQL and Verrou's HTTP layer separate the two.
+- `sql`: Verrou's own hand-written statement (services/session_lookup.py), its rows made into
+  models as Tortoise makes them, so that only GraphQL, Verrou's HTTP layer and the way Verrou
+  reads the rows (times by `datetime.fromisoformat`) separate the two.
 
 The answer is the JSON of the six fields of `twoFactorStatus` that need no list, written by
 `json.dumps` (Starlette's JSONResponse).
@@ -40,6 +41,7 @@ from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.expressions import RawSQL, Subquery
 from tortoise.functions import Count
+from tortoise.models import Model
 
 from models import Account, BackupCode, Session, TwoFactor
 from models.two_factor import TwoFactorState
@@ -81,9 +83,32 @@ async def two_lookups(token: str) -> tuple[Session, TwoFactor | None] | None:
 
 
 async def same_sql_session(token: str) -> Session | None:
+    """Verrou's statement, its rows made into models as Tortoise makes them
+    (`Model._init_from_db`, its own ISO 8601 parser for SQLite's text times)."""
     now = datetime.now(UTC)
     digest = hashlib.sha256(token.encode()).hexdigest()
-    return await session_lookup.live_session(digest, now, idle_since=now - IDLE)
+    db = Session._meta.db
+    field = Session._meta.fields_map["expires_at"]
+    values = [digest, field.to_db_value(now, Session), field.to_db_value(now - IDLE, Session)]
+    statement = session_lookup._statement(db.capabilities.dialect)
+    rows = await db.execute_query_dict(statement, values)
+    if not rows:
+        return None
+    row = rows[0]
+    session: Session = _model(Session, "s", row)
+    account: Account = _model(Account, "a", row)
+    object.__setattr__(session, "_account", account)
+    object.__setattr__(account, "_two_factor", _model(TwoFactor, "t", row))
+    object.__setattr__(session, session_lookup.UNUSED_CODES, int(row["unused"]))
+    return session
+
+
+def _model(model: type[Model], alias: str, row: dict[str, Any]) -> Any:
+    prefix = f"{alias}."
+    values = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+    if all(value is None for value in values.values()):
+        return None
+    return model._init_from_db(**values)
 
 
 def _moment(value: datetime | None) -> str | None:

@@ -41,6 +41,7 @@ from services.clock import FrozenClock
 from services.database import apply_migrations
 from services.settings import Settings
 
+ROUNDS = 5
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
@@ -87,13 +88,17 @@ async def call(app: ASGIApp, body: bytes, token: str) -> bytes:
 
 
 async def cpu_per_request(app: ASGIApp, body: bytes, token: str, requests: int) -> float:
-    """Microseconds of this process's CPU per request, after a warm-up."""
+    """Microseconds of this process's CPU per request, after a warm-up: the best of five
+    rounds, so that another process on the machine costs less noise."""
     for _ in range(200):
         await call(app, body, token)
-    started = time.process_time()
-    for _ in range(requests):
-        await call(app, body, token)
-    return (time.process_time() - started) / requests * 1e6
+    rounds = []
+    for _ in range(ROUNDS):
+        started = time.process_time()
+        for _ in range(requests // ROUNDS):
+            await call(app, body, token)
+        rounds.append((time.process_time() - started) / (requests // ROUNDS) * 1e6)
+    return min(rounds)
 
 
 def floor(lookup: str) -> Starlette:
