@@ -298,6 +298,33 @@ def measure_throughput(
     return results
 
 
+# argon2-cffi alone, the configured parameters, one thread, on the server's core.
+ARGON2_ALONE = """
+import sys, time
+from argon2 import PasswordHasher
+from services.settings import Settings
+settings = Settings(_env_file=None)
+hasher = PasswordHasher(
+    time_cost=settings.argon2_time_cost,
+    memory_cost=settings.argon2_memory_kib,
+    parallelism=settings.argon2_parallelism,
+)
+stored = hasher.hash(sys.argv[1])
+seconds, count, started = float(sys.argv[2]), 0, time.perf_counter()
+while time.perf_counter() - started < seconds:
+    hasher.verify(stored, sys.argv[1])
+    count += 1
+print(count / (time.perf_counter() - started))
+"""
+
+
+def argon2_alone(seconds: float) -> float:
+    """Password checks per second of argon2-cffi alone on the server's core: the floor."""
+    command = [*pinned(SERVER_CORE), sys.executable, "-c", ARGON2_ALONE, PASSWORD, str(seconds)]
+    output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+    return float(output.stdout)
+
+
 def measure_under_sign_ins(url: str, paced: Path, sign_in: Path, seconds: float) -> None:
     status = wrk_command(url, paced, 1, LATENCY_CLIENTS, seconds)
     quiet = run_wrk(status)
@@ -314,6 +341,12 @@ def measure_under_sign_ins(url: str, paced: Path, sign_in: Path, seconds: float)
         f"requests; load: {SIGN_IN_ACCOUNTS} concurrent signIn loops "
         f"({sign_ins.rate:.1f} signIn/s, {sign_ins.ok}/{sign_ins.requests} succeeded, "
         f"signIn p50 {sign_ins.p50_ms:.0f} ms)"
+    )
+    floor = argon2_alone(seconds)
+    cores = "the server's one core" if PIN else "the machine"
+    print(
+        f"\nsignIn at argon2's pace: {sign_ins.rate:.1f} signIn/s on {cores}; argon2-cffi alone "
+        f"there, one thread: {floor:.1f} checks/s; ratio {sign_ins.rate / floor:.0%}"
     )
     print("\n| twoFactorStatus | req/s | p50 (ms) | p99 (ms) | errors |")
     print("|---|---:|---:|---:|---:|")

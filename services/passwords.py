@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 import secrets
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -28,6 +30,22 @@ def hashing_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+# How much less the hashing threads weigh than the event loop's when both want a core (the
+# Linux scheduler's weights: nice 10 is about a tenth of nice 0).
+HASHING_NICENESS = 10
+
+
+def behind_the_event_loop() -> None:
+    """Run at start in each hashing thread: where argon2 and the event loop share a core
+    (one core, or more sign-ins than cores), the loop takes it back at once, so a burst
+    of sign-ins does not add a scheduler slice to every other request's latency; argon2
+    still has the core whenever the loop is idle, so sign-ins keep its pace. Linux sets
+    the niceness of one thread by its id; elsewhere this does nothing."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
 class Passwords:
     def __init__(self, settings: Settings) -> None:
         self._hasher = PasswordHasher(
@@ -44,7 +62,9 @@ class Passwords:
         wait for hashes in flight: a thread that finished after its event loop closed
         would have nowhere to deliver its result. Outside this block (command-line tools)
         hashing goes through the loop's default executor."""
-        self._pool = ThreadPoolExecutor(hashing_threads(), thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(
+            hashing_threads(), thread_name_prefix="argon2", initializer=behind_the_event_loop
+        )
         try:
             yield
         finally:

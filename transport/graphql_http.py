@@ -193,12 +193,12 @@ class VerrouGraphQL(GraphQL[Context, None]):
         """The common request, a POST of one JSON operation, served as Strawberry's run
         serves it (context, parse, execute, process, respond) without its general request
         adapter, content-type and stream-transport machinery. Anything else (GET, multipart,
-        a batch, a streamed subscription, a documentId, a malformed body): None, and
-        Strawberry's run answers it, the body already read."""
+        a batch, a streamed subscription, a malformed body): None, and Strawberry's run
+        answers it, the body already read."""
         if request.method != "POST" or not _plain_json(request.scope):
             return None
         body = await request.body()
-        if b'"documentId"' in body or b'"doc_id"' in body or body.lstrip()[:1] != b"{":
+        if body.lstrip()[:1] != b"{":
             return None
         try:
             data = self.decode_json(body)
@@ -209,7 +209,8 @@ class VerrouGraphQL(GraphQL[Context, None]):
             return None
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
-        resolved = await resolve_document(request_data, None, self.persisted)
+        document_id = document_id_of(data) if isinstance(data, dict) else None
+        resolved = await resolve_document(request_data, document_id, self.persisted)
         result = await self._execute(request, context, resolved, get=False)
         response_data = await self.process_result(request, result)
         return self.create_response(response_data=response_data, sub_response=sub_response)
@@ -406,7 +407,9 @@ def _plain_json(scope: Scope) -> bool:
     return media_type == b"application/json" and not any(kind in lowered for kind in _STREAMED)
 
 
-_REQUEST_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
+_REQUEST_KEYS = frozenset(
+    {"query", "variables", "operationName", "extensions", "documentId", "doc_id"}
+)
 
 
 def _request_data(data: object) -> GraphQLRequestData | None:
