@@ -282,14 +282,14 @@ def throughput_table(results: dict[str, WrkResult]) -> None:
 
 
 def measure_throughput(
-    targets: dict[str, Target], lua: Path, seconds: float, clients: int
+    targets: dict[str, Target], lua: Path, seconds: float, clients: int, warm_up: float
 ) -> dict[str, WrkResult]:
     where = "server on core 0, wrk on core 1" if PIN else "not pinned"
     print(f"\nthroughput: wrk, 1 thread, {clients} keep-alive connections, {seconds:g} s each")
     print(f"({where})")
     results: dict[str, WrkResult] = {}
     for name, target in targets.items():
-        run_wrk(wrk_command(target.url, lua, 1, clients, 2))  # warm-up
+        run_wrk(wrk_command(target.url, lua, 1, clients, warm_up))
         before = cpu_seconds(target.pid)
         result = run_wrk(wrk_command(target.url, lua, 1, clients, seconds))
         used = cpu_seconds(target.pid) - before
@@ -359,6 +359,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--warm-up", type=float, default=2, help="seconds before each run")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
@@ -388,7 +389,7 @@ def main() -> None:
             saturating = write_lua(
                 directory, "status.lua", status_lua(token, query=SIX_FIELDS_QUERY)
             )
-            measure_throughput(targets, saturating, args.duration, args.clients)
+            measure_throughput(targets, saturating, args.duration, args.clients, args.warm_up)
             paced = write_lua(directory, "paced.lua", status_lua(token, LATENCY_PAUSE_MS))
             sign_in = write_lua(directory, "sign_in.lua", sign_in_lua())
             measure_under_sign_ins(verrou.url, paced, sign_in, args.duration)
