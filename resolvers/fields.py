@@ -32,6 +32,14 @@ def _page_size(first: int | None) -> int:
 
 
 async def two_factor_status(info: Info, account_id: int) -> TwoFactorStatus:
+    return status_at_hand(info, account_id) or await status.get_status(
+        info.context.runtime, account_id
+    )
+
+
+def status_at_hand(info: Info, account_id: int) -> TwoFactorStatus | None:
+    """The status the request already holds (primed by a mutation, or read with the session
+    for a query), without a query; None when it must be read."""
     primed = info.context.primed_two_factor.get(account_id)
     if primed is not None:
         return primed
@@ -43,7 +51,7 @@ async def two_factor_status(info: Info, account_id: int) -> TwoFactorStatus:
         and info.operation.operation is OperationType.QUERY
     ):
         return context.session_status
-    return await status.get_status(context.runtime, account_id)
+    return None
 
 
 async def notification_account(info: Info, notification: Notification) -> Account:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from resolvers.context import Info
 from resolvers.errors import signed_in, top_level_error
-from resolvers.fields import two_factor_status
+from resolvers.fields import status_at_hand, two_factor_status
 from services import backup_codes, two_factor
 from services import status as status_service
 from services.errors import Unauthenticated
@@ -40,10 +41,14 @@ async def _changed(info: Info, account: Account) -> TwoFactorChange:
     return TwoFactorChange(account, await _status(info, account.id))
 
 
-async def status(info: Info) -> TwoFactorStatus:
+def status(info: Info) -> TwoFactorStatus | Awaitable[TwoFactorStatus]:
+    """Not a coroutine when the status came with the session (the usual query): graphql-core
+    then completes the field without awaiting anything, a good part of the cost of
+    `twoFactorStatus` (bench/profile_status.py)."""
     if info.context.session is None:
         raise top_level_error(Unauthenticated(), info.context.locale)
-    return await two_factor_status(info, info.context.session.account_id)
+    account_id = info.context.session.account_id
+    return status_at_hand(info, account_id) or two_factor_status(info, account_id)
 
 
 async def start(info: Info, *, password: str) -> TwoFactorSetup:
