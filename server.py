@@ -36,7 +36,7 @@ from services.runtime import Runtime, make_runtime
 from services.settings import Settings
 from services.var_files import tighten_tree
 from transport import downloads, probes
-from transport.body_limits import GraphQLBodyLimit, graphql_body_limit
+from transport.body_limits import graphql_body_limit, graphql_json_limit
 from transport.browser import VerrouStarlette, browser_middleware
 from transport.graphql_http import VerrouGraphQL
 from transport.metrics_listener import metrics_listener
@@ -206,11 +206,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         middleware=[
             Middleware(RequestLog),
             *browser_middleware(settings, cookie_name(settings)),
-            Middleware(BodySizeLimit, limit=settings.max_request_bytes),
             Middleware(
-                GraphQLBodyLimit,
-                limit=graphql_body_limit(
-                    settings.graphql_max_document_bytes, settings.graphql_max_variables_bytes
+                BodySizeLimit,
+                limit=settings.max_request_bytes,
+                narrower=graphql_json_limit(
+                    graphql_body_limit(
+                        settings.graphql_max_document_bytes, settings.graphql_max_variables_bytes
+                    )
                 ),
             ),
         ],

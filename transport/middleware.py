@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,20 +23,34 @@ class BodySizeLimit:
     """Refuse request bodies over `limit` bytes with 413, counting as they stream in.
 
     Uploads are parsed to temporary files; without this, a client could fill the disk with
-    one request (or lie about its length, or send it chunked)."""
+    one request (or lie about its length, or send it chunked). `narrower` may name a smaller
+    limit for some requests (transport/body_limits.py: JSON to /graphql), checked in the
+    same layer: one wrapper of receive and send per request, not two."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, narrower: Callable[[Scope, bytes], int | None] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.narrower = narrower
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
+        declared = content_type = b""
+        for name, value in scope["headers"]:  # the last of duplicates, as a dict of them
+            if name == b"content-length":
+                declared = value
+            elif name == b"content-type":
+                content_type = value
+        narrow = self.narrower(scope, content_type) if self.narrower else None
+        length = int(declared) if declared.isdigit() else None
+        for limit in (self.limit, narrow):
+            if limit is not None and length is not None and length > limit:
+                await self._refuse(limit, scope, receive, send)
+                return
+        limit = min(self.limit, narrow) if narrow is not None else self.limit
         received = 0
         started = False
 
@@ -44,7 +59,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise RequestTooLarge
             return message
 
@@ -57,10 +72,11 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except RequestTooLarge:
             if not started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(limit, scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = PlainTextResponse(f"Request body over {self.limit} bytes", status_code=413)
+    @staticmethod
+    async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        response = PlainTextResponse(f"Request body over {limit} bytes", status_code=413)
         await response(scope, receive, send)
 
 
