@@ -9,7 +9,8 @@ Two sources, looked up in this order:
 - automatic persisted queries (Apollo's APQ): a client sends a document's sha256 alone, and on
   a miss the text with its hash, which registers it. The store is bounded in entries and in
   bytes (least recently used first out), and lives in Redis when REDIS_URL is set, so every
-  process serving the API knows what any of them was sent.
+  process serving the API knows what any of them was sent (each process keeps a copy of what
+  it looked up, so a known hash costs no round trip).
 
 A registered text must hash to the id it is sent under: otherwise a client could put any text
 under the hash of another operation, and every client sending that hash would run it.
@@ -186,6 +187,32 @@ class RedisDocumentStore:
         await self._redis.aclose()
 
 
+class LocalFirstStore:
+    """The shared store behind a memory store of this process's own (the same bounds): a
+    hash this process has looked up or registered costs no round trip to Redis after that.
+    A hash names its text, so a copy is never stale; one that Redis evicted still runs here
+    until this process evicts it too, and Redis's recency counts only the lookups it sees."""
+
+    def __init__(self, shared: DocumentStore, max_entries: int, max_bytes: int) -> None:
+        self._shared = shared
+        self._local = MemoryDocumentStore(max_entries, max_bytes)
+
+    async def get(self, sha256: str) -> str | None:
+        text = await self._local.get(sha256)
+        if text is None:
+            text = await self._shared.get(sha256)
+            if text is not None:
+                await self._local.put(sha256, text)
+        return text
+
+    async def put(self, sha256: str, text: str) -> None:
+        await self._shared.put(sha256, text)
+        await self._local.put(sha256, text)
+
+    async def close(self) -> None:
+        await self._shared.close()
+
+
 class PersistedQueries:
     """What a request's id or hash stands for, and whether a text may run at all."""
 
@@ -242,7 +269,9 @@ def persisted_queries_from(
 ) -> PersistedQueries:
     trusted = load_manifest(trusted_documents) if trusted_documents else {}
     store: DocumentStore = (
-        RedisDocumentStore(redis_url, max_entries, max_bytes)
+        LocalFirstStore(
+            RedisDocumentStore(redis_url, max_entries, max_bytes), max_entries, max_bytes
+        )
         if redis_url
         else MemoryDocumentStore(max_entries, max_bytes)
     )

@@ -215,3 +215,20 @@ async def test_a_redis_outage_costs_a_retry_with_the_text_never_a_failure(
 async def client(settings: Settings, clock: FrozenClock) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(create_app(settings, clock=clock)) as http:
         yield http
+
+
+async def test_a_process_keeps_what_it_looked_up_in_the_shared_store(
+    db_path: Path, tmp_path: Path, clock: FrozenClock, redis_server: RedisServer
+) -> None:
+    """Once a process has looked a hash up in Redis, it answers it from its own memory: the
+    hash names the text, so the copy cannot be stale, and a lookup costs no round trip."""
+    first = make_settings(db_path, tmp_path / "one", redis_url=redis_server.url)
+    second = make_settings(db_path, tmp_path / "two", redis_url=redis_server.url)
+    async with serve(create_app(first, clock=clock)) as one:
+        async with serve(create_app(second, clock=clock)) as other:
+            assert (await with_text(one, VIEWER)).status_code == 200
+            assert (await by_hash(other, VIEWER)).json() == {"data": {"viewer": None}}
+            redis_server.stop()
+            # Both still know it: one registered it, the other looked it up.
+            assert (await by_hash(other, VIEWER)).json() == {"data": {"viewer": None}}
+            assert (await by_hash(one, VIEWER)).json() == {"data": {"viewer": None}}
