@@ -28,7 +28,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from schema.build import build_schema
 from schema.fanout import FanOutSchema
 from schema.limits import RequestLimits
-from services import purge, recovery, recovery_schedule
+from services import device_sessions, purge, recovery, recovery_schedule
 from services.clock import Clock
 from services.database import prepare_sqlite_file, tortoise_config
 from services.outbox import OutboxWorker, transport_for
@@ -187,6 +187,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # hashing finishes its queries first.
             async with runtime.passwords.serving():
                 await runtime.passwords.warm_up()
+                await device_sessions.load_user_agent_rules()
                 async with (
                     mail_worker(runtime),
                     periodic_purge(runtime),

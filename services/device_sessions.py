@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import ua_parser
 from ua_parser import parse
 
 from models import Account, Session
@@ -29,6 +31,12 @@ class DeviceSession:
     device_label: str | None
     current: bool
     remembered_until: datetime | None
+
+
+async def load_user_agent_rules() -> None:
+    """ua-parser compiles its thousand-odd rules on first use, about a second of CPU: at
+    start, on a thread, rather than on the event loop in the first sign-in's request."""
+    await asyncio.to_thread(getattr, ua_parser, "parser")
 
 
 @functools.lru_cache(maxsize=512)

@@ -58,13 +58,15 @@ async def _seen_before(change: Change) -> bool:
     sign_ins = SecurityEvent.filter(
         account_id=change.account.id, kind=SecurityEventKind.SIGNED_IN.value
     ).using_db(change.connection)
-    if not await sign_ins.exists():
-        return True
     # One row per address and user agent pair, however often a script signs in.
     earlier = (
         await sign_ins.filter(created_at__gt=since).distinct().values("ip_address", "user_agent")
     )
-    return any(device_key(row["ip_address"], row["user_agent"]) == key for row in earlier)
+    if any(device_key(row["ip_address"], row["user_agent"]) == key for row in earlier):
+        return True
+    # No sign-in in 90 days at all: known only if there was never one (a second statement
+    # for that rare case, not for every sign-in).
+    return not earlier and not await sign_ins.exists()
 
 
 def secure_link(rt: Runtime, token: str) -> str:

@@ -7,12 +7,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
+import ua_parser
 from starlette.applications import Starlette
 
 from models import RememberedDevice, SecurityEvent, Session
 from schema.global_id import to_global_id
+from server import create_app
 from services.clock import FrozenClock
-from tests.conftest import LiveServer
+from services.settings import Settings
+from tests.conftest import LiveServer, start
 from tests.helpers import PASSWORD, SIGN_IN, Api, error_codes, until
 from tests.test_recovery import customer, file_request, support_agent
 from tests.test_subscriptions import ready
@@ -201,3 +205,13 @@ async def test_the_notification_reaches_an_open_socket_before_its_4403(
             event = (await tab.next_event())["data"]["notifications"]
             assert event["kind"] == "SESSIONS_REVOKED"
             assert await tab.close_code() == 4403
+
+
+async def test_user_agent_rules_are_compiled_at_start_not_in_a_sign_in(
+    settings: Settings, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ua-parser compiles its rules on first use (about a second of CPU): the app loads them
+    while it starts, on a thread, so no request's event loop waits for them."""
+    monkeypatch.delitem(vars(ua_parser), "parser", raising=False)
+    async for _ in start(create_app(settings, clock=clock)):
+        assert vars(ua_parser).get("parser") is not None
