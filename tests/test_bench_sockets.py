@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+# The benchmark makes its own SQLite database: once is enough, not again in the PostgreSQL pass.
+pytestmark = pytest.mark.sqlite_only
 
 
 def test_the_sockets_benchmark_delivers_every_event_to_every_socket_of_its_account() -> None:
