@@ -22,3 +22,10 @@ class LeanWebSocketsProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         # Unbounded, as uvicorn's own: reading is paused by the transport, not by the queue.
         self.queue = Mailbox(sys.maxsize)  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete and self.__dict__.get("response") is not None:
+            # The upgrade request and its answer, headers and all (about 3 KiB), are kept
+            # by uvicorn for the socket's life though nothing reads them once it is open.
+            self.request = self.response = None  # type: ignore[assignment]
