@@ -318,7 +318,18 @@ async def measure(
             token = layout.tokens[sockets[0]]
             publishing.append(asyncio.create_task(publish(client, token, number, sent, failed)))
         await asyncio.gather(*publishing, *polling)
-    await asyncio.sleep(2.0)  # the last events' way to the sockets
+    # Every mutation has answered, so every event is published: wait for the last ones on
+    # their way to the sockets, until all are there or none came for 5 s.
+    wanted = sum(len(sockets) for sockets in expected.values())
+    arrived, still = -1, time.perf_counter()
+    while arrived < wanted and time.perf_counter() - still < 5.0:
+        now_arrived = sum(
+            sum(1 for i in sockets if i in load.arrivals.events.get(number, {}))
+            for number, sockets in expected.items()
+        )
+        if now_arrived != arrived:
+            arrived, still = now_arrived, time.perf_counter()
+        await asyncio.sleep(0.2)
     latencies: list[float] = []
     misses = 0
     for number, sockets in expected.items():
