@@ -27,6 +27,7 @@ from services.i18n import translate
 from services.runtime import make_runtime
 from services.settings import Settings, SettingsError
 from transport import logs
+from transport.ws_protocol import LeanWebSocketsProtocol
 
 # server.create_app; with --workers, uvicorn imports it by name in every worker.
 AppFactory = Callable[[Settings], Starlette]
@@ -44,6 +45,8 @@ def _serve(settings: Settings, workers: int, app_factory: AppFactory) -> None:
         # Notifications are a few hundred bytes: compressing them saves nothing, and each
         # connection's zlib state would cost more memory than the rest of it.
         "ws_per_message_deflate": False,
+        # uvicorn's own choice (websockets' sans-I/O protocol) with a lighter receive queue.
+        "ws": LeanWebSocketsProtocol,
         # Logging is ours (logs.py), in every worker; RequestLog writes one line per request.
         "log_config": logs.dict_config(settings.log_level, as_json=settings.logs_as_json),
         "access_log": False,

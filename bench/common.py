@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +40,16 @@ class Server:
         raise RuntimeError("no VmRSS")
 
 
+def server(**env: str) -> contextlib.AbstractContextManager[Server]:
+    """`python server.py serve` (one worker) on a fresh SQLite database (or DATABASE_URL's)."""
+    return seeded_server(None, **env)
+
+
 @contextmanager
-def server(**env: str) -> Iterator[Server]:
-    """`python server.py serve` (one worker) on a fresh SQLite database."""
+def seeded_server(seed: Callable[[str], None] | None, **env: str) -> Iterator[Server]:
+    """`server`, and `seed` (when given) gets the database URL once the migrations are
+    applied and before the server starts: rows a benchmark writes itself, not through the
+    API."""
     with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
         port = free_port()
         environment = {
@@ -52,6 +61,11 @@ def server(**env: str) -> Iterator[Server]:
             "LOG_LEVEL": "WARNING",
             **env,
         }
+        if seed is not None:
+            subprocess.run(
+                [sys.executable, "server.py", "migrate"], cwd=ROOT, env=environment, check=True
+            )
+            seed(environment["DATABASE_URL"])
         process = subprocess.Popen(
             [sys.executable, "server.py", "serve"], cwd=ROOT, env=environment
         )
@@ -74,3 +88,11 @@ def server(**env: str) -> Iterator[Server]:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def raise_file_limit() -> int:
+    """The soft limit on open files raised to the hard one (a socket is a file); processes
+    started afterwards (the server) inherit it. Returns the limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard

@@ -40,9 +40,11 @@ from graphql import (
 )
 from strawberry import Schema
 
+from services.broker import Mailbox
+
 logger = logging.getLogger("verrou.subscriptions")
 
-Key = tuple[str, str, str, str | None, int, str]
+Key = tuple[str, str, str | None, int, str]
 _END = object()
 MEMBER_BACKLOG = 100
 _ARGUMENTS = ("variable_values", "context_value", "root_value", "operation_name")
@@ -115,7 +117,7 @@ def _replays(query: str | None, operation_name: str | None, variables: object) -
     return walk(operation.selection_set, frozenset())
 
 
-def _offer(queue: asyncio.Queue[Any], item: object) -> None:
+def _offer(queue: Mailbox[Any], item: object) -> None:
     if queue.full():
         # A client that stopped reading: the feed keeps every notification, so its oldest
         # live one is the one to let go.
@@ -133,9 +135,9 @@ class _Group:
     ) -> None:
         self.key = key
         # queue -> the connection (the context's request) whose handler reads it
-        self.members: dict[asyncio.Queue[Any], object] = {}
+        self.members: dict[Mailbox[Any], object] = {}
         # Queues whose reader waits for the next item: everything before it was sent.
-        self.waiting: set[asyncio.Queue[Any]] = set()
+        self.waiting: set[Mailbox[Any]] = set()
         # The stream runs with its first member's context; its resolver notes there the
         # sessions-ended messages it has read (resolvers/subscriptions.py).
         self.context = context
@@ -163,7 +165,7 @@ class _Group:
                 _offer(queue, ending)
 
     async def member(self, owner: object) -> AsyncGenerator[Any, None]:
-        queue: asyncio.Queue[Any] = asyncio.Queue(MEMBER_BACKLOG)
+        queue: Mailbox[Any] = Mailbox(MEMBER_BACKLOG)
         self.members[queue] = owner
         self._joined.set()
         try:
@@ -255,7 +257,6 @@ class FanOutSchema:
                 and limits.check_request(query, variables if isinstance(variables, dict) else None)
             )
             else _key(
-                method,
                 query,
                 named.get("variable_values"),
                 named.get("context_value"),
@@ -281,9 +282,10 @@ class FanOutSchema:
             del self._groups[group.key]
 
 
-def _key(
-    method: str, query: str | None, variables: Any, context: Any, operation_name: str | None
-) -> Key | None:
+def _key(query: str | None, variables: Any, context: Any, operation_name: str | None) -> Key | None:
+    """The group of a subscription. Not the protocol: both protocols' methods run a
+    subscription document alike (`subscribe` is `stream` limited to subscriptions, and only
+    subscription documents get a key), so a page's two sockets share one stream."""
     account = getattr(context, "account", None)
     locale = getattr(context, "locale", None)
     if query is None or account is None or locale is None:
@@ -291,4 +293,4 @@ def _key(
     if _operation_type(query, operation_name) is not OperationType.SUBSCRIPTION:
         return None
     encoded = json.dumps(variables, sort_keys=True, default=str) if variables else ""
-    return (method, query, encoded, operation_name, account.id, locale)
+    return (query, encoded, operation_name, account.id, locale)

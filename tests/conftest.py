@@ -38,6 +38,7 @@ from services.database import apply_migrations
 from services.settings import Settings
 from tests.helpers import Api
 from tests.smtp_server import SmtpServer
+from transport.ws_protocol import LeanWebSocketsProtocol
 
 # A fixed instant on a 30-second boundary, so TOTP steps are predictable.
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -352,7 +353,11 @@ class LiveServer:
 async def live(app: Starlette) -> AsyncIterator[LiveServer]:
     """The app behind a real uvicorn on the port of its settings (free when they were made)."""
     port = app.state.runtime.settings.port
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # The WebSocket protocol `serve` runs (cli.py), so the socket tests go through it.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", ws=LeanWebSocketsProtocol
+    )
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Collection
 
@@ -38,6 +40,7 @@ logger = logging.getLogger("verrou.sessions")
 SESSION_ENDED = 4403
 DRAIN_SECONDS = 2.0
 _DRAIN_POLL_SECONDS = 0.005
+_TIMER_SLACK_SECONDS = 0.001
 
 # (socket, sessions-ended message) -> whether the socket has sent all that came before it
 SentBefore = Callable[[WebSocket, str], bool]
@@ -63,7 +66,14 @@ class SessionWatch:
         self._sockets: dict[int, dict[WebSocket, int]] = {}
         self._accounts: dict[WebSocket, int] = {}
         self._listeners: dict[int, asyncio.Task[None]] = {}
-        self._deadlines: dict[WebSocket, asyncio.TimerHandle] = {}
+        # socket -> when (loop time) its session's lifetime ends. One timer for them all, set
+        # for the earliest, not one per socket: a heap of (when, order, socket) whose entries
+        # of sockets gone or re-added are skipped when they come up (and dropped in bulk when
+        # they outnumber the live ones).
+        self._deadlines: dict[WebSocket, float] = {}
+        self._heap: list[tuple[float, int, WebSocket]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
     def add(
@@ -74,9 +84,7 @@ class SessionWatch:
         self.discard(socket)  # never twice in practice: a second connection_init closes it
         self._sockets.setdefault(account_id, {})[socket] = session_id
         self._accounts[socket] = account_id
-        self._deadlines[socket] = asyncio.get_running_loop().call_later(
-            max(0.0, lifetime_seconds), self._expire, socket
-        )
+        self._add_deadline(socket, asyncio.get_running_loop().time() + max(0.0, lifetime_seconds))
         if account_id not in self._listeners:
             self._listeners[account_id] = asyncio.create_task(
                 self._listen(account_id), name=f"verrou-session-watch-{account_id}"
@@ -85,9 +93,12 @@ class SessionWatch:
             self._check = asyncio.create_task(self._check_often(), name="verrou-session-check")
 
     def discard(self, socket: WebSocket) -> None:
-        deadline = self._deadlines.pop(socket, None)
-        if deadline is not None:
-            deadline.cancel()
+        self._deadlines.pop(socket, None)
+        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._deadlines):
+            self._heap = [
+                entry for entry in self._heap if self._deadlines.get(entry[2]) == entry[0]
+            ]
+            heapq.heapify(self._heap)
         account_id = self._accounts.pop(socket, None)
         if account_id is None:
             return
@@ -106,9 +117,11 @@ class SessionWatch:
         return len(self._listeners)
 
     async def close(self) -> None:
-        for deadline in self._deadlines.values():
-            deadline.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._deadlines.clear()
+        self._heap.clear()
         listeners = list(self._listeners.values())
         if self._check is not None:
             listeners.append(self._check)
@@ -127,6 +140,30 @@ class SessionWatch:
         for task in closing:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def _add_deadline(self, socket: WebSocket, when: float) -> None:
+        self._deadlines[socket] = when
+        heapq.heappush(self._heap, (when, next(self._order), socket))
+        if self._heap[0][2] is socket:  # the earliest now: the timer moves up
+            self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._heap:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(self._heap[0][0], self._expire_due)
+
+    def _expire_due(self) -> None:
+        self._timer = None
+        # The loop runs a timer up to its clock's resolution early: a deadline that close is due.
+        now = asyncio.get_running_loop().time() + _TIMER_SLACK_SECONDS
+        while self._heap and self._heap[0][0] <= now:
+            when, _, socket = heapq.heappop(self._heap)
+            if self._deadlines.get(socket) == when:
+                self._expire(socket)
+        self._arm()
 
     def _expire(self, socket: WebSocket) -> None:
         self._deadlines.pop(socket, None)

@@ -34,6 +34,9 @@ from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.websockets import WebSocket
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage as TransportConnectionInitMessage,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage,
@@ -76,6 +79,12 @@ class TransportWSHandler(CheckedTransportWSHandler):
         self.schema = observed(
             self.schema, self.context, GRAPHQL_TRANSPORT_WS_PROTOCOL, _persisted_of(self.view)
         )
+
+    async def handle_connection_init(self, message: TransportConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        # Strawberry has cancelled its wait for this message, but would keep the task, and
+        # its coroutine, for as long as the socket is open: about half a KiB of every socket.
+        self.connection_init_timeout_task = None
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged and not await session_in_use(self.context):
