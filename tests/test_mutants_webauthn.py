@@ -1,0 +1,388 @@
+"""services.webauthn_rp (and the key parts of key_challenges and key_sign_in), line by line
+(issue 17 item 2): the options sent, what a registration and an assertion store or refuse,
+and why each refusal is logged, with a software authenticator as the browser's key."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from services import webauthn_rp
+from services.errors import SecurityKeyRejected
+from services.settings import Settings
+from services.webauthn_rp import KnownCredential, RelyingParty
+from tests.soft_authenticator import SoftAuthenticator, b64url, tamper_signature
+
+LOGGER = "verrou.webauthn"
+HANDLE = b64url(b"\x07" * 32)
+
+
+@pytest.fixture
+def rp(settings: Settings) -> RelyingParty:
+    return webauthn_rp.relying_party(settings)
+
+
+def registration(
+    rp: RelyingParty, *, passkey: bool, exclude: list[KnownCredential] | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    challenge = webauthn_rp.new_challenge()
+    options = webauthn_rp.registration_options(
+        rp,
+        challenge=challenge,
+        user_handle=HANDLE,
+        user_name="alice@example.com",
+        display_name="Alice",
+        exclude=exclude or [],
+        passkey=passkey,
+        timeout_seconds=120,
+    )
+    return challenge, options
+
+
+def registered(
+    rp: RelyingParty, key: SoftAuthenticator, *, passkey: bool = False, **create: Any
+) -> webauthn_rp.NewCredential:
+    challenge, options = registration(rp, passkey=passkey)
+    answer = webauthn_rp.read_answer(
+        key.create(options, rp.origins[0], **create), registration=True
+    )
+    return webauthn_rp.verify_registration(
+        rp,
+        answer,
+        expected_digest=webauthn_rp.challenge_digest(challenge),
+        require_user_verification=passkey,
+    )
+
+
+def assertion_options(
+    rp: RelyingParty, known: list[KnownCredential], *, user_verification: bool = False
+) -> tuple[bytes, dict[str, Any]]:
+    challenge = webauthn_rp.new_challenge()
+    options = webauthn_rp.authentication_options(
+        rp,
+        challenge=challenge,
+        allow=known,
+        user_verification=user_verification,
+        timeout_seconds=90,
+    )
+    return challenge, options
+
+
+# The relying party and the options ---------------------------------------------------------
+
+
+def test_the_relying_party_is_the_servers_host_issuer_and_origins(settings: Settings) -> None:
+    rp = webauthn_rp.relying_party(settings)
+    assert rp.id == settings.webauthn_rp_id and rp.id
+    assert rp.name == settings.totp_issuer
+    assert rp.origins == settings.webauthn_origin_list and rp.origins
+
+
+def test_challenges_and_handles_are_32_random_bytes() -> None:
+    challenge = webauthn_rp.new_challenge()
+    assert len(challenge) == 32 and challenge != webauthn_rp.new_challenge()
+    handle = webauthn_rp.new_user_handle()
+    assert len(base64.urlsafe_b64decode(handle + "=" * (-len(handle) % 4))) == 32
+    assert handle != webauthn_rp.new_user_handle() and "=" not in handle
+
+
+def test_digests_are_sha256_hex_known_answers() -> None:
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert webauthn_rp.challenge_digest(b"") == empty
+    assert webauthn_rp.credential_digest(b"") == empty
+    abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert webauthn_rp.challenge_digest(b"abc") == abc == webauthn_rp.credential_digest(b"abc")
+
+
+def test_registration_options_of_a_security_key(rp: RelyingParty) -> None:
+    challenge, options = registration(
+        rp, passkey=False, exclude=[KnownCredential(b64url(b"\x01" * 16), ["usb", "bogus"])]
+    )
+    assert options["rp"] == {"id": rp.id, "name": rp.name}
+    assert options["user"] == {"id": HANDLE, "name": "alice@example.com", "displayName": "Alice"}
+    assert options["challenge"] == b64url(challenge)
+    assert options["timeout"] == 120_000
+    assert [p["alg"] for p in options["pubKeyCredParams"]] == [-7, -8, -257]
+    assert options["authenticatorSelection"]["residentKey"] == "discouraged"
+    assert options["authenticatorSelection"]["userVerification"] == "discouraged"
+    assert options["excludeCredentials"] == [
+        {"id": b64url(b"\x01" * 16), "type": "public-key", "transports": ["usb"]}
+    ]
+    assert options["extensions"] == {"credProps": True}
+
+
+def test_registration_options_of_a_passkey(rp: RelyingParty) -> None:
+    _, options = registration(rp, passkey=True)
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+    assert options["authenticatorSelection"]["userVerification"] == "required"
+    assert options.get("excludeCredentials", []) == []
+
+
+def test_authentication_options(rp: RelyingParty) -> None:
+    known = [
+        KnownCredential(b64url(b"\x02" * 20), ["nfc", "usb"]),
+        KnownCredential(b64url(b"\x03" * 20), ["carrier-pigeon"]),
+    ]
+    challenge, options = assertion_options(rp, known)
+    assert options["rpId"] == rp.id
+    assert options["challenge"] == b64url(challenge)
+    assert options["timeout"] == 90_000
+    assert options["userVerification"] == "discouraged"
+    assert options["allowCredentials"] == [
+        {"id": b64url(b"\x02" * 20), "type": "public-key", "transports": ["nfc", "usb"]},
+        {"id": b64url(b"\x03" * 20), "type": "public-key"},  # no known transport: none named
+    ]
+    _, passkey = assertion_options(rp, [], user_verification=True)
+    assert passkey["userVerification"] == "required"
+    assert passkey.get("allowCredentials", []) == []
+
+
+# Reading answers ---------------------------------------------------------------------------
+
+
+def test_an_answer_is_read_from_an_object_or_its_json_text(rp: RelyingParty) -> None:
+    key = SoftAuthenticator()
+    challenge, options = registration(rp, passkey=False)
+    created = key.create(options, rp.origins[0])
+    for form in (created, json.dumps(created)):
+        answer = webauthn_rp.read_answer(form, registration=True)
+        assert answer.challenge == challenge
+        assert answer.raw_id == next(iter(key.credentials))
+        assert answer.credential == created
+
+
+@pytest.mark.parametrize("credential", ["{not json", "[1, 2]", 42, None, ["a"], "null"])
+def test_anything_but_an_object_is_a_rejected_key(credential: object) -> None:
+    with pytest.raises(SecurityKeyRejected) as refused:
+        webauthn_rp.read_answer(credential, registration=False)
+    assert refused.value.field == "credential"
+
+
+def test_a_malformed_answer_is_refused_and_logged_by_its_kind(
+    rp: RelyingParty, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    with pytest.raises(SecurityKeyRejected) as refused:
+        webauthn_rp.read_answer({"id": "x"}, registration=True)
+    assert refused.value.field == "credential"
+    assert [r.getMessage() for r in caplog.records if r.name == LOGGER] == [
+        "security key answer refused: malformed (InvalidJSONStructure)"
+    ]
+
+
+def test_a_credential_id_longer_than_1364_characters_is_refused(rp: RelyingParty) -> None:
+    key = SoftAuthenticator()
+    _, options = assertion_options(rp, [])
+    registered(rp, key, passkey=True)
+    answer = key.get(options, rp.origins[0])
+    at_limit = b64url(b"\x05" * 1023)
+    assert len(at_limit) == 1364
+    read = webauthn_rp.read_answer(
+        {**answer, "id": at_limit, "rawId": at_limit}, registration=False
+    )
+    assert read.raw_id == b"\x05" * 1023
+    over = at_limit + "A"
+    with pytest.raises(SecurityKeyRejected):
+        webauthn_rp.read_answer({**answer, "id": over, "rawId": over}, registration=False)
+
+
+# Registrations -----------------------------------------------------------------------------
+
+
+def test_a_registration_stores_what_the_key_said(rp: RelyingParty) -> None:
+    key = SoftAuthenticator(aaguid=bytes(range(16)))
+    new = registered(rp, key, backup_eligible=True, backed_up=True)
+    raw_id = next(iter(key.credentials))
+    assert new.credential_id == b64url(raw_id)
+    assert new.credential_digest == webauthn_rp.credential_digest(raw_id)
+    assert new.public_key == b64url(key.credentials[raw_id].cose_public_key)
+    assert new.sign_count == 0
+    assert new.transports == ["usb"]
+    assert new.discoverable is False  # credProps said rk: false
+    assert new.user_verified is True
+    assert new.backed_up is True
+    assert new.aaguid == "00010203-0405-0607-0809-0a0b0c0d0e0f"
+
+
+def test_a_registration_without_cred_props_is_discoverable_only_for_a_passkey(
+    rp: RelyingParty,
+) -> None:
+    for passkey in (False, True):
+        key = SoftAuthenticator()
+        challenge, options = registration(rp, passkey=passkey)
+        created = key.create({**options, "extensions": {}}, rp.origins[0])
+        created["response"]["transports"] = ["nfc", "usb", "nfc", "smoke-signal", 7]
+        answer = webauthn_rp.read_answer(created, registration=True)
+        new = webauthn_rp.verify_registration(
+            rp,
+            answer,
+            expected_digest=webauthn_rp.challenge_digest(challenge),
+            require_user_verification=passkey,
+        )
+        assert new.discoverable is passkey
+        assert new.transports == ["nfc", "usb"]  # known ones, once each, sorted
+        assert new.backed_up is False
+
+
+def test_a_registration_without_transports_stores_none(rp: RelyingParty) -> None:
+    key = SoftAuthenticator()
+    challenge, options = registration(rp, passkey=False)
+    created = key.create(options, rp.origins[0])
+    created["response"]["transports"] = "usb"
+    new = webauthn_rp.verify_registration(
+        rp,
+        webauthn_rp.read_answer(created, registration=True),
+        expected_digest=webauthn_rp.challenge_digest(challenge),
+        require_user_verification=False,
+    )
+    assert new.transports == []
+
+
+def test_a_registration_for_another_challenge_is_refused_and_logged(
+    rp: RelyingParty, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    key = SoftAuthenticator()
+    _, options = registration(rp, passkey=False)
+    answer = webauthn_rp.read_answer(key.create(options, rp.origins[0]), registration=True)
+    with pytest.raises(SecurityKeyRejected) as refused:
+        webauthn_rp.verify_registration(
+            rp,
+            answer,
+            expected_digest=webauthn_rp.challenge_digest(b"another"),
+            require_user_verification=False,
+        )
+    assert refused.value.field == "credential"
+    assert caplog.records[-1].getMessage() == (
+        "security key answer refused: not this ceremony's challenge"
+    )
+
+
+def test_a_registration_from_another_origin_is_refused_and_logged(
+    rp: RelyingParty, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    key = SoftAuthenticator()
+    challenge, options = registration(rp, passkey=False)
+    created = key.create(options, "https://evil.example")
+    with pytest.raises(SecurityKeyRejected) as refused:
+        webauthn_rp.verify_registration(
+            rp,
+            webauthn_rp.read_answer(created, registration=True),
+            expected_digest=webauthn_rp.challenge_digest(challenge),
+            require_user_verification=False,
+        )
+    assert refused.value.field == "credential"
+    assert caplog.records[-1].getMessage() == (
+        "security key registration refused: InvalidRegistrationResponse"
+    )
+
+
+def test_a_passkey_registration_needs_user_verification(rp: RelyingParty) -> None:
+    with pytest.raises(SecurityKeyRejected):
+        registered(rp, SoftAuthenticator(), passkey=True, user_verified=False)
+    assert registered(rp, SoftAuthenticator(), user_verified=False).user_verified is False
+
+
+# Assertions --------------------------------------------------------------------------------
+
+
+def signed_in(
+    rp: RelyingParty,
+    key: SoftAuthenticator,
+    new: webauthn_rp.NewCredential,
+    *,
+    require_user_verification: bool = False,
+    **get: Any,
+) -> webauthn_rp.Assertion:
+    challenge, options = assertion_options(rp, [KnownCredential(new.credential_id, [])])
+    answer = webauthn_rp.read_answer(key.get(options, rp.origins[0], **get), registration=False)
+    return webauthn_rp.verify_assertion(
+        rp,
+        answer,
+        expected_digest=webauthn_rp.challenge_digest(challenge),
+        public_key=new.public_key,
+        require_user_verification=require_user_verification,
+    )
+
+
+def test_an_assertion_reports_the_keys_count_and_flags(rp: RelyingParty) -> None:
+    key = SoftAuthenticator()
+    new = registered(rp, key, backup_eligible=True, backed_up=True)
+    first = signed_in(rp, key, new)
+    assert (first.sign_count, first.user_verified, first.backed_up) == (1, True, True)
+    second = signed_in(rp, key, new, user_verified=False)
+    assert (second.sign_count, second.user_verified) == (2, False)
+    # The stored count is checked by counter_went_back, not here: any count verifies.
+    assert signed_in(rp, key, new, sign_count=0).sign_count == 0
+
+
+def test_an_assertion_without_user_verification_is_refused_when_required(
+    rp: RelyingParty,
+) -> None:
+    key = SoftAuthenticator()
+    new = registered(rp, key, passkey=True)
+    assert signed_in(rp, key, new, require_user_verification=True).user_verified is True
+    with pytest.raises(SecurityKeyRejected):
+        signed_in(rp, key, new, require_user_verification=True, user_verified=False)
+
+
+def test_a_forged_assertion_is_refused_and_logged(
+    rp: RelyingParty, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    key = SoftAuthenticator()
+    new = registered(rp, key)
+    challenge, options = assertion_options(rp, [KnownCredential(new.credential_id, [])])
+    forged = tamper_signature(key.get(options, rp.origins[0]))
+    with pytest.raises(SecurityKeyRejected) as refused:
+        webauthn_rp.verify_assertion(
+            rp,
+            webauthn_rp.read_answer(forged, registration=False),
+            expected_digest=webauthn_rp.challenge_digest(challenge),
+            public_key=new.public_key,
+            require_user_verification=False,
+        )
+    assert refused.value.field == "credential"
+    assert caplog.records[-1].getMessage() == (
+        "security key assertion refused: InvalidAuthenticationResponse"
+    )
+
+
+def test_an_assertion_for_another_challenge_is_refused(rp: RelyingParty) -> None:
+    key = SoftAuthenticator()
+    new = registered(rp, key)
+    _, options = assertion_options(rp, [KnownCredential(new.credential_id, [])])
+    answer = webauthn_rp.read_answer(key.get(options, rp.origins[0]), registration=False)
+    with pytest.raises(SecurityKeyRejected):
+        webauthn_rp.verify_assertion(
+            rp,
+            answer,
+            expected_digest=webauthn_rp.challenge_digest(b"another"),
+            public_key=new.public_key,
+            require_user_verification=False,
+        )
+
+
+@pytest.mark.parametrize(
+    ("stored", "received", "went_back"),
+    [(0, 0, False), (0, 1, False), (5, 6, False), (5, 5, True), (5, 4, True), (1, 0, True)],
+)
+def test_counter_went_back(stored: int, received: int, went_back: bool) -> None:
+    assert webauthn_rp.counter_went_back(stored, received) is went_back
+
+
+def test_user_handle_of_an_answer(rp: RelyingParty) -> None:
+    def answer(response: object) -> webauthn_rp.Answer:
+        return webauthn_rp.Answer({"response": response}, b"", b"")
+
+    assert webauthn_rp.user_handle_of(answer({"userHandle": HANDLE})) == HANDLE
+    assert webauthn_rp.user_handle_of(answer({"userHandle": ""})) is None
+    assert webauthn_rp.user_handle_of(answer({"userHandle": None})) is None
+    assert webauthn_rp.user_handle_of(answer({"userHandle": 5})) is None
+    assert webauthn_rp.user_handle_of(answer("not an object")) is None
+    assert webauthn_rp.user_handle_of(webauthn_rp.Answer({}, b"", b"")) is None
