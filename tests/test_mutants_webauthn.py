@@ -7,14 +7,23 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
-from services import webauthn_rp
+from models import Account, SecurityKey, TwoFactor
+from models.two_factor import TwoFactorState
+from server import create_app
+from services import key_challenges, webauthn_rp
+from services.clock import FrozenClock
 from services.errors import SecurityKeyRejected
+from services.runtime import Runtime
 from services.settings import Settings
 from services.webauthn_rp import KnownCredential, RelyingParty
+from tests.conftest import T0, make_settings, start
+from tests.helpers import Api
 from tests.soft_authenticator import SoftAuthenticator, b64url, tamper_signature
 
 LOGGER = "verrou.webauthn"
@@ -386,3 +395,80 @@ def test_user_handle_of_an_answer(rp: RelyingParty) -> None:
     assert webauthn_rp.user_handle_of(answer({"userHandle": 5})) is None
     assert webauthn_rp.user_handle_of(answer("not an object")) is None
     assert webauthn_rp.user_handle_of(webauthn_rp.Answer({}, b"", b"")) is None
+
+
+# key_challenges: the security-key part of a sign-in challenge -------------------------------
+
+
+async def stored_key(account_id: int, credential_id: bytes, **columns: Any) -> SecurityKey:
+    values: dict[str, Any] = {
+        "account_id": account_id,
+        "name": "Key",
+        "credential_id": b64url(credential_id),
+        "credential_digest": webauthn_rp.credential_digest(credential_id),
+        "public_key": b64url(b"public"),
+        "sign_count": 0,
+        "transports": "",
+        "user_handle": HANDLE,
+        "created_at": T0,
+        **columns,
+    }
+    return await SecurityKey.create(**values)
+
+
+async def test_known_keys_name_usable_keys_with_their_transports(app: Starlette, api: Api) -> None:
+    await api.sign_up("alice@example.com")
+    account = await Account.get(email="alice@example.com")
+    await stored_key(account.id, b"\x01" * 16, transports="nfc,usb")
+    await stored_key(account.id, b"\x02" * 16, transports="")
+    await stored_key(account.id, b"\x03" * 16, flagged_at=T0)
+    usable = await key_challenges.known_keys(account.id)
+    assert usable == [
+        KnownCredential(b64url(b"\x01" * 16), ["nfc", "usb"]),
+        KnownCredential(b64url(b"\x02" * 16), []),
+    ]
+    every = await key_challenges.known_keys(account.id, usable_only=False)
+    assert [k.credential_id for k in every] == [b64url(bytes([n]) * 16) for n in (1, 2, 3)]
+
+
+async def test_the_second_step_offers_what_the_account_has(app: Starlette, api: Api) -> None:
+    rt: Runtime = app.state.runtime
+    await api.sign_up("alice@example.com")
+    account = await Account.get(email="alice@example.com")
+    nothing = await key_challenges.second_step(rt, account.id)
+    assert nothing == key_challenges.SecondStep(["BACKUP_CODE"], None, None)
+    await stored_key(account.id, b"\x01" * 16, transports="usb")
+    keys_only = await key_challenges.second_step(rt, account.id)
+    assert keys_only.methods == ["SECURITY_KEY", "BACKUP_CODE"]
+    options = keys_only.options
+    assert options is not None and keys_only.challenge_digest is not None
+    assert options["rpId"] == "localhost"
+    assert options["timeout"] == rt.settings.challenge_ttl_seconds * 1000
+    assert options["userVerification"] == "discouraged"
+    assert options["allowCredentials"] == [
+        {"id": b64url(b"\x01" * 16), "type": "public-key", "transports": ["usb"]}
+    ]
+    challenge = base64.urlsafe_b64decode(options["challenge"] + "==")
+    assert webauthn_rp.challenge_digest(challenge) == keys_only.challenge_digest
+    await TwoFactor.create(
+        account_id=account.id,
+        encrypted_secret="x",
+        state=TwoFactorState.ACTIVE,
+        created_at=T0,
+    )
+    both = await key_challenges.second_step(rt, account.id)
+    assert both.methods == ["TOTP", "SECURITY_KEY", "BACKUP_CODE"]
+
+
+async def test_on_an_ip_address_keys_are_not_offered(
+    db_path: Path, tmp_path: Path, clock: FrozenClock
+) -> None:
+    settings = make_settings(db_path, tmp_path / "var", public_url="https://203.0.113.5")
+    app = create_app(settings, clock=clock)
+    async for client in start(app):
+        api = Api(client, clock, settings.port)
+        await api.sign_up("alice@example.com")
+        account = await Account.get(email="alice@example.com")
+        await stored_key(account.id, b"\x01" * 16)
+        offered = await key_challenges.second_step(app.state.runtime, account.id)
+        assert offered == key_challenges.SecondStep(["BACKUP_CODE"], None, None)
