@@ -7,23 +7,38 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 
-from models import Account, SecurityKey, TwoFactor
-from models.two_factor import TwoFactorState
+from models import (
+    Account,
+    Notification,
+    RememberedDevice,
+    SecurityEvent,
+    SecurityKey,
+    Session,
+    SignInChallenge,
+    TwoFactor,
+    WebAuthnChallenge,
+)
+from models.activity import FailedAttempt
+from models.two_factor import TwoFactorState, WebAuthnChallengePurpose
 from server import create_app
-from services import key_challenges, webauthn_rp
+from services import key_challenges, key_sign_in, webauthn_rp
 from services.clock import FrozenClock
-from services.errors import SecurityKeyRejected
-from services.runtime import Runtime
+from services.crypto import token_digest
+from services.errors import RateLimited, SecurityKeyRejected
+from services.runtime import RequestMeta, Runtime
 from services.settings import Settings
+from services.throttle import second_factor_subject
 from services.webauthn_rp import KnownCredential, RelyingParty
 from tests.conftest import T0, make_settings, start
 from tests.helpers import Api
+from tests.key_client import Keys
 from tests.soft_authenticator import SoftAuthenticator, b64url, tamper_signature
 
 LOGGER = "verrou.webauthn"
@@ -472,3 +487,237 @@ async def test_on_an_ip_address_keys_are_not_offered(
         await stored_key(account.id, b"\x01" * 16)
         offered = await key_challenges.second_step(app.state.runtime, account.id)
         assert offered == key_challenges.SecondStep(["BACKUP_CODE"], None, None)
+
+
+# key_sign_in: passkeys and the second step ---------------------------------------------------
+
+PASSKEY_META = RequestMeta(ip_address="198.51.100.23", user_agent="passkey-tests/1.0")
+
+
+async def alice_with_passkey(api: Api) -> tuple[Keys, SoftAuthenticator, Account]:
+    keys = Keys(api)
+    token = await api.sign_up("alice@example.com")
+    phone = SoftAuthenticator()
+    await keys.register(token, phone, "Phone", passkey=True)
+    return keys, phone, await Account.get(email="alice@example.com")
+
+
+def test_passkey_subjects_name_the_client_address() -> None:
+    assert key_sign_in.passkey_subject("198.51.100.23") == "passkey:198.51.100.23"
+    assert key_sign_in.passkey_subject(None) == "passkey:unknown"
+
+
+async def test_start_passkey_stores_a_hashed_ceremony_for_five_minutes(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    row = await WebAuthnChallenge.get(token_hash=token_digest(started.token))
+    challenge = base64.urlsafe_b64decode(str(started.options["challenge"]) + "==")
+    assert row.challenge_hash == webauthn_rp.challenge_digest(challenge)
+    assert row.purpose == WebAuthnChallengePurpose.PASSKEY_SIGN_IN
+    assert (row.created_at, row.expires_at, row.used_at) == (T0, T0 + timedelta(minutes=5), None)
+    assert row.account_id is None
+    assert started.expires_at == T0 + timedelta(minutes=5)
+    assert started.options["timeout"] == 300_000
+    assert started.options["userVerification"] == "required"
+    assert started.options.get("allowCredentials", []) == []
+    assert len(started.token) >= 43
+
+
+async def test_a_client_address_starts_a_hundred_passkey_ceremonies_per_window(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    for _ in range(100):
+        await key_sign_in.start_passkey(rt, PASSKEY_META)
+    with pytest.raises(RateLimited):
+        await key_sign_in.start_passkey(rt, PASSKEY_META)
+    assert await FailedAttempt.filter(subject="passkey-start:198.51.100.23").count() == 100
+    await key_sign_in.start_passkey(rt, RequestMeta())  # another address: its own count
+    assert await FailedAttempt.filter(subject="passkey-start:unknown").count() == 1
+
+
+async def test_a_passkey_sign_in_records_the_use_and_forgets_its_attempts(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, account = await alice_with_passkey(api)
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    api.clock.advance(60)
+    answer = phone.get(started.options, keys.origin)
+    issued = await key_sign_in.finish_passkey(
+        rt, PASSKEY_META, token=started.token, credential=answer
+    )
+    assert issued.account.id == account.id
+    key = await SecurityKey.get(account_id=account.id)
+    assert (key.sign_count, key.last_used_at) == (1, T0 + timedelta(minutes=1))
+    assert await SecurityEvent.filter(account_id=account.id, kind="SECURITY_KEY_USED").count() == 1
+    assert await SecurityEvent.filter(account_id=account.id, kind="SIGNED_IN").count() == 2
+    assert not await FailedAttempt.filter(subject__startswith="passkey:").exists()
+    assert not await FailedAttempt.filter(subject=second_factor_subject(account.id)).exists()
+    used = await WebAuthnChallenge.get(token_hash=token_digest(started.token))
+    assert used.used_at == T0 + timedelta(minutes=1)
+
+
+async def test_a_refused_passkey_counts_against_the_address_and_the_account(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, account = await alice_with_passkey(api)
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    forged = tamper_signature(phone.get(started.options, keys.origin))
+    with pytest.raises(SecurityKeyRejected) as refused:
+        await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=forged)
+    assert refused.value.field == "credential"
+    assert await FailedAttempt.filter(subject="passkey:198.51.100.23").count() == 1
+    assert await FailedAttempt.filter(subject=second_factor_subject(account.id)).count() == 1
+    assert await SecurityEvent.filter(account_id=account.id, kind="SECURITY_KEY_REJECTED").count()
+    # The ceremony is spent by the refused answer too.
+    with pytest.raises(SecurityKeyRejected) as again:
+        await key_sign_in.finish_passkey(
+            rt,
+            PASSKEY_META,
+            token=started.token,
+            credential=phone.get(started.options, keys.origin),
+        )
+    assert again.value.field == "token"
+
+
+async def test_a_passkey_ceremony_ends_at_its_deadline(
+    app: Starlette, api: Api, clock: FrozenClock
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, _ = await alice_with_passkey(api)
+    late = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    clock.advance(5 * 60 - 1)
+    early = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    answer = phone.get(late.options, keys.origin)
+    await key_sign_in.finish_passkey(rt, PASSKEY_META, token=late.token, credential=answer)
+    clock.advance(5 * 60)  # exactly at the second ceremony's end
+    with pytest.raises(SecurityKeyRejected) as refused:
+        await key_sign_in.finish_passkey(
+            rt, PASSKEY_META, token=early.token, credential=phone.get(early.options, keys.origin)
+        )
+    assert refused.value.field == "token"
+
+
+async def test_a_passkey_ceremony_token_of_another_purpose_is_refused(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, _ = await alice_with_passkey(api)
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    await WebAuthnChallenge.filter(token_hash=token_digest(started.token)).update(
+        purpose=WebAuthnChallengePurpose.REGISTER
+    )
+    with pytest.raises(SecurityKeyRejected) as refused:
+        await key_sign_in.finish_passkey(
+            rt,
+            PASSKEY_META,
+            token=started.token,
+            credential=phone.get(started.options, keys.origin),
+        )
+    assert refused.value.field == "token"
+
+
+async def test_a_second_factor_key_or_a_foreign_user_handle_does_not_sign_in_alone(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, account = await alice_with_passkey(api)
+    # The same credential, its handle replaced: refused.
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    answer = phone.get(started.options, keys.origin)
+    answer["response"]["userHandle"] = b64url(b"\x09" * 32)
+    with pytest.raises(SecurityKeyRejected) as refused:
+        await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=answer)
+    assert refused.value.field == "credential"
+    # A key registered as a second factor only: refused although it verifies.
+    await SecurityKey.filter(account_id=account.id).update(passkey=False)
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    with pytest.raises(SecurityKeyRejected):
+        await key_sign_in.finish_passkey(
+            rt,
+            PASSKEY_META,
+            token=started.token,
+            credential=phone.get(started.options, keys.origin),
+        )
+    assert await Session.filter(account_id=account.id).count() == 1  # sign-up's
+
+
+async def test_a_key_that_does_not_count_stays_at_zero(app: Starlette, api: Api) -> None:
+    rt: Runtime = app.state.runtime
+    keys = Keys(api)
+    token = await api.sign_up("alice@example.com")
+    phone = SoftAuthenticator(counts=False)
+    await keys.register(token, phone, "Phone", passkey=True)
+    for _ in range(2):
+        started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+        answer = phone.get(started.options, keys.origin)
+        await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=answer)
+    assert (await SecurityKey.get(name="Phone")).sign_count == 0
+
+
+async def test_a_counter_gone_back_flags_the_key_once_and_tells_its_name(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, account = await alice_with_passkey(api)
+    ok = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    first = phone.get(ok.options, keys.origin)
+    await key_sign_in.finish_passkey(rt, PASSKEY_META, token=ok.token, credential=first)
+    for _ in range(2):  # a count of 0 after 1 went back; then the key is flagged already
+        started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+        answer = phone.get(started.options, keys.origin, sign_count=0)
+        with pytest.raises(SecurityKeyRejected):
+            await key_sign_in.finish_passkey(
+                rt, PASSKEY_META, token=started.token, credential=answer
+            )
+    key = await SecurityKey.get(account_id=account.id)
+    assert key.flagged_at == T0 and key.sign_count == 1
+    flagged = await Notification.filter(account_id=account.id, kind="SECURITY_KEY_FLAGGED")
+    assert [n.params for n in flagged] == [{"name": "Phone"}]
+    events = SecurityEvent.filter(account_id=account.id, kind="SECURITY_KEY_FLAGGED")
+    assert await events.count() == 1
+
+
+async def test_the_second_step_refuses_a_challenge_opened_before_the_account_had_keys(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    token = await api.sign_up("alice@example.com")
+    enabled = await api.enable_two_factor(token)
+    assert enabled.secret
+    challenge = await api.challenge()
+    keys = Keys(api)
+    key = SoftAuthenticator()
+    await keys.register(token, key)
+    fresh = await keys.challenge("alice@example.com")
+    answer = key.get(fresh["securityKeyOptions"], keys.origin)
+    with pytest.raises(SecurityKeyRejected) as refused:
+        await key_sign_in.verify_second_step(rt, PASSKEY_META, token=challenge, credential=answer)
+    assert refused.value.field == "credential"
+    # No attempt of the challenge was taken.
+    assert (await SignInChallenge.get(token_hash=token_digest(challenge))).attempts == 0
+
+
+async def test_the_second_step_with_a_key_remembers_the_device_when_asked(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    token = await api.sign_up("alice@example.com")
+    await api.enable_two_factor(token)
+    keys = Keys(api)
+    key = SoftAuthenticator()
+    await keys.register(token, key)
+    challenge = await keys.challenge("alice@example.com")
+    answer = key.get(challenge["securityKeyOptions"], keys.origin)
+    verified = await key_sign_in.verify_second_step(
+        rt, PASSKEY_META, token=challenge["token"], credential=answer, remember_device=True
+    )
+    assert verified.device_token is not None and not verified.used_backup_code
+    device = await RememberedDevice.get(token_hash=token_digest(verified.device_token))
+    assert device.account_id == verified.issued.account.id
+    stored = await SecurityKey.get(account_id=device.account_id)
+    assert stored.sign_count == 1 and stored.last_used_at == T0 + timedelta(seconds=30)
