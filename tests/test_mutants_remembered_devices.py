@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from starlette.applications import Starlette
+from tortoise.transactions import in_transaction
 
 from models import Account, RememberedDevice
 from services import remembered_devices
@@ -154,3 +155,25 @@ async def test_forget_all_says_how_many_it_forgot(app: Starlette, api: Api) -> N
         await remembered_devices.remember(rt, account, META)
     assert await remembered_devices.forget_all(account.id) == 3
     assert await remembered_devices.forget_all(account.id) == 0
+
+
+async def test_the_binding_of_an_account_without_2fa_ends_with_an_empty_enrolment(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    await api.sign_up("alice@example.com")
+    account = await Account.get(email="alice@example.com")
+    assert account.two_factor_enabled_at is None
+    _, device = await remembered_devices.remember(rt, account, META)
+    message = f"{account.id}:{account.password_hash}:"
+    assert device.binding == rt.keys.sign(message, b"remembered-device-binding")
+
+
+async def test_remember_writes_in_the_callers_transaction(app: Starlette, api: Api) -> None:
+    rt: Runtime = app.state.runtime
+    account = await account_with_2fa(api)
+    with pytest.raises(RuntimeError):
+        async with in_transaction() as connection:
+            await remembered_devices.remember(rt, account, META, connection)
+            raise RuntimeError("the sign-in failed after")
+    assert not await RememberedDevice.exists(account_id=account.id)

@@ -721,3 +721,55 @@ async def test_the_second_step_with_a_key_remembers_the_device_when_asked(
     assert device.account_id == verified.issued.account.id
     stored = await SecurityKey.get(account_id=device.account_id)
     assert stored.sign_count == 1 and stored.last_used_at == T0 + timedelta(seconds=30)
+
+
+async def gone_back(rt: Runtime, keys: Keys, key: SoftAuthenticator) -> None:
+    """A passkey answer of `key` reporting count 0 after it counted: refused."""
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    answer = key.get(started.options, keys.origin, sign_count=0)
+    with pytest.raises(SecurityKeyRejected):
+        await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=answer)
+
+
+async def counted_once(rt: Runtime, keys: Keys, key: SoftAuthenticator) -> None:
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    answer = key.get(started.options, keys.origin)
+    await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=answer)
+
+
+async def test_flagging_a_key_leaves_the_other_keys_alone(app: Starlette, api: Api) -> None:
+    rt: Runtime = app.state.runtime
+    keys = Keys(api)
+    token = await api.sign_up("alice@example.com")
+    phone, laptop = SoftAuthenticator(), SoftAuthenticator()
+    await keys.register(token, phone, "Phone", passkey=True)
+    await keys.register(token, laptop, "Laptop", passkey=True)
+    account = await Account.get(email="alice@example.com")
+    await counted_once(rt, keys, phone)
+    await gone_back(rt, keys, phone)
+    flags = dict(await SecurityKey.filter(account_id=account.id).values_list("name", "flagged_at"))
+    assert flags == {"Phone": T0, "Laptop": None}
+
+
+async def test_two_gone_back_answers_at_once_flag_and_tell_once(
+    app: Starlette, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, account = await alice_with_passkey(api)
+    await counted_once(rt, keys, phone)
+    real = key_sign_in._flag
+    raced: list[bool] = []
+
+    async def after_a_parallel_flag(*args: Any, **kwargs: Any) -> None:
+        if not raced:
+            raced.append(True)
+            await gone_back(rt, keys, phone)  # read the key unflagged too, flags it first
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(key_sign_in, "_flag", after_a_parallel_flag)
+    await gone_back(rt, keys, phone)
+    assert raced == [True]
+    told = await Notification.filter(account_id=account.id, kind="SECURITY_KEY_FLAGGED").count()
+    assert told == 1
+    events = SecurityEvent.filter(account_id=account.id, kind="SECURITY_KEY_FLAGGED")
+    assert await events.count() == 1
