@@ -177,3 +177,18 @@ async def test_remember_writes_in_the_callers_transaction(app: Starlette, api: A
             await remembered_devices.remember(rt, account, META, connection)
             raise RuntimeError("the sign-in failed after")
     assert not await RememberedDevice.exists(account_id=account.id)
+
+
+async def test_a_one_day_window_still_recognises_and_lists_the_device(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    one_day = replace(rt, settings=rt.settings.model_copy(update={"remember_device_days": 1}))
+    account = await account_with_2fa(api)
+    token, device = await remembered_devices.remember(one_day, account, META)
+    assert device.expires_at == T0 + timedelta(days=1)
+    found = await remembered_devices.recognise(one_day, account, token)
+    assert found is not None and found.id == device.id
+    assert await remembered_devices.valid_until(one_day, account.id, [device.id]) == {
+        device.id: device.expires_at
+    }
