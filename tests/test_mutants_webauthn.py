@@ -773,3 +773,56 @@ async def test_two_gone_back_answers_at_once_flag_and_tell_once(
     assert told == 1
     events = SecurityEvent.filter(account_id=account.id, kind="SECURITY_KEY_FLAGGED")
     assert await events.count() == 1
+
+
+async def test_a_key_flagged_while_its_answer_is_checked_is_refused(
+    app: Starlette, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, account = await alice_with_passkey(api)
+    await counted_once(rt, keys, phone)
+    real = key_sign_in._verified_key
+    raced: list[bool] = []
+
+    async def flagged_meanwhile(*args: Any, **kwargs: Any) -> int:
+        count = await real(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            await gone_back(rt, keys, phone)  # a copy of the key answers: flagged
+        return count
+
+    monkeypatch.setattr(key_sign_in, "_verified_key", flagged_meanwhile)
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    answer = phone.get(started.options, keys.origin)
+    with pytest.raises(SecurityKeyRejected) as refused:
+        await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=answer)
+    assert raced == [True] and refused.value.field == "credential"
+    key = await SecurityKey.get(account_id=account.id)
+    assert key.flagged_at == T0 and key.sign_count == 1
+    assert await Session.filter(account_id=account.id).count() == 2  # sign-up's, counted_once's
+
+
+async def test_one_passkey_ceremony_used_twice_at_once_opens_one_session(
+    app: Starlette, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, account = await alice_with_passkey(api)
+    started = await key_sign_in.start_passkey(rt, PASSKEY_META)
+    answer = phone.get(started.options, keys.origin)
+    real = WebAuthnChallenge.get_or_none
+    raced: list[bool] = []
+
+    async def read_then_lose(*args: Any, **kwargs: Any) -> WebAuthnChallenge | None:
+        ceremony = await real(*args, **kwargs)
+        if not raced:  # both read it unused; the parallel one finishes first
+            raced.append(True)
+            await key_sign_in.finish_passkey(
+                rt, PASSKEY_META, token=started.token, credential=answer
+            )
+        return ceremony
+
+    monkeypatch.setattr(WebAuthnChallenge, "get_or_none", read_then_lose)
+    with pytest.raises(SecurityKeyRejected) as refused:
+        await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=answer)
+    assert raced == [True] and refused.value.field == "token"
+    assert await Session.filter(account_id=account.id).count() == 2  # sign-up's, the winner's
