@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from models import (
     Account,
     Notification,
+    RecoveryRequest,
     RememberedDevice,
     SecurityEvent,
     SecurityKey,
@@ -26,6 +27,7 @@ from models import (
     WebAuthnChallenge,
 )
 from models.activity import FailedAttempt
+from models.recovery import RecoveryStatus
 from models.two_factor import TwoFactorState, WebAuthnChallengePurpose
 from server import create_app
 from services import key_challenges, key_sign_in, webauthn_rp
@@ -670,10 +672,11 @@ async def test_a_counter_gone_back_flags_the_key_once_and_tells_its_name(
     for _ in range(2):  # a count of 0 after 1 went back; then the key is flagged already
         started = await key_sign_in.start_passkey(rt, PASSKEY_META)
         answer = phone.get(started.options, keys.origin, sign_count=0)
-        with pytest.raises(SecurityKeyRejected):
+        with pytest.raises(SecurityKeyRejected) as refused:
             await key_sign_in.finish_passkey(
                 rt, PASSKEY_META, token=started.token, credential=answer
             )
+        assert refused.value.field == "credential"
     key = await SecurityKey.get(account_id=account.id)
     assert key.flagged_at == T0 and key.sign_count == 1
     flagged = await Notification.filter(account_id=account.id, kind="SECURITY_KEY_FLAGGED")
@@ -826,3 +829,24 @@ async def test_one_passkey_ceremony_used_twice_at_once_opens_one_session(
         await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=answer)
     assert raced == [True] and refused.value.field == "token"
     assert await Session.filter(account_id=account.id).count() == 2  # sign-up's, the winner's
+
+
+async def test_a_passkey_sign_in_alerts_a_new_device_and_cancels_a_scheduled_recovery(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    keys, phone, account = await alice_with_passkey(api)
+    scheduled = await RecoveryRequest.create(
+        account_id=account.id,
+        status=RecoveryStatus.SCHEDULED,
+        open_for=account.id,
+        created_at=T0,
+        effective_at=T0 + timedelta(days=3),
+    )
+    await counted_once(rt, keys, phone)
+    assert (await RecoveryRequest.get(id=scheduled.id)).status == RecoveryStatus.CANCELLED
+    cancelled = await Notification.get(account_id=account.id, kind="RECOVERY_CANCELLED")
+    assert cancelled.params == {"request_id": f"#{scheduled.id}", "reason": "SIGNED_IN"}
+    # The passkey's browser had never signed in to the account: the owner is told.
+    alerts = await Notification.filter(account_id=account.id, kind="NEW_SIGN_IN")
+    assert [n.params for n in alerts] == [{"device": "unknown"}]
