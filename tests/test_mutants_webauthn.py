@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from server import create_app
 from services import key_challenges, key_sign_in, webauthn_rp
 from services.clock import FrozenClock
 from services.crypto import token_digest
-from services.errors import RateLimited, SecurityKeyRejected
+from services.errors import InvalidInput, RateLimited, SecurityKeyRejected
 from services.runtime import RequestMeta, Runtime
 from services.settings import Settings
 from services.throttle import second_factor_subject
@@ -850,3 +851,30 @@ async def test_a_passkey_sign_in_alerts_a_new_device_and_cancels_a_scheduled_rec
     # The passkey's browser had never signed in to the account: the owner is told.
     alerts = await Notification.filter(account_id=account.id, kind="NEW_SIGN_IN")
     assert [n.params for n in alerts] == [{"device": "unknown"}]
+
+
+async def test_the_second_step_with_a_key_remembers_nothing_unless_asked(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    token = await api.sign_up("alice@example.com")
+    await api.enable_two_factor(token)
+    keys = Keys(api)
+    key = SoftAuthenticator()
+    await keys.register(token, key)
+    challenge = await keys.challenge("alice@example.com")
+    answer = key.get(challenge["securityKeyOptions"], keys.origin)
+    off = replace(rt, settings=rt.settings.model_copy(update={"remember_device_days": 0}))
+    with pytest.raises(InvalidInput) as refused:
+        await key_sign_in.verify_second_step(
+            off, PASSKEY_META, token=challenge["token"], credential=answer, remember_device=True
+        )
+    assert (refused.value.message_key, refused.value.field) == (
+        "REMEMBER_DEVICE_OFF",
+        "remember_device",
+    )
+    verified = await key_sign_in.verify_second_step(
+        rt, PASSKEY_META, token=challenge["token"], credential=answer
+    )
+    assert verified.device_token is None
+    assert not await RememberedDevice.exists()
