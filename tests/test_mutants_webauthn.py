@@ -878,3 +878,35 @@ async def test_the_second_step_with_a_key_remembers_nothing_unless_asked(
     )
     assert verified.device_token is None
     assert not await RememberedDevice.exists()
+
+
+async def test_the_second_step_takes_any_of_the_accounts_keys_without_verification(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    token = await api.sign_up("alice@example.com")
+    await api.enable_two_factor(token)
+    keys = Keys(api)
+    first, second, stranger = SoftAuthenticator(), SoftAuthenticator(), SoftAuthenticator()
+    await keys.register(token, first, "First")
+    await keys.register(token, second, "Second")
+    bob = await api.sign_up("bob@example.com")
+    await keys.register(bob, stranger, "Bob's")
+    # Another account's key: refused on the credential.
+    challenge = await keys.challenge("alice@example.com")
+    options = challenge["securityKeyOptions"]
+    bobs_id = next(iter(stranger.credentials))
+    foreign = stranger.get(options, keys.origin, credential_id=bobs_id)
+    with pytest.raises(SecurityKeyRejected) as refused:
+        await key_sign_in.verify_second_step(
+            rt, PASSKEY_META, token=challenge["token"], credential=foreign
+        )
+    assert refused.value.field == "credential"
+    # The second of two keys, without user verification (not asked at the second step).
+    answer = second.get(options, keys.origin, user_verified=False)
+    verified = await key_sign_in.verify_second_step(
+        rt, PASSKEY_META, token=challenge["token"], credential=answer
+    )
+    assert verified.issued.account.email == "alice@example.com"
+    used = await SecurityKey.get(name="Second")
+    assert used.sign_count == 1 and (await SecurityKey.get(name="First")).sign_count == 0
