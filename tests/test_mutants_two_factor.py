@@ -1,0 +1,162 @@
+"""services/two_factor.py's boundaries and race branches, each a change no other test noticed
+(issue 17, items 2 and 7): the setup's expiry at its exact instant, a setup replaced by a start
+or confirmed by another request while a confirmation runs, and cancel on two accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pyotp
+import pytest
+from starlette.applications import Starlette
+
+from models import Account, BackupCode, TwoFactor
+from models.two_factor import TwoFactorState
+from services import two_factor
+from services.errors import NoPendingSetup, SetupExpired, TwoFactorAlreadyEnabled
+from services.runtime import RequestMeta, Runtime
+from services.throttle import Attempt
+from tests.helpers import PASSWORD, Api
+
+META = RequestMeta(ip_address="203.0.113.5", user_agent="tests")
+
+
+async def pending(api: Api, email: str) -> tuple[Account, str]:
+    """An account with a pending TOTP setup; its secret."""
+    token = await api.sign_up(email)
+    setup = await api.start(token)
+    assert setup["errors"] == [], setup
+    return await Account.get(email=email), setup["setup"]["secret"]
+
+
+def during_confirm(
+    monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], Awaitable[None]]
+) -> None:
+    """Run `meanwhile` inside confirm, after it read and checked the setup and before its
+    conditional UPDATE: what a parallel request could do in that window."""
+    real = two_factor.begin_attempt
+
+    async def begin_then_race(*args: Any, **kwargs: Any) -> Attempt:
+        attempt = await real(*args, **kwargs)
+        await meanwhile()
+        return attempt
+
+    monkeypatch.setattr(two_factor, "begin_attempt", begin_then_race)
+
+
+async def test_confirm_at_the_exact_expiry_instant_is_refused_as_expired(
+    api: Api, app: Starlette
+) -> None:
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+    api.clock.advance(rt.settings.setup_ttl_seconds)
+    device = await TwoFactor.get(account_id=account.id)
+    assert device.pending_expires_at == rt.clock.now()
+
+    with pytest.raises(SetupExpired):
+        await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+    assert (await TwoFactor.get(account_id=account.id)).state == TwoFactorState.PENDING
+
+
+async def test_confirm_a_second_before_expiry_turns_two_factor_on(api: Api, app: Starlette) -> None:
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+    api.clock.advance(rt.settings.setup_ttl_seconds - 1)
+
+    codes = await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+    assert codes is not None and len(codes) == 10
+    assert (await TwoFactor.get(account_id=account.id)).state == TwoFactorState.ACTIVE
+
+
+async def test_the_update_alone_refuses_a_setup_that_expires_at_that_instant(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conditional UPDATE checks the expiry again (`pending_expires_at > now`), for a row
+    that changed after confirm read it: one whose expiry is now is no longer pending."""
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+
+    async def expire_now() -> None:
+        await TwoFactor.filter(account_id=account.id).update(pending_expires_at=rt.clock.now())
+
+    during_confirm(monkeypatch, expire_now)
+    with pytest.raises(NoPendingSetup):
+        await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+    assert (await Account.get(id=account.id)).two_factor_enabled_at is None
+    assert await BackupCode.filter(account_id=account.id).count() == 0
+
+
+async def test_a_setup_replaced_by_a_start_during_confirm_is_not_confirmed(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+    replaced: list[str] = []
+
+    async def start_again() -> None:
+        replaced.append((await two_factor.start(rt, account, PASSWORD, META)).secret)
+
+    during_confirm(monkeypatch, start_again)
+    with pytest.raises(NoPendingSetup):
+        await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+
+    # The new setup is the one pending, untouched; 2FA stayed off.
+    (device,) = await TwoFactor.filter(account_id=account.id)
+    assert device.state == TwoFactorState.PENDING
+    assert rt.keys.decrypt(device.encrypted_secret).decode() == replaced[0] != secret
+    assert (await Account.get(id=account.id)).two_factor_enabled_at is None
+    assert await BackupCode.filter(account_id=account.id).count() == 0
+
+
+async def test_a_setup_confirmed_by_another_request_meanwhile_answers_already_enabled(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+    code = pyotp.TOTP(secret).at(rt.clock.now())
+    other = await Account.get(id=account.id)
+
+    async def confirmed_elsewhere() -> None:
+        monkeypatch.setattr(two_factor, "begin_attempt", real_begin)
+        assert await two_factor.confirm(rt, other, code, META) is not None
+
+    real_begin = two_factor.begin_attempt
+    during_confirm(monkeypatch, confirmed_elsewhere)
+    with pytest.raises(TwoFactorAlreadyEnabled):
+        await two_factor.confirm(rt, account, code, META)
+    # One batch: the first confirmation's.
+    assert await BackupCode.filter(account_id=account.id).count() == 10
+
+
+async def test_cancel_deletes_only_the_accounts_own_pending_setup(api: Api, app: Starlette) -> None:
+    alice, _ = await pending(api, "alice@example.com")
+    bob, _ = await pending(api, "bob@example.com")
+    carol_token = await api.sign_up("carol@example.com")
+    await api.enable_two_factor(carol_token)
+
+    await two_factor.cancel(alice)
+
+    assert not await TwoFactor.exists(account_id=alice.id)
+    assert (await TwoFactor.get(account_id=bob.id)).state == TwoFactorState.PENDING
+    carol = await Account.get(email="carol@example.com")
+    assert (await TwoFactor.get(account_id=carol.id)).state == TwoFactorState.ACTIVE
+
+
+async def test_cancel_leaves_an_active_app_in_place(api: Api, app: Starlette) -> None:
+    token = await api.sign_up()
+    await api.enable_two_factor(token)
+    account = await Account.get(email="alice@example.com")
+
+    await two_factor.cancel(account)
+
+    assert (await TwoFactor.get(account_id=account.id)).state == TwoFactorState.ACTIVE
+
+
+async def test_setup_expiry_is_start_time_plus_the_setting(api: Api, app: Starlette) -> None:
+    rt: Runtime = app.state.runtime
+    start_at = rt.clock.now()
+    account, _ = await pending(api, "alice@example.com")
+    device = await TwoFactor.get(account_id=account.id)
+    assert device.pending_expires_at == start_at + timedelta(seconds=rt.settings.setup_ttl_seconds)
