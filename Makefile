@@ -96,3 +96,20 @@ fuzz: $(BIN)/.test
 	fi
 	INPUT_SHAPES_EXAMPLES=$(FUZZ_SHAPES_EXAMPLES) TEST_DATABASE=sqlite \
 		$(call pytest,-q -p no:cacheprovider tests/test_input_shapes.py -k "any_")
+
+# --- Mutation testing of the security services (docs/mutation-testing.md): mutmut mutates the
+# modules of pyproject's [tool.mutmut] in mutants/ and runs, for each mutant, the tests that
+# call its function; then tests/mutation_report.py prints per module what was caught and fails
+# under 95 % or on a survivor docs/mutation-equivalents.md does not list. Tens of minutes on 2
+# cores, so it is in neither `make test` nor .ci/run. One module or a few:
+#   make mutation MODULES="services/totp.py services/throttle.py"
+# Every mutant of the modules is run again (mutmut would otherwise keep its last verdicts,
+# even for survivors that a new test kills).
+MODULES ?=
+MUTATION_JOBS ?= 2
+MUTANT_GLOBS = $(if $(strip $(MODULES)),$(patsubst %.py,%.*,$(subst /,.,$(MODULES))),services.*)
+.PHONY: mutation
+mutation: $(BIN)/.test
+	TEST_DATABASE=sqlite nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) \
+		$(foreach glob,$(MUTANT_GLOBS),'$(glob)')
+	$(BIN)/python tests/mutation_report.py $(MODULES)
