@@ -1,0 +1,276 @@
+"""services/sign_in_challenges.py line by line: the per-challenge attempt cap (also when the
+guesses arrive together), what a right or refused guess leaves in the account's failure
+window, the race branches, and what a completed sign-in records (docs/mutation-testing.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from starlette.applications import Starlette
+
+from models import (
+    Account,
+    FailedAttempt,
+    Notification,
+    SecurityEvent,
+    Session,
+    SignInChallenge,
+)
+from services import sign_in_challenges, throttle
+from services.errors import ChallengeExpired, InvalidCode, RateLimited
+from services.runtime import RequestMeta, Runtime
+from tests.helpers import Api, Enabled
+
+EMAIL = "alice@example.com"
+META = RequestMeta(ip_address="203.0.113.7", user_agent="verrou-tests/1.0")
+
+
+@pytest.fixture
+def rt(app: Starlette) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime
+
+
+def wrong_code(api: Api, secret: str) -> str:
+    valid = {api.code(secret, steps) for steps in (-1, 0, 1)}
+    return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in valid)
+
+
+async def enabled_account(api: Api, email: str = EMAIL) -> Enabled:
+    token = await api.sign_up(email)
+    return await api.enable_two_factor(token)
+
+
+async def failures(account_email: str = EMAIL) -> int:
+    account = await Account.get(email=account_email)
+    return await FailedAttempt.filter(subject=throttle.second_factor_subject(account.id)).count()
+
+
+async def events(kind: str, email: str = EMAIL) -> int:
+    return await SecurityEvent.filter(account__email=email, kind=kind).count()
+
+
+async def notifications(kind: str, email: str = EMAIL) -> list[Notification]:
+    return await Notification.filter(account__email=email, kind=kind).order_by("id")
+
+
+# ---------------------------------------------------------------- the attempt cap
+
+
+async def test_more_guesses_than_the_cap_sent_at_once_check_only_the_cap(
+    api: Api, rt: Runtime
+) -> None:
+    enabled = await enabled_account(api)
+    challenge = await api.challenge()
+    cap = rt.settings.challenge_max_attempts
+    wrong = wrong_code(api, enabled.secret)
+
+    async def guess() -> str:
+        try:
+            await sign_in_challenges.verify(rt, META, token=challenge, code=wrong)
+        except (InvalidCode, ChallengeExpired) as refused:
+            return type(refused).__name__
+        return "accepted"
+
+    outcomes = await asyncio.gather(*(guess() for _ in range(2 * cap)))
+    assert outcomes.count("InvalidCode") == cap
+    assert outcomes.count("ChallengeExpired") == cap
+    assert (await SignInChallenge.get(account__email=EMAIL)).attempts == cap
+    assert await events("SECOND_FACTOR_FAILED") == cap
+
+
+async def test_guesses_that_found_the_challenge_live_take_only_the_cap(
+    api: Api, rt: Runtime
+) -> None:
+    """Every guess looked the challenge up before any took an attempt: the conditional
+    UPDATE alone keeps them to the cap."""
+    await enabled_account(api)
+    token = await api.challenge()
+    cap = rt.settings.challenge_max_attempts
+    found = [await sign_in_challenges.find_live(rt, token) for _ in range(cap + 3)]
+
+    taken = 0
+    for challenge in found:
+        try:
+            await sign_in_challenges.take_attempt(rt, challenge)
+        except ChallengeExpired:
+            continue
+        taken += 1
+    assert taken == cap
+    # The refused ones checked no factor: nothing of them stays in the account's window.
+    assert await failures() == cap
+
+
+async def test_a_challenge_out_of_attempts_is_expired_before_the_account_is_counted(
+    api: Api, rt: Runtime
+) -> None:
+    """With the account's window full too, the spent challenge still answers
+    CHALLENGE_EXPIRED: it is refused before an attempt is recorded against the account."""
+    enabled = await enabled_account(api)
+    wrong = wrong_code(api, enabled.secret)
+    spent = await api.challenge()
+    for _ in range(rt.settings.challenge_max_attempts):
+        with pytest.raises(InvalidCode):
+            await sign_in_challenges.verify(rt, META, token=spent, code=wrong)
+    while await failures() < rt.settings.max_failures:
+        with pytest.raises(InvalidCode):
+            await sign_in_challenges.verify(rt, META, token=await api.challenge(), code=wrong)
+    with pytest.raises(RateLimited):
+        await sign_in_challenges.verify(rt, META, token=await api.challenge(), code=wrong)
+
+    with pytest.raises(ChallengeExpired):
+        await sign_in_challenges.verify(rt, META, token=spent, code=wrong)
+
+
+async def test_the_last_allowed_guess_can_still_be_right(api: Api, rt: Runtime) -> None:
+    enabled = await enabled_account(api)
+    token = await api.challenge()
+    wrong = wrong_code(api, enabled.secret)
+    for _ in range(rt.settings.challenge_max_attempts - 1):
+        with pytest.raises(InvalidCode):
+            await sign_in_challenges.verify(rt, META, token=token, code=wrong)
+    verified = await sign_in_challenges.verify(rt, META, token=token, code=api.code(enabled.secret))
+    assert verified.issued.token
+
+
+# ---------------------------------------------------------------- expiry and use
+
+
+async def test_a_challenge_is_expired_at_its_expiry_instant(api: Api, rt: Runtime) -> None:
+    await enabled_account(api)
+    token = await api.challenge()
+    challenge = await SignInChallenge.get(account__email=EMAIL)
+    rt.clock.set(challenge.expires_at - timedelta(seconds=1))
+    await sign_in_challenges.find_live(rt, token)
+    rt.clock.set(challenge.expires_at)
+    with pytest.raises(ChallengeExpired):
+        await sign_in_challenges.find_live(rt, token)
+
+
+async def test_a_challenge_expiring_after_it_was_found_takes_no_attempt(
+    api: Api, rt: Runtime
+) -> None:
+    await enabled_account(api)
+    token = await api.challenge()
+    challenge = await sign_in_challenges.find_live(rt, token)
+    rt.clock.set(challenge.expires_at)
+    with pytest.raises(ChallengeExpired):
+        await sign_in_challenges.take_attempt(rt, challenge)
+    assert (await SignInChallenge.get(id=challenge.id)).attempts == 0
+    assert await failures() == 0
+
+
+async def test_a_challenge_finished_after_it_was_found_takes_no_attempt(
+    api: Api, rt: Runtime
+) -> None:
+    enabled = await enabled_account(api)
+    token = await api.challenge()
+    challenge = await sign_in_challenges.find_live(rt, token)
+    await sign_in_challenges.verify(rt, META, token=token, code=api.code(enabled.secret))
+    with pytest.raises(ChallengeExpired):
+        await sign_in_challenges.take_attempt(rt, challenge)
+    assert await failures() == 0
+
+
+async def test_a_used_challenge_is_not_live(api: Api, rt: Runtime) -> None:
+    enabled = await enabled_account(api)
+    token = await api.challenge()
+    await sign_in_challenges.verify(rt, META, token=token, code=api.code(enabled.secret))
+    with pytest.raises(ChallengeExpired):
+        await sign_in_challenges.find_live(rt, token)
+
+
+async def test_a_challenge_is_found_by_its_token_only(api: Api, rt: Runtime) -> None:
+    await enabled_account(api)
+    await enabled_account(api, "bob@example.com")
+    alice = await api.challenge()
+    bob = await api.challenge("bob@example.com")
+    assert (await sign_in_challenges.find_live(rt, alice)).account.email == EMAIL
+    assert (await sign_in_challenges.find_live(rt, bob)).account.email == "bob@example.com"
+    with pytest.raises(ChallengeExpired):
+        await sign_in_challenges.find_live(rt, alice + "x")
+
+
+async def test_two_completions_of_one_challenge_open_one_session(api: Api, rt: Runtime) -> None:
+    await enabled_account(api)
+    token = await api.challenge()
+    first = await sign_in_challenges.find_live(rt, token)
+    second = await sign_in_challenges.find_live(rt, token)
+    before = await Session.filter(account__email=EMAIL).count()
+    await sign_in_challenges.complete(rt, META, first)
+    with pytest.raises(ChallengeExpired):
+        await sign_in_challenges.complete(rt, META, second)
+    assert await Session.filter(account__email=EMAIL).count() == before + 1
+    assert await events("SIGNED_IN") == 2  # sign-up's, then this one
+
+
+# ---------------------------------------------------------------- right and wrong codes
+
+
+async def test_a_right_code_leaves_nothing_in_the_accounts_failure_window(
+    api: Api, rt: Runtime
+) -> None:
+    enabled = await enabled_account(api)
+    for _ in range(rt.settings.max_failures + 1):
+        token = await api.challenge()
+        rt.clock.advance(30)  # a step is accepted once
+        await sign_in_challenges.verify(rt, META, token=token, code=api.code(enabled.secret))
+    assert await failures() == 0
+
+
+async def test_a_wrong_code_stays_in_the_accounts_failure_window(api: Api, rt: Runtime) -> None:
+    enabled = await enabled_account(api)
+    token = await api.challenge()
+    with pytest.raises(InvalidCode):
+        await sign_in_challenges.verify(rt, META, token=token, code=wrong_code(api, enabled.secret))
+    with pytest.raises(InvalidCode):
+        await sign_in_challenges.verify(rt, META, token=token, code="zzzzz-zzzzz")
+    assert await failures() == 2
+    assert await events("SECOND_FACTOR_FAILED") == 2
+
+
+async def test_a_totp_sign_in_records_signed_in_and_no_backup_code_use(
+    api: Api, rt: Runtime
+) -> None:
+    enabled = await enabled_account(api)
+    token = await api.challenge()
+    before = await events("SIGNED_IN")
+    verified = await sign_in_challenges.verify(rt, META, token=token, code=api.code(enabled.secret))
+    assert await events("SIGNED_IN") == before + 1
+    assert await events("BACKUP_CODE_USED") == 0
+    assert not verified.used_backup_code
+    assert verified.backup_codes_remaining == len(enabled.backup_codes)
+    assert verified.device_token is None
+    assert await notifications("BACKUP_CODE_USED") == []
+    assert (await Session.get(id=verified.issued.session.id)).remembered_device_id is None
+
+
+async def test_a_backup_code_sign_in_says_so_and_counts_what_is_left(api: Api, rt: Runtime) -> None:
+    enabled = await enabled_account(api)
+    token = await api.challenge()
+    verified = await sign_in_challenges.verify(rt, META, token=token, code=enabled.backup_codes[0])
+    assert verified.used_backup_code
+    assert verified.backup_codes_remaining == len(enabled.backup_codes) - 1
+    assert await events("BACKUP_CODE_USED") == 1
+    assert await events("SIGNED_IN") == 2
+    (used,) = await notifications("BACKUP_CODE_USED")
+    assert used.params == {"remaining": len(enabled.backup_codes) - 1}
+    assert await notifications("BACKUP_CODES_LOW") == []
+
+
+async def test_backup_codes_low_is_sent_from_the_threshold_down(api: Api, rt: Runtime) -> None:
+    enabled = await enabled_account(api)
+    threshold = rt.settings.backup_codes_low_threshold
+    codes = enabled.backup_codes
+    # Down to one above the threshold: no warning yet.
+    for code in codes[: len(codes) - threshold - 1]:
+        await sign_in_challenges.verify(rt, META, token=await api.challenge(), code=code)
+    assert await notifications("BACKUP_CODES_LOW") == []
+    # The use that leaves exactly `threshold` codes warns.
+    await sign_in_challenges.verify(
+        rt, META, token=await api.challenge(), code=codes[len(codes) - threshold - 1]
+    )
+    (low,) = await notifications("BACKUP_CODES_LOW")
+    assert low.params == {"remaining": threshold}
