@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from models import Account, BackupCode
+from models import Account, BackupCode, FailedAttempt
 from services import backup_codes
 from services.errors import TwoFactorNotEnabled
 from services.runtime import RequestMeta, Runtime
+from services.throttle import password_subject
 from services.totp import normalize_code
 from tests.helpers import PASSWORD, Api
 
@@ -94,3 +95,15 @@ async def test_a_regeneration_raced_by_turning_two_factor_off_makes_no_codes(
     with pytest.raises(TwoFactorNotEnabled):
         await backup_codes.regenerate(rt, alice, PASSWORD, META)
     assert await BackupCode.filter(account_id=alice.id).count() == 0
+
+
+async def test_regenerate_without_two_factor_asks_no_password_even_if_another_account_has_it(
+    api: Api, app: Starlette
+) -> None:
+    await with_codes(api, "bob@example.com")
+    await api.sign_up()
+    alice = await Account.get(email="alice@example.com")
+
+    with pytest.raises(TwoFactorNotEnabled):
+        await backup_codes.regenerate(app.state.runtime, alice, "a wrong password", META)
+    assert not await FailedAttempt.exists(subject=password_subject("alice@example.com"))

@@ -12,12 +12,17 @@ import pyotp
 import pytest
 from starlette.applications import Starlette
 
-from models import Account, BackupCode, TwoFactor
+from models import Account, BackupCode, FailedAttempt, TwoFactor
 from models.two_factor import TwoFactorState
 from services import two_factor
-from services.errors import NoPendingSetup, SetupExpired, TwoFactorAlreadyEnabled
+from services.errors import (
+    NoPendingSetup,
+    SetupExpired,
+    TwoFactorAlreadyEnabled,
+    TwoFactorNotEnabled,
+)
 from services.runtime import RequestMeta, Runtime
-from services.throttle import Attempt
+from services.throttle import Attempt, password_subject
 from tests.helpers import PASSWORD, Api
 
 META = RequestMeta(ip_address="203.0.113.5", user_agent="tests")
@@ -160,3 +165,15 @@ async def test_setup_expiry_is_start_time_plus_the_setting(api: Api, app: Starle
     account, _ = await pending(api, "alice@example.com")
     device = await TwoFactor.get(account_id=account.id)
     assert device.pending_expires_at == start_at + timedelta(seconds=rt.settings.setup_ttl_seconds)
+
+
+async def test_disable_without_two_factor_asks_no_password_even_if_another_account_has_it(
+    api: Api, app: Starlette
+) -> None:
+    await api.enable_two_factor(await api.sign_up("bob@example.com"))
+    await api.sign_up()
+    alice = await Account.get(email="alice@example.com")
+
+    with pytest.raises(TwoFactorNotEnabled):
+        await two_factor.disable(app.state.runtime, alice, "a wrong password", True, META)
+    assert not await FailedAttempt.exists(subject=password_subject("alice@example.com"))
