@@ -84,6 +84,7 @@ async def test_a_regeneration_raced_by_turning_two_factor_off_makes_no_codes(
     transaction: no batch appears on an account without 2FA."""
     rt: Runtime = app.state.runtime
     alice, _ = await with_codes(api, "alice@example.com")
+    await with_codes(api, "bob@example.com")  # whose 2FA stays on
     real = backup_codes.check_password
 
     async def check_then_turned_off(*args: Any, **kwargs: Any) -> None:
