@@ -12,8 +12,18 @@ import pyotp
 import pytest
 from starlette.applications import Starlette
 
-from models import Account, BackupCode, FailedAttempt, TwoFactor
-from models.two_factor import TwoFactorState
+from models import (
+    Account,
+    BackupCode,
+    FailedAttempt,
+    RememberedDevice,
+    SecurityEvent,
+    SecurityKey,
+    SignInChallenge,
+    TwoFactor,
+    WebAuthnChallenge,
+)
+from models.two_factor import TwoFactorState, WebAuthnChallengePurpose
 from services import two_factor
 from services.errors import (
     NoPendingSetup,
@@ -22,6 +32,7 @@ from services.errors import (
     TwoFactorNotEnabled,
 )
 from services.runtime import RequestMeta, Runtime
+from services.security_events import SecurityEventKind
 from services.throttle import Attempt, password_subject
 from tests.helpers import PASSWORD, Api
 
@@ -177,3 +188,129 @@ async def test_disable_without_two_factor_asks_no_password_even_if_another_accou
     with pytest.raises(TwoFactorNotEnabled):
         await two_factor.disable(app.state.runtime, alice, "a wrong password", True, META)
     assert not await FailedAttempt.exists(subject=password_subject("alice@example.com"))
+
+
+async def rows_of(account_id: int) -> dict[str, int]:
+    """How many rows of each per-account kind turn_off deletes or closes the account has."""
+    return {
+        "two_factor": await TwoFactor.filter(account_id=account_id).count(),
+        "security_keys": await SecurityKey.filter(account_id=account_id).count(),
+        "key_challenges": await WebAuthnChallenge.filter(account_id=account_id).count(),
+        "backup_codes": await BackupCode.filter(account_id=account_id).count(),
+        "remembered": await RememberedDevice.filter(account_id=account_id).count(),
+        "open_challenges": await SignInChallenge.filter(
+            account_id=account_id, used_at=None
+        ).count(),
+    }
+
+
+async def give_every_row(rt: Runtime, account_id: int) -> None:
+    now = rt.clock.now()
+    await SecurityKey.create(
+        account_id=account_id,
+        credential_digest=f"{account_id:064x}",
+        credential_id="AAAA",
+        public_key="AAAA",
+        user_handle=f"handle-{account_id}",
+        name="key",
+        created_at=now,
+    )
+    await WebAuthnChallenge.create(
+        challenge_hash=f"{account_id:064x}",
+        purpose=WebAuthnChallengePurpose.REGISTER,
+        account_id=account_id,
+        created_at=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+    await RememberedDevice.create(
+        token_hash=f"{account_id + 1000:064x}",
+        account_id=account_id,
+        binding="0" * 64,
+        created_at=now,
+        expires_at=now + timedelta(days=30),
+    )
+    await SignInChallenge.create(
+        token_hash=f"{account_id + 2000:064x}",
+        account_id=account_id,
+        created_at=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+
+
+async def test_disable_leaves_every_row_of_another_account(api: Api, app: Starlette) -> None:
+    rt: Runtime = app.state.runtime
+    await api.enable_two_factor(await api.sign_up("alice@example.com"))
+    await api.enable_two_factor(await api.sign_up("bob@example.com"))
+    alice = await Account.get(email="alice@example.com")
+    bob = await Account.get(email="bob@example.com")
+    for account in (alice, bob):
+        await give_every_row(rt, account.id)
+    bobs = await rows_of(bob.id)
+    assert all(bobs.values()), bobs
+
+    await two_factor.disable(rt, alice, PASSWORD, True, META)
+
+    assert await rows_of(alice.id) == dict.fromkeys(bobs, 0)
+    assert await rows_of(bob.id) == bobs
+    assert (await Account.get(id=bob.id)).two_factor_enabled_at is not None
+    stored = await Account.get(id=alice.id)
+    assert stored.two_factor_enabled_at is None and stored.backup_codes_generated_at is None
+    assert alice.two_factor_enabled_at is None and alice.backup_codes_generated_at is None
+
+
+async def test_a_disable_raced_by_another_disable_reports_two_factor_off_once(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another request turns 2FA off after this one checked it and before its change:
+    this one answers not enabled (one change, one email)."""
+    rt: Runtime = app.state.runtime
+    await api.enable_two_factor(await api.sign_up())
+    alice = await Account.get(email="alice@example.com")
+    real = two_factor.check_password
+
+    async def check_then_disabled_elsewhere(*args: Any, **kwargs: Any) -> None:
+        await real(*args, **kwargs)
+        monkeypatch.setattr(two_factor, "check_password", real)
+        await two_factor.disable(rt, await Account.get(id=alice.id), PASSWORD, True, META)
+
+    monkeypatch.setattr(two_factor, "check_password", check_then_disabled_elsewhere)
+    with pytest.raises(TwoFactorNotEnabled):
+        await two_factor.disable(rt, alice, PASSWORD, True, META)
+    events = await SecurityEvent.filter(account_id=alice.id).values_list("kind", flat=True)
+    assert events.count(SecurityEventKind.TWO_FACTOR_DISABLED) == 1
+
+
+async def test_start_leaves_another_accounts_setup_and_app(api: Api, app: Starlette) -> None:
+    bob, _ = await pending(api, "bob@example.com")
+    await api.enable_two_factor(await api.sign_up("carol@example.com"))
+    carol = await Account.get(email="carol@example.com")
+
+    alice, _ = await pending(api, "alice@example.com")
+
+    assert (await TwoFactor.get(account_id=alice.id)).state == TwoFactorState.PENDING
+    assert (await TwoFactor.get(account_id=bob.id)).state == TwoFactorState.PENDING
+    assert (await TwoFactor.get(account_id=carol.id)).state == TwoFactorState.ACTIVE
+    events = await SecurityEvent.filter(account_id=alice.id).values_list("kind", flat=True)
+    assert events.count(SecurityEventKind.TWO_FACTOR_SETUP_STARTED) == 1
+
+
+async def test_a_start_raced_by_a_confirmation_keeps_the_confirmed_app(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A confirmation finishing after start checked for an active app and before its
+    transaction: start answers already enabled and deletes nothing."""
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+    real = two_factor.check_password
+
+    async def check_then_confirmed(*args: Any, **kwargs: Any) -> None:
+        await real(*args, **kwargs)
+        other = await Account.get(id=account.id)
+        await two_factor.confirm(rt, other, pyotp.TOTP(secret).at(rt.clock.now()), META)
+
+    monkeypatch.setattr(two_factor, "check_password", check_then_confirmed)
+    with pytest.raises(TwoFactorAlreadyEnabled):
+        await two_factor.start(rt, account, PASSWORD, META)
+    (device,) = await TwoFactor.filter(account_id=account.id)
+    assert device.state == TwoFactorState.ACTIVE
+    assert rt.keys.decrypt(device.encrypted_secret).decode() == secret
