@@ -26,6 +26,8 @@ from models import (
 from models.two_factor import TwoFactorState, WebAuthnChallengePurpose
 from services import two_factor
 from services.errors import (
+    CodeAlreadyUsed,
+    InvalidCode,
     NoPendingSetup,
     SetupExpired,
     TwoFactorAlreadyEnabled,
@@ -314,3 +316,63 @@ async def test_a_start_raced_by_a_confirmation_keeps_the_confirmed_app(
     (device,) = await TwoFactor.filter(account_id=account.id)
     assert device.state == TwoFactorState.ACTIVE
     assert rt.keys.decrypt(device.encrypted_secret).decode() == secret
+
+
+async def test_accept_totp_refuses_a_pending_app_and_names_the_code_field(
+    api: Api, app: Starlette
+) -> None:
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+
+    with pytest.raises(InvalidCode) as refused:
+        await two_factor.accept_totp(rt, account.id, pyotp.TOTP(secret).at(rt.clock.now()))
+    assert type(refused.value) is InvalidCode and refused.value.field == "code"
+    with pytest.raises(InvalidCode) as wrong:
+        await two_factor.accept_totp(rt, 999_999, "123456")
+    assert wrong.value.field == "code"
+
+
+async def test_accept_totp_records_its_step_and_when(api: Api, app: Starlette) -> None:
+    rt: Runtime = app.state.runtime
+    enabled = await api.enable_two_factor(await api.sign_up())
+    account = await Account.get(email="alice@example.com")
+    api.clock.advance(60)
+
+    await two_factor.accept_totp(rt, account.id, pyotp.TOTP(enabled.secret).at(rt.clock.now()))
+
+    device = await TwoFactor.get(account_id=account.id)
+    assert device.last_used_at == rt.clock.now()
+    assert device.last_step == int(rt.clock.now().timestamp()) // 30
+
+
+async def test_accept_totp_does_not_mark_a_setup_that_took_its_apps_place(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2FA turned off and a new setup started (SQLite may give it the same id) while a
+    sign-in code was being checked: the code is not accepted, the setup stays untouched."""
+    rt: Runtime = app.state.runtime
+    enabled = await api.enable_two_factor(await api.sign_up())
+    account = await Account.get(email="alice@example.com")
+    device = await TwoFactor.get(account_id=account.id)
+    real = TwoFactor.get_or_none
+
+    async def read_then_replaced(*args: Any, **kwargs: Any) -> TwoFactor | None:
+        read = await real(*args, **kwargs)
+        await TwoFactor.filter(id=device.id).delete()
+        await TwoFactor.create(
+            id=device.id,
+            account_id=account.id,
+            encrypted_secret=device.encrypted_secret,
+            state=TwoFactorState.PENDING,
+            created_at=rt.clock.now(),
+            pending_expires_at=rt.clock.now() + timedelta(minutes=10),
+        )
+        return read
+
+    monkeypatch.setattr(TwoFactor, "get_or_none", read_then_replaced)
+    api.clock.advance(60)
+    with pytest.raises(CodeAlreadyUsed):
+        await two_factor.accept_totp(rt, account.id, pyotp.TOTP(enabled.secret).at(rt.clock.now()))
+    setup = await TwoFactor.get(id=device.id)
+    assert setup.state == TwoFactorState.PENDING
+    assert setup.last_step is None and setup.last_used_at is None
