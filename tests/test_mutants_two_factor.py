@@ -16,6 +16,7 @@ from models import (
     Account,
     BackupCode,
     FailedAttempt,
+    Notification,
     RememberedDevice,
     SecurityEvent,
     SecurityKey,
@@ -33,9 +34,11 @@ from services.errors import (
     TwoFactorAlreadyEnabled,
     TwoFactorNotEnabled,
 )
+from services.notifications import NotificationKind
 from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
-from services.throttle import Attempt, password_subject
+from services.throttle import Attempt, password_subject, second_factor_subject
+from services.totp import normalize_code
 from tests.helpers import PASSWORD, Api
 
 META = RequestMeta(ip_address="203.0.113.5", user_agent="tests")
@@ -376,3 +379,79 @@ async def test_accept_totp_does_not_mark_a_setup_that_took_its_apps_place(
     setup = await TwoFactor.get(id=device.id)
     assert setup.state == TwoFactorState.PENDING
     assert setup.last_step is None and setup.last_used_at is None
+
+
+async def test_confirm_errors_name_the_code_field(api: Api, app: Starlette) -> None:
+    rt: Runtime = app.state.runtime
+    await api.sign_up()
+    account = await Account.get(email="alice@example.com")
+    with pytest.raises(NoPendingSetup) as missing:
+        await two_factor.confirm(rt, account, "123456", META)
+    assert missing.value.field == "code"
+
+    account, secret = await pending(api, "bob@example.com")
+    with pytest.raises(InvalidCode) as wrong:
+        await two_factor.confirm(rt, account, "000000", META)
+    assert wrong.value.field == "code"
+    # A wrong code is a failed second factor of this account: recorded and counted.
+    events = await SecurityEvent.filter(account_id=account.id).values_list("kind", flat=True)
+    assert SecurityEventKind.SECOND_FACTOR_FAILED in events
+    subject = second_factor_subject(account.id)
+    assert await FailedAttempt.filter(subject=subject).count() == 1
+
+    api.clock.advance(rt.settings.setup_ttl_seconds)
+    with pytest.raises(SetupExpired) as expired:
+        await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+    assert expired.value.field == "code"
+
+
+async def test_a_confirmed_app_is_active_from_now_with_its_step_spent(
+    api: Api, app: Starlette
+) -> None:
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+    api.clock.advance(90)
+
+    codes = await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+
+    device = await TwoFactor.get(account_id=account.id)
+    assert device.state == TwoFactorState.ACTIVE
+    assert device.enabled_at == rt.clock.now() and device.pending_expires_at is None
+    assert device.last_step == int(rt.clock.now().timestamp()) // 30
+    stored = await Account.get(id=account.id)
+    assert stored.two_factor_enabled_at == rt.clock.now() == account.two_factor_enabled_at
+    # The right code is no failed guess.
+    assert not await FailedAttempt.exists(subject=second_factor_subject(account.id))
+    assert codes is not None
+    assert {row.digest for row in await BackupCode.filter(account_id=account.id)} == {
+        rt.keys.account_digests(account.id, normalize_code(code))[0] for code in codes
+    }
+    events = await SecurityEvent.filter(account_id=account.id).values_list("kind", flat=True)
+    assert SecurityEventKind.TWO_FACTOR_ENABLED in events
+    kinds = await Notification.filter(account_id=account.id).values_list("kind", flat=True)
+    assert NotificationKind.TWO_FACTOR_ENABLED in kinds
+
+
+async def test_an_app_added_when_keys_turned_two_factor_on_keeps_the_codes(
+    api: Api, app: Starlette
+) -> None:
+    rt: Runtime = app.state.runtime
+    account, secret = await pending(api, "alice@example.com")
+    earlier = rt.clock.now() - timedelta(days=1)
+    await Account.filter(id=account.id).update(two_factor_enabled_at=earlier)
+    await give_every_row(rt, account.id)
+    api.clock.advance(30)
+
+    codes = await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+
+    assert codes is None
+    assert await BackupCode.filter(account_id=account.id).count() == 0
+    assert (await Account.get(id=account.id)).two_factor_enabled_at == earlier
+    events = await SecurityEvent.filter(account_id=account.id).values_list("kind", flat=True)
+    assert SecurityEventKind.AUTHENTICATOR_ADDED in events
+    assert SecurityEventKind.TWO_FACTOR_ENABLED not in events
+    (notification,) = await Notification.filter(
+        account_id=account.id, kind=NotificationKind.AUTHENTICATOR_ADDED
+    )
+    assert notification.params == {"kind": "TOTP"}
+    assert notification.message_key == "NOTIFICATION_AUTHENTICATOR_ADDED_TOTP"
