@@ -31,8 +31,12 @@ async def test_regenerating_one_accounts_codes_leaves_anothers_working(
     alice, alice_codes = await with_codes(api, "alice@example.com")
     bob, bob_codes = await with_codes(api, "bob@example.com")
     bobs_rows = {row.digest for row in await BackupCode.filter(account_id=bob.id)}
+    bobs_time = (await Account.get(id=bob.id)).backup_codes_generated_at
+    api.clock.advance(3600)
 
     fresh = await backup_codes.regenerate(rt, alice, PASSWORD, META)
+
+    assert (await Account.get(id=bob.id)).backup_codes_generated_at == bobs_time
 
     assert {row.digest for row in await BackupCode.filter(account_id=bob.id)} == bobs_rows
     assert await backup_codes.spend(rt, bob.id, normalize_code(bob_codes[0])) is True
