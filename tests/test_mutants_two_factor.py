@@ -252,8 +252,19 @@ async def test_disable_leaves_every_row_of_another_account(api: Api, app: Starle
         await give_every_row(rt, account.id)
     bobs = await rows_of(bob.id)
     assert all(bobs.values()), bobs
+    used_at = rt.clock.now() - timedelta(hours=1)
+    used = await SignInChallenge.create(
+        token_hash="f" * 64,
+        account_id=alice.id,
+        created_at=used_at,
+        expires_at=used_at + timedelta(minutes=5),
+        used_at=used_at,
+    )
 
     await two_factor.disable(rt, alice, PASSWORD, True, META)
+
+    # Closing the open challenges leaves the time a used one was used.
+    assert (await SignInChallenge.get(id=used.id)).used_at == used_at
 
     assert await rows_of(alice.id) == dict.fromkeys(bobs, 0)
     assert await rows_of(bob.id) == bobs
