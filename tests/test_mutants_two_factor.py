@@ -385,8 +385,9 @@ async def test_accept_totp_does_not_mark_a_setup_that_took_its_apps_place(
 
     monkeypatch.setattr(TwoFactor, "get_or_none", read_then_replaced)
     api.clock.advance(60)
-    with pytest.raises(CodeAlreadyUsed):
+    with pytest.raises(CodeAlreadyUsed) as refused:
         await two_factor.accept_totp(rt, account.id, pyotp.TOTP(enabled.secret).at(rt.clock.now()))
+    assert refused.value.field == "code"
     setup = await TwoFactor.get(id=device.id)
     assert setup.state == TwoFactorState.PENDING
     assert setup.last_step is None and setup.last_used_at is None
