@@ -1,4 +1,5 @@
-"""Single-use backup codes, stored only as keyed digests."""
+"""Single-use backup codes, stored only as keyed digests bound to their account
+(services.crypto.KeyRing.account_digests)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ async def replace_batch(rt: Runtime, account: Account, connection: BaseDBAsyncCl
             BackupCode(
                 account_id=account_id,
                 batch_id=batch_id,
-                digest=rt.keys.digests(totp.normalize_code(code))[0],
+                digest=rt.keys.account_digests(account_id, totp.normalize_code(code))[0],
                 created_at=now,
             )
             for code in codes
@@ -45,10 +46,11 @@ async def replace_batch(rt: Runtime, account: Account, connection: BaseDBAsyncCl
 
 
 async def spend(rt: Runtime, account_id: int, normalized_code: str) -> bool:
-    """Use a code up. One conditional UPDATE: of two requests with one code, one wins."""
+    """Use a code up. One conditional UPDATE: of two requests with one code, one wins.
+    The digests are the account's own: another account's code matches no row of it."""
     used = await BackupCode.filter(
         account_id=account_id,
-        digest__in=rt.keys.digests(normalized_code),
+        digest__in=rt.keys.account_digests(account_id, normalized_code),
         used_at=None,
     ).update(used_at=rt.clock.now())
     return used == 1

@@ -5,7 +5,9 @@ ENCRYPTION_KEYS, newest first: new data is encrypted with the first key, data wr
 any listed key still decrypts, so keys can rotate (services/rotation.py then re-encrypts
 everything under the new key). Backup codes are never decrypted, only
 compared, so they are stored as HMACs under a key derived from each ring key; a lookup
-computes the digest under every key so rotation does not invalidate outstanding codes.
+computes the digest under every key so rotation does not invalidate outstanding codes. The
+stored form is bound to the account (`account_digests`): one account's code never matches
+another account's row, even in a query that forgot to filter by account.
 """
 
 from __future__ import annotations
@@ -91,11 +93,29 @@ class KeyRing:
         return any([hmac.compare_digest(candidate, signature) for candidate in expected])
 
     def digests(self, value: str) -> list[str]:
-        """HMAC-SHA256 of value under each key's digest subkey; the newest key's first."""
+        """HMAC-SHA256 of value under each key's digest subkey; the newest key's first.
+        The unbound form (stored for backup codes until migration 0011)."""
         return [
             hmac.new(_digest_subkey(key), value.encode(), hashlib.sha256).hexdigest()
             for key in self.keys
         ]
+
+    def account_digests(self, account_id: int, value: str) -> list[str]:
+        """The stored form of a backup code: `digests(value)` each bound to the account;
+        the newest key's first."""
+        return [bind_to_account(account_id, digest) for digest in self.digests(value)]
+
+
+BOUND_DIGEST_CONTEXT = b"verrou/backup-code-account/v2"
+
+
+def bind_to_account(account_id: int, digest: str) -> str:
+    """HMAC-SHA256 over the account id, keyed with a keyed digest (`KeyRing.digests`).
+
+    Made from the unbound digest rather than from the code, so that migration 0011 could
+    bind the digests stored before it without the keys (and without the codes)."""
+    message = BOUND_DIGEST_CONTEXT + b"\x00" + str(account_id).encode("ascii")
+    return hmac.new(bytes.fromhex(digest), message, hashlib.sha256).hexdigest()
 
 
 def _subkey(key: bytes, purpose: bytes) -> bytes:

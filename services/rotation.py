@@ -9,8 +9,9 @@ second run finishes at once, and a run stopped half-way resumes where the first 
 A secret is replaced with a conditional UPDATE on its old ciphertext, so a user restarting
 2FA setup meanwhile keeps the new secret; a document file is replaced atomically.
 
-What cannot be rotated: backup codes are kept only as HMACs, never decryptable, so an unused
-code made under the old key verifies only while that key is in the list. The report counts
+What cannot be rotated: backup codes are kept only as HMACs (bound to their account, see
+services.crypto.KeyRing.account_digests), never decryptable, so an unused code made under the
+old key verifies only while that key is in the list. The report counts
 them; removing the old key earlier means those users regenerate their codes (or use TOTP).
 """
 
