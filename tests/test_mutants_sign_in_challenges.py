@@ -5,7 +5,11 @@ window, the race branches, and what a completed sign-in records (docs/mutation-t
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import email
+import email.policy
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -14,17 +18,30 @@ from models import (
     Account,
     FailedAttempt,
     Notification,
+    OutboxEmail,
+    RememberedDevice,
     SecurityEvent,
     Session,
     SignInChallenge,
 )
-from services import sign_in_challenges, throttle
-from services.errors import ChallengeExpired, InvalidCode, RateLimited
+from services import recovery_schedule, sign_in_challenges, throttle
+from services.crypto import token_digest
+from services.errors import ChallengeExpired, InvalidCode, InvalidInput, RateLimited
 from services.runtime import RequestMeta, Runtime
+from services.settings import Settings
+from tests.conftest import make_settings
 from tests.helpers import Api, Enabled
+from tests.test_recovery import customer
+from tests.test_recovery_waiting_period import WAIT, approved
 
 EMAIL = "alice@example.com"
 META = RequestMeta(ip_address="203.0.113.7", user_agent="verrou-tests/1.0")
+
+
+@pytest.fixture
+def settings(db_path: Path, tmp_path: Path) -> Settings:
+    # Support's approval waits, as in production: a sign-in meanwhile cancels it.
+    return make_settings(db_path, tmp_path / "var", recovery_wait_seconds=WAIT)
 
 
 @pytest.fixture
@@ -274,3 +291,104 @@ async def test_backup_codes_low_is_sent_from_the_threshold_down(api: Api, rt: Ru
     )
     (low,) = await notifications("BACKUP_CODES_LOW")
     assert low.params == {"remaining": threshold}
+
+
+# ---------------------------------------------------------------- remembering the device
+
+
+async def test_remember_device_is_refused_first_when_the_server_turned_it_off(
+    api: Api, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enabled = await enabled_account(api)
+    token = await api.challenge()
+    monkeypatch.setattr(rt.settings, "remember_device_days", 0)
+    with pytest.raises(InvalidInput) as refused:
+        await sign_in_challenges.verify(
+            rt, META, token=token, code=api.code(enabled.secret), remember_device=True
+        )
+    assert refused.value.message_key == "REMEMBER_DEVICE_OFF"
+    assert refused.value.field == "remember_device"
+    assert (await SignInChallenge.get(account__email=EMAIL)).attempts == 0
+    assert await failures() == 0
+
+
+async def test_a_remembered_device_is_bound_to_the_new_session_and_told(
+    api: Api, rt: Runtime
+) -> None:
+    enabled = await enabled_account(api)
+    # 23:30 UTC is 00:30 the next day in Paris: the notification gives the local date.
+    rt.clock.set(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
+    token = await api.challenge()
+    firefox = RequestMeta(
+        ip_address="203.0.113.7",
+        user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    )
+    verified = await sign_in_challenges.verify(
+        rt, firefox, token=token, code=api.code(enabled.secret), remember_device=True
+    )
+    assert verified.device_token is not None
+    device = await RememberedDevice.get(account__email=EMAIL)
+    assert device.token_hash == token_digest(verified.device_token)
+    assert (await Session.get(id=verified.issued.session.id)).remembered_device_id == device.id
+    assert await events("DEVICE_REMEMBERED") == 1
+    (told,) = await notifications("DEVICE_REMEMBERED")
+    assert told.params == {"device": "Firefox on Linux", "until": "2026-12-26"}
+    assert device.expires_at == rt.clock.now() + timedelta(days=rt.settings.remember_device_days)
+
+
+async def test_a_device_without_a_known_browser_is_remembered_as_unknown(
+    api: Api, rt: Runtime
+) -> None:
+    enabled = await enabled_account(api)
+    verified = await sign_in_challenges.verify(
+        rt,
+        RequestMeta(ip_address="203.0.113.7"),
+        token=await api.challenge(),
+        code=api.code(enabled.secret),
+        remember_device=True,
+    )
+    assert verified.device_token is not None
+    (told,) = await notifications("DEVICE_REMEMBERED")
+    assert told.params["device"] == "unknown"
+
+
+async def test_the_device_remembered_email_says_until_when_in_the_servers_time_zone(
+    api: Api, rt: Runtime
+) -> None:
+    token = await api.sign_up(EMAIL, locale="EN")
+    enabled = await api.enable_two_factor(token)
+    rt.clock.set(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
+    before = await OutboxEmail.all().values_list("id", flat=True)
+    await sign_in_challenges.verify(
+        rt, META, token=await api.challenge(), code=api.code(enabled.secret), remember_device=True
+    )
+    texts = [
+        message_text(row.message) for row in await OutboxEmail.exclude(id__in=before).order_by("id")
+    ]
+    # 30 days after 25 November 23:30 UTC, in Europe/Paris.
+    assert any("26 December 2026 at 00:30 (UTC+01:00)" in text for text in texts), texts
+
+
+def message_text(raw: str) -> str:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    content: str = body.get_content()
+    return content
+
+
+# ---------------------------------------------------------------- a waiting recovery
+
+
+async def test_a_sign_in_cancels_a_waiting_recovery_as_a_sign_in(
+    api: Api, app: Starlette, rt: Runtime
+) -> None:
+    _, device = await customer(api)
+    await approved(api, app)
+    rt.clock.advance(30)
+    await sign_in_challenges.verify(
+        rt, META, token=await api.challenge(), code=api.code(device.secret)
+    )
+    (cancelled,) = await notifications("RECOVERY_CANCELLED")
+    assert cancelled.params["reason"] == recovery_schedule.BY_SIGN_IN
