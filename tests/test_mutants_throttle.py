@@ -3,6 +3,8 @@ subjects attempts are stored under (docs/mutation-testing.md)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
@@ -178,3 +180,24 @@ async def test_a_wrong_password_is_counted_under_the_address_and_a_right_one_is_
     assert await stored(throttle.password_subject("alice@example.com")) == 1
     assert (await api.sign_in("alice@example.com"))["session"] is not None
     assert await stored(throttle.password_subject("alice@example.com")) == 1
+
+
+async def test_of_a_burst_of_attempts_the_first_limit_go_through(rt: Runtime) -> None:
+    """Each attempt counts those recorded before it, not later ones still in flight."""
+
+    async def attempt() -> bool:
+        try:
+            await throttle.begin_attempt(rt, "s", limit=3)
+        except RateLimited:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(8)))
+    assert outcomes.count(True) == 3
+    assert await stored("s") == 3
+
+
+async def test_of_a_burst_of_quota_uses_the_first_limit_are_counted(rt: Runtime) -> None:
+    outcomes = await asyncio.gather(*(throttle.take_quota(rt, "q", 3, 60) for _ in range(8)))
+    assert outcomes.count(True) == 3
+    assert await stored("q") == 3
