@@ -216,11 +216,29 @@ async def test_two_completions_of_one_challenge_open_one_session(api: Api, rt: R
     first = await sign_in_challenges.find_live(rt, token)
     second = await sign_in_challenges.find_live(rt, token)
     before = await Session.filter(account__email=EMAIL).count()
-    await sign_in_challenges.complete(rt, META, first)
+    completed = await sign_in_challenges.complete(rt, META, first)
     with pytest.raises(ChallengeExpired):
         await sign_in_challenges.complete(rt, META, second)
     assert await Session.filter(account__email=EMAIL).count() == before + 1
     assert await events("SIGNED_IN") == 2  # sign-up's, then this one
+    # By default (a security key's answer) no backup code was used, no device remembered.
+    assert not completed.used_backup_code
+    assert completed.device_token is None
+    assert await events("BACKUP_CODE_USED") == 0
+    assert not await RememberedDevice.exists(account__email=EMAIL)
+
+
+async def test_a_sign_in_from_a_new_device_is_told_to_the_owner(api: Api, rt: Runtime) -> None:
+    enabled = await enabled_account(api)
+    elsewhere = RequestMeta(
+        ip_address="198.51.100.20",
+        user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    )
+    await sign_in_challenges.verify(
+        rt, elsewhere, token=await api.challenge(), code=api.code(enabled.secret)
+    )
+    (told,) = await notifications("NEW_SIGN_IN")
+    assert told.params == {"device": "Firefox on Linux"}
 
 
 # ---------------------------------------------------------------- right and wrong codes
