@@ -266,8 +266,9 @@ async def test_a_wrong_code_stays_in_the_accounts_failure_window(api: Api, rt: R
     token = await api.challenge()
     with pytest.raises(InvalidCode):
         await sign_in_challenges.verify(rt, META, token=token, code=wrong_code(api, enabled.secret))
-    with pytest.raises(InvalidCode):
+    with pytest.raises(InvalidCode) as refused:
         await sign_in_challenges.verify(rt, META, token=token, code="zzzzz-zzzzz")
+    assert refused.value.field == "code"
     assert await failures() == 2
     assert await events("SECOND_FACTOR_FAILED") == 2
 
