@@ -3,8 +3,12 @@ subjects attempts are stored under (docs/mutation-testing.md)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from starlette.applications import Starlette
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models import FailedAttempt
@@ -178,3 +182,46 @@ async def test_a_wrong_password_is_counted_under_the_address_and_a_right_one_is_
     assert await stored(throttle.password_subject("alice@example.com")) == 1
     assert (await api.sign_in("alice@example.com"))["session"] is not None
     assert await stored(throttle.password_subject("alice@example.com")) == 1
+
+
+async def test_of_a_burst_of_attempts_the_first_limit_go_through(rt: Runtime) -> None:
+    """Each attempt counts those recorded before it, not later ones still in flight."""
+
+    async def attempt() -> bool:
+        try:
+            await throttle.begin_attempt(rt, "s", limit=3)
+        except RateLimited:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(8)))
+    assert outcomes.count(True) == 3
+    assert await stored("s") == 3
+
+
+async def test_of_a_burst_of_quota_uses_the_first_limit_are_counted(rt: Runtime) -> None:
+    outcomes = await asyncio.gather(*(throttle.take_quota(rt, "q", 3, 60) for _ in range(8)))
+    assert outcomes.count(True) == 3
+    assert await stored("q") == 3
+
+
+async def test_a_refusal_whose_counted_attempts_all_succeeded_meanwhile_waits_a_window(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race branch: between the count and the read of the oldest attempt, the other
+    attempts succeeded (their rows deleted); the refusal then waits a whole window."""
+    await throttle.begin_attempt(rt, "s", limit=1, window_seconds=60)
+    read_oldest = QuerySet.first
+
+    def others_succeed_first(self: QuerySet[FailedAttempt]) -> Any:
+        async def read() -> FailedAttempt | None:
+            await FailedAttempt.filter(subject="s").delete()
+            return await read_oldest(self)
+
+        return read()
+
+    monkeypatch.setattr(QuerySet, "first", others_succeed_first)
+    rt.clock.advance(10)
+    with pytest.raises(RateLimited) as refused:
+        await throttle.begin_attempt(rt, "s", limit=1, window_seconds=60)
+    assert refused.value.retry_after == 60
