@@ -84,7 +84,9 @@ class VerrouSchema(strawberry.Schema):
         document executed before runs prepared (schema/prepared.py)."""
         operation_name = kwargs.get("operation_name")
         plan = self.prepared.get(query, operation_name) if query is not None and not args else None
-        allowed = kwargs.get("allowed_operation_types") or DEFAULT_ALLOWED_OPERATION_TYPES
+        allowed = kwargs.get("allowed_operation_types")
+        if allowed is None:  # as Strawberry: None allows every type, an empty set none
+            allowed = DEFAULT_ALLOWED_OPERATION_TYPES
         if plan is not None and plan.operation_type in allowed:
             # The document passed the size and token limits when it was prepared.
             refused = self._refuse(None, variable_values)

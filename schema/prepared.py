@@ -12,8 +12,8 @@ masking that the extensions would have done), in the order Strawberry does it.
 A document enters the cache only after Strawberry's own path executed it with no request
 error, so an invalid document is never prepared, and a prepared one is valid under every
 rule the schema has (depth, aliases, introspection off in production, NUL in strings).
-Bounded (least recently used out): distinct valid documents are not free to make, but a
-client can still send many.
+Bounded in count (least recently used out) and in size (documents over 16 KiB are not
+prepared): distinct valid documents are not free to make, but a client can still send many.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ from strawberry.utils.await_maybe import await_maybe
 from schema.observability import outcome_of, root_fields
 
 MAX_PREPARED = 512
+# Longer documents run Strawberry's path each time: with the count bounded, this bounds the
+# memory the plans hold (text and tree) whatever documents clients send.
+MAX_PREPARED_BYTES = 16 * 1024
 UNEXPECTED = "Unexpected error."
 
 ProcessErrors = Callable[[list[GraphQLError]], None]
@@ -85,7 +88,7 @@ class PreparedOperations:
 
     def remember(self, query: str, operation_name: str | None) -> None:
         key = (query, operation_name)
-        if key in self._plans:
+        if key in self._plans or len(query) > MAX_PREPARED_BYTES:
             return
         plan = prepare(query, operation_name)
         if plan is None:

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from strawberry.asgi import GraphQL
 
 from schema.build import VerrouSchema
-from schema.prepared import PreparedOperations
+from schema.prepared import MAX_PREPARED_BYTES, PreparedOperations
 from services import status as status_service
 from tests.helpers import STATUS, Api
 
@@ -160,6 +160,10 @@ def test_the_cache_keeps_the_most_recently_used() -> None:
     cache.remember("query A { a } query B { b }", "C")
     cache.remember("query A { a } query B { b }", None)
     assert len(cache) == 2
+    # A long document is not prepared (each plan holds its text and its tree).
+    long = "{ a " + " " * MAX_PREPARED_BYTES + "}"
+    cache.remember(long, None)
+    assert cache.get(long, None) is None
 
 
 async def test_a_json_post_skips_strawberrys_request_adapter(
