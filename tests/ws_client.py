@@ -30,7 +30,11 @@ class Subscriber:
         self.protocol = protocol
 
     async def receive(self, within: float = 5.0) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), within))
+        frame = await asyncio.wait_for(self.connection.recv(), within)
+        # Both protocols speak text frames: browsers' clients (graphql-ws, subscriptions-
+        # transport-ws) do not read a binary one.
+        assert isinstance(frame, str), f"a binary frame: {frame[:80]!r}"
+        message: dict[str, Any] = json.loads(frame)
         return message
 
     async def init(self, payload: dict[str, Any] | None) -> dict[str, Any]:

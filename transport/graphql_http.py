@@ -143,10 +143,11 @@ class VerrouGraphQL(GraphQL[Context, None]):
         # Lone surrogates and deep nesting are the client's bad JSON (400), not a crash.
         return request_json.decode(data)
 
-    def encode_json(self, data: object) -> bytes:
-        # The same compact JSON as json.dumps(separators=(",", ":")), in UTF-8 rather than
-        # \u escapes, several times faster.
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # The same compact JSON as json.dumps(separators=(",", ":")), several times faster.
+        # Text, not orjson's bytes: Strawberry sends bytes over a WebSocket as a binary
+        # frame, which browsers' GraphQL clients do not read.
+        return orjson.dumps(data).decode()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
