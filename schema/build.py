@@ -83,7 +83,11 @@ class VerrouSchema(strawberry.Schema):
         """HTTP: a request over a size or token limit is answered before it is parsed. A
         document executed before runs prepared (schema/prepared.py)."""
         operation_name = kwargs.get("operation_name")
-        plan = self.prepared.get(query, operation_name) if query is not None and not args else None
+        # Strawberry passes operationName on whatever its JSON was (a list, a number): only
+        # a string or none names a plan; anything else takes Strawberry's path and its error.
+        named = operation_name is None or isinstance(operation_name, str)
+        text = query if isinstance(query, str) and named and not args else None
+        plan = self.prepared.get(text, operation_name) if text is not None else None
         allowed = kwargs.get("allowed_operation_types")
         if allowed is None:  # as Strawberry: None allows every type, an empty set none
             allowed = DEFAULT_ALLOWED_OPERATION_TYPES
@@ -106,8 +110,8 @@ class VerrouSchema(strawberry.Schema):
             refused = self._refuse(query, variable_values)
         if refused is None:
             result = await super().execute(query, variable_values, context_value, *args, **kwargs)
-            if query is not None and not args and not _refused_request(result):
-                self.prepared.remember(query, operation_name)
+            if text is not None and not _refused_request(result):
+                self.prepared.remember(text, operation_name)
             return result
         response = getattr(context_value, "response", None)
         if refused.code == REQUEST_TOO_LARGE and isinstance(response, Response):

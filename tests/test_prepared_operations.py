@@ -188,3 +188,12 @@ async def test_a_json_post_skips_strawberrys_request_adapter(
     batch = await api.client.post("/graphql", json=[{"query": TWO_FIELDS}])
     assert batch.status_code == 400
     assert runs == ["GET", "POST"]
+
+
+async def test_an_operation_name_that_is_not_a_string_is_refused_not_a_crash(api: Api) -> None:
+    """Strawberry passes `operationName` on as the JSON had it; the plans are keyed by it."""
+    for name in (["Status"], {"a": 1}, 7):
+        response = await api.client.post(
+            "/graphql", json={"query": TWO_FIELDS, "operationName": name}
+        )
+        assert response.status_code < 500, response.text
