@@ -42,8 +42,12 @@ def behind_the_event_loop() -> None:
     still has the core whenever the loop is idle, so sign-ins keep its pace. Linux sets
     the niceness of one thread by its id; elsewhere this does nothing."""
     if sys.platform == "linux":
+        thread = threading.get_native_id()
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+            # Relative to the loop's (a thread starts at its creator's): a server started
+            # under `nice` keeps the same distance between the two.
+            niceness = os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS
+            os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
 
 
 class Passwords:
