@@ -14,22 +14,12 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from cryptography.fernet import Fernet
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT
-from bench.profile_status import call, interleaved
-from bench.roundtrips import enable_two_factor
-from server import create_app
-from services.clock import FrozenClock
-from services.database import apply_migrations
-from services.settings import Settings
+from bench.profile_status import call, interleaved, serving_app
 
 MANIFEST = ROOT / "webclient" / "trusted-documents.json"
 OPERATION = "Status"
@@ -65,38 +55,20 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=10000)
     args = parser.parse_args()
     document_id, text = status_document()
-    with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
-        database_url = f"sqlite://{tmp}/bench.sqlite3"
-        await apply_migrations(database_url)
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            var_dir=Path(tmp) / "var",
-            encryption_keys=Fernet.generate_key().decode(),
-            environment="development",
-            outbox_worker=False,
-            log_level="WARNING",
-            trusted_documents=MANIFEST,
-        )
-        clock = FrozenClock(datetime.now(UTC))
-        app = create_app(settings, clock=clock)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                token, _ = await enable_two_factor(client, clock)
-            forms = bodies(document_id, text)
-            answers = {name: await call(app, body, token) for name, body in forms.items()}
-            if len({json.dumps(json.loads(a), sort_keys=True) for a in answers.values()}) != 1:
-                raise RuntimeError(f"the forms disagree: {answers}")
-            print(f"all answer {answers['text'].decode()[:120]}…")
-            targets = {name: (app, body) for name, body in forms.items()}
-            rows = await interleaved(targets, token, args.requests)
-        base = rows["text"]
-        print(f"\nCPU per request, {args.requests} requests each, in-process (no network)\n")
-        print("| form | µs per request | faster than text |")
-        print("|---|---:|---:|")
-        for name, micros in rows.items():
-            print(f"| {name} | {micros:,.0f} | {1 - micros / base:.0%} |")
+    async with serving_app(trusted_documents=MANIFEST) as (app, token):
+        forms = bodies(document_id, text)
+        answers = {name: await call(app, body, token) for name, body in forms.items()}
+        if len({json.dumps(json.loads(a), sort_keys=True) for a in answers.values()}) != 1:
+            raise RuntimeError(f"the forms disagree: {answers}")
+        print(f"all answer {answers['text'].decode()[:120]}…")
+        targets = {name: (app, body) for name, body in forms.items()}
+        rows = await interleaved(targets, token, args.requests)
+    base = rows["text"]
+    print(f"\nCPU per request, {args.requests} requests each, in-process (no network)\n")
+    print("| form | µs per request | faster than text |")
+    print("|---|---:|---:|")
+    for name, micros in rows.items():
+        print(f"| {name} | {micros:,.0f} | {1 - micros / base:.0%} |")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -22,7 +23,7 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -162,30 +163,38 @@ async def run(app: Starlette, token: str, requests: int, top: int) -> None:
             print(out.getvalue())
 
 
+@contextlib.asynccontextmanager
+async def serving_app(**settings: Any) -> AsyncIterator[tuple[Starlette, str]]:
+    """The app started on a fresh SQLite file (its lifespan run), and the session token of
+    an account with 2FA on (bench/roundtrips.py's). `settings` adds to the development ones."""
+    with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
+        database_url = f"sqlite://{tmp}/bench.sqlite3"
+        await apply_migrations(database_url)
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "var_dir": Path(tmp) / "var",
+            "encryption_keys": Fernet.generate_key().decode(),
+            "environment": "development",
+            "outbox_worker": False,
+            "log_level": "WARNING",
+            **settings,
+        }
+        clock = FrozenClock(datetime.now(UTC))
+        app = create_app(Settings(_env_file=None, **values), clock=clock)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                token, _ = await enable_two_factor(client, clock)
+            yield app, token
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
-        database_url = f"sqlite://{tmp}/bench.sqlite3"
-        await apply_migrations(database_url)
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            var_dir=Path(tmp) / "var",
-            encryption_keys=Fernet.generate_key().decode(),
-            environment="development",
-            outbox_worker=False,
-            log_level="WARNING",
-        )
-        clock = FrozenClock(datetime.now(UTC))
-        app = create_app(settings, clock=clock)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                token, _ = await enable_two_factor(client, clock)
-            await run(app, token, args.requests, args.profile)
+    async with serving_app() as (app, token):
+        await run(app, token, args.requests, args.profile)
 
 
 if __name__ == "__main__":
