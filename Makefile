@@ -110,6 +110,7 @@ MUTATION_JOBS ?= 2
 MUTANT_GLOBS = $(if $(strip $(MODULES)),$(patsubst %.py,%.*,$(subst /,.,$(MODULES))),services.*)
 .PHONY: mutation
 mutation: $(BIN)/.test
-	TEST_DATABASE=sqlite nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) \
+	TEST_DATABASE=sqlite VERROU_TEMPLATE_CACHE=$(CURDIR)/mutants/.template-cache \
+		nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) \
 		$(foreach glob,$(MUTANT_GLOBS),'$(glob)')
 	$(BIN)/python tests/mutation_report.py $(MODULES)
