@@ -121,3 +121,23 @@ def test_the_postgres_statement_is_the_sqlite_one_with_numbered_parameters() -> 
     numbered = iter(["$1", "$2", "$3"])
     assert re.sub(r"\?", lambda _: next(numbered), sqlite) == postgres
     assert session_lookup._statement("postgres") is postgres  # built once per dialect
+
+
+async def test_the_statement_is_the_one_for_the_connections_dialect(
+    api: Api, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL a statement with `?` placeholders fails outright (the PostgreSQL pass of
+    # make test shows it end to end); `make mutation` runs on SQLite, where both texts would
+    # work, so the dialect asked for is checked here.
+    token = await api.sign_up(EMAIL)
+    asked: list[str | None] = []
+    statement = session_lookup._statement
+
+    def recording(dialect: str) -> str:
+        asked.append(dialect)
+        return statement(dialect)
+
+    monkeypatch.setattr(session_lookup, "_statement", recording)
+    assert await lookup(rt, token) is not None
+    assert asked == [Session._meta.db.capabilities.dialect]
+    assert asked[0] in {"sqlite", "postgres"}
