@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pyotp
@@ -17,6 +18,7 @@ from services.clock import FrozenClock
 from services.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
 
 SIGN_UP = """
 mutation SignUp($input: SignUpInput!) {
@@ -223,3 +225,16 @@ async def until(condition: Callable[[], object], within: float = 5.0) -> None:
 
 def error_codes(payload: dict[str, Any]) -> list[str]:
     return [error["code"] for error in payload["errors"]]
+
+
+async def with_connection_only(
+    outside: contextvars.Context, coroutine: Coroutine[Any, Any, T], within: float = 5.0
+) -> T:
+    """Run `coroutine` in a task of the context `outside`, copied before a transaction was
+    opened, so the only way its queries reach that transaction is the connection passed to
+    them: Tortoise gives a query without `using_db` the transaction of the task's context,
+    which here is none. A query that forgets its connection then runs outside the
+    transaction (it outlives a rollback) or, on SQLite, waits for the transaction's lock
+    (a timeout here)."""
+    task = asyncio.get_running_loop().create_task(coroutine, context=outside)
+    return await asyncio.wait_for(task, within)

@@ -4,6 +4,7 @@ subjects attempts are stored under (docs/mutation-testing.md)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from models import FailedAttempt
 from services import throttle
 from services.errors import RateLimited
 from services.runtime import Runtime
-from tests.helpers import Api
+from tests.helpers import Api, with_connection_only
 
 pytestmark = pytest.mark.usefixtures("api")  # the app's lifespan: its database is open
 
@@ -151,6 +152,24 @@ async def test_quota_uses_roll_back_with_the_callers_transaction(rt: Runtime) ->
             raise Rollback
     assert await stored("q") == 0
     assert await throttle.take_quota(rt, "q", 1, 60)
+
+
+async def test_quota_uses_only_the_connection_it_is_given(rt: Runtime) -> None:
+    # Its caller's transaction comes as an argument, not from the task: counted there, a
+    # use over the limit deleted there, all of it gone with a rollback.
+    class Rollback(Exception):
+        pass
+
+    outside = contextvars.copy_context()
+    with pytest.raises(Rollback):
+        async with in_transaction() as connection:
+            quota = throttle.take_quota(rt, "q", 1, 60, connection)
+            assert await with_connection_only(outside, quota)
+            over = throttle.take_quota(rt, "q", 1, 60, connection)
+            assert not await with_connection_only(outside, over)
+            assert await FailedAttempt.filter(subject="q").using_db(connection).count() == 1
+            raise Rollback
+    assert await stored("q") == 0
 
 
 def test_subjects_keep_the_form_of_the_rows_already_stored() -> None:
