@@ -142,7 +142,7 @@ async def sign_up(
 
 
 async def check_password(
-    rt: Runtime, account: Account, password: str, meta: RequestMeta, *, field: str = "password"
+    rt: Runtime, account: Account, password: str, *, field: str = "password"
 ) -> None:
     """Re-ask the password of a signed-in account (before any 2FA change); throttled."""
     attempt = await throttle.begin_attempt(rt, throttle.password_subject(account.email))

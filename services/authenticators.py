@@ -109,7 +109,7 @@ async def remove(
         raise NotFound(field="id")
     if not confirmed:
         raise ConfirmationRequired(field="confirm")
-    await check_password(rt, account, password, meta)
+    await check_password(rt, account, password)
     async with changes.account_change(rt, account, meta) as change:
         await two_factor.lock_account(change)
         connection = change.connection

@@ -57,12 +57,12 @@ async def spend(rt: Runtime, account_id: int, normalized_code: str) -> bool:
 
 
 async def regenerate(rt: Runtime, account: Account, password: str, meta: RequestMeta) -> list[str]:
-    if not await Account.exists(id=account.id, two_factor_enabled_at__isnull=False):
+    if not await Account.exists(id=account.id, two_factor_enabled_at__not_isnull=True):
         raise TwoFactorNotEnabled()
-    await check_password(rt, account, password, meta)
+    await check_password(rt, account, password)
     async with changes.account_change(rt, account, meta) as change:
         locked = (
-            await Account.filter(id=account.id, two_factor_enabled_at__isnull=False)
+            await Account.filter(id=account.id, two_factor_enabled_at__not_isnull=True)
             .using_db(change.connection)
             .select_for_update()
             .first()

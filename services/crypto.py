@@ -54,25 +54,25 @@ class KeyRing:
         return MultiFernet([Fernet(key) for key in self.keys])
 
     def encrypt(self, plaintext: bytes) -> str:
-        return self._fernet.encrypt(plaintext).decode("ascii")
+        return self._fernet.encrypt(plaintext).decode()
 
     def decrypt(self, token: str) -> bytes:
         try:
-            return self._fernet.decrypt(token.encode("ascii"))
+            return self._fernet.decrypt(token.encode())
         except InvalidToken:
             raise KeyRingError("a stored secret decrypts under no key of ENCRYPTION_KEYS") from None
 
     def rotate(self, token: str) -> str:
         """Re-encrypt under the newest key."""
         try:
-            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+            return self._fernet.rotate(token.encode()).decode()
         except InvalidToken:
             raise KeyRingError("a stored secret decrypts under no key of ENCRYPTION_KEYS") from None
 
     def is_current(self, token: str) -> bool:
         """Whether token is encrypted under the newest key already (nothing to rotate)."""
         try:
-            Fernet(self.keys[0]).decrypt(token.encode("ascii"))
+            Fernet(self.keys[0]).decrypt(token.encode())
         except InvalidToken:
             return False
         return True
@@ -114,7 +114,7 @@ def bind_to_account(account_id: int, digest: str) -> str:
 
     Made from the unbound digest rather than from the code, so that migration 0011 could
     bind the digests stored before it without the keys (and without the codes)."""
-    message = BOUND_DIGEST_CONTEXT + b"\x00" + str(account_id).encode("ascii")
+    message = BOUND_DIGEST_CONTEXT + b"\x00" + str(account_id).encode()
     return hmac.new(bytes.fromhex(digest), message, hashlib.sha256).hexdigest()
 
 
@@ -133,7 +133,7 @@ def load_key_ring(encryption_keys: str, var_dir: Path, *, development: bool) -> 
         if not development:
             raise KeyRingError("ENCRYPTION_KEYS is required outside development")
         keys = [_development_key(var_dir)]
-    return KeyRing(tuple(key.encode("ascii") for key in keys))
+    return KeyRing(tuple(key.encode() for key in keys))
 
 
 def _development_key(var_dir: Path) -> str:
@@ -148,7 +148,7 @@ def _development_key(var_dir: Path) -> str:
         else:
             with os.fdopen(fd, "w") as handle:
                 os.fchmod(fd, FILE_MODE)
-                handle.write(Fernet.generate_key().decode("ascii"))
+                handle.write(Fernet.generate_key().decode())
             logger.warning("generated a development encryption key in %s", path)
     return path.read_text().strip()
 

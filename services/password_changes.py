@@ -23,7 +23,7 @@ async def change_password(
 ) -> None:
     validation.new_password(new_password, "new_password")
     # The same throttle as every other password re-entry (per account email).
-    await check_password(rt, account, current_password, meta, field="current_password")
+    await check_password(rt, account, current_password, field="current_password")
     password_hash = await rt.passwords.hash(new_password)
     async with changes.account_change(rt, account, meta) as change:
         await set_password(change, password_hash)

@@ -65,7 +65,7 @@ async def start(
     rt: Runtime, account: Account, password: str, passkey: bool, meta: RequestMeta
 ) -> Registration:
     rp = webauthn_rp.relying_party(rt.settings)
-    await check_password(rt, account, password, meta)
+    await check_password(rt, account, password)
     if await SecurityKey.filter(account_id=account.id).count() >= MAX_KEYS:
         raise InvalidInput("AUTHENTICATOR_LIMIT", params={"max": MAX_KEYS})
     now = rt.clock.now()

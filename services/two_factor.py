@@ -57,7 +57,7 @@ async def start(rt: Runtime, account: Account, password: str, meta: RequestMeta)
     TwoFactorAlreadyEnabled when a TOTP app is set up already."""
     if await TwoFactor.exists(account_id=account.id, state=TwoFactorState.ACTIVE):
         raise TwoFactorAlreadyEnabled()
-    await check_password(rt, account, password, meta)
+    await check_password(rt, account, password)
     now = rt.clock.now()
     secret = totp.new_secret()
     expires_at = now + timedelta(seconds=rt.settings.setup_ttl_seconds)
@@ -73,7 +73,7 @@ async def start(rt: Runtime, account: Account, password: str, meta: RequestMeta)
         await TwoFactor.create(
             using_db=connection,
             account_id=account.id,
-            encrypted_secret=rt.keys.encrypt(secret.encode("ascii")),
+            encrypted_secret=rt.keys.encrypt(secret.encode()),
             state=TwoFactorState.PENDING,
             created_at=now,
             pending_expires_at=expires_at,
@@ -112,7 +112,7 @@ async def confirm(rt: Runtime, account: Account, code: str, meta: RequestMeta) -
     if device.pending_expires_at is None or device.pending_expires_at <= now:
         raise SetupExpired(field="code")
     attempt = await begin_attempt(rt, second_factor_subject(account.id))
-    secret = rt.keys.decrypt(device.encrypted_secret).decode("ascii")
+    secret = rt.keys.decrypt(device.encrypted_secret).decode()
     step = totp.matching_step(secret, totp.normalize_code(code), now)
     if step is None:
         await security_events.record(rt, account.id, SecurityEventKind.SECOND_FACTOR_FAILED, meta)
@@ -188,7 +188,7 @@ async def accept_totp(rt: Runtime, account_id: int, code: str) -> None:
     device = await TwoFactor.get_or_none(account_id=account_id, state=TwoFactorState.ACTIVE)
     if device is None:
         raise InvalidCode(field="code")
-    secret = rt.keys.decrypt(device.encrypted_secret).decode("ascii")
+    secret = rt.keys.decrypt(device.encrypted_secret).decode()
     step = totp.matching_step(secret, code, rt.clock.now())
     if step is None:
         raise InvalidCode(field="code")
@@ -207,11 +207,11 @@ async def disable(
     rt: Runtime, account: Account, password: str, confirmed: bool, meta: RequestMeta
 ) -> None:
     """2FA off: every authenticator (the TOTP app and each security key) goes."""
-    if not await Account.exists(id=account.id, two_factor_enabled_at__isnull=False):
+    if not await Account.exists(id=account.id, two_factor_enabled_at__not_isnull=True):
         raise TwoFactorNotEnabled()
     if not confirmed:
         raise ConfirmationRequired(field="confirm")
-    await check_password(rt, account, password, meta)
+    await check_password(rt, account, password)
     async with changes.account_change(rt, account, meta) as change:
         if not await turn_off(change):  # a concurrent request turned it off first
             raise TwoFactorNotEnabled()  # one change, one email
@@ -229,7 +229,7 @@ async def turn_off(change: Change) -> bool:
     now = change.rt.clock.now()
     # The conditional UPDATE decides between concurrent requests: one turns it off.
     turned_off = (
-        await Account.filter(id=account.id, two_factor_enabled_at__isnull=False)
+        await Account.filter(id=account.id, two_factor_enabled_at__not_isnull=True)
         .using_db(connection)
         .update(two_factor_enabled_at=None, backup_codes_generated_at=None)
     )

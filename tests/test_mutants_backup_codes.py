@@ -3,10 +3,12 @@ wherever rows are replaced or spent; a regeneration raced by turning 2FA off."""
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
+from tortoise.transactions import in_transaction
 
 from models import Account, BackupCode, FailedAttempt
 from services import backup_codes
@@ -14,7 +16,7 @@ from services.errors import TwoFactorNotEnabled
 from services.runtime import RequestMeta, Runtime
 from services.throttle import password_subject
 from services.totp import normalize_code
-from tests.helpers import PASSWORD, Api
+from tests.helpers import PASSWORD, Api, with_connection_only
 
 META = RequestMeta(ip_address="203.0.113.6", user_agent="tests")
 
@@ -112,3 +114,31 @@ async def test_regenerate_without_two_factor_asks_no_password_even_if_another_ac
     with pytest.raises(TwoFactorNotEnabled):
         await backup_codes.regenerate(app.state.runtime, alice, "a wrong password", META)
     assert not await FailedAttempt.exists(subject=password_subject("alice@example.com"))
+
+
+async def test_a_batch_is_replaced_only_through_the_connection_it_is_given(
+    api: Api, app: Starlette
+) -> None:
+    """replace_batch runs in its caller's transaction, given as an argument: run from a task
+    that did not open it, its delete and its inserts are still the transaction's, and a
+    rollback leaves the old batch whole."""
+    rt: Runtime = app.state.runtime
+    alice, codes = await with_codes(api, "alice@example.com")
+    before = {row.digest for row in await BackupCode.filter(account_id=alice.id)}
+
+    class Rollback(Exception):
+        pass
+
+    outside = contextvars.copy_context()
+    with pytest.raises(Rollback):
+        async with in_transaction() as connection:
+            fresh = await with_connection_only(
+                outside, backup_codes.replace_batch(rt, alice, connection)
+            )
+            inside = await BackupCode.filter(account_id=alice.id).using_db(connection)
+            assert {row.digest for row in inside} == {
+                rt.keys.account_digests(alice.id, normalize_code(code))[0] for code in fresh
+            }
+            raise Rollback
+    assert {row.digest for row in await BackupCode.filter(account_id=alice.id)} == before
+    assert await backup_codes.spend(rt, alice.id, normalize_code(codes[0])) is True

@@ -28,6 +28,22 @@ def test_a_malformed_key_is_named_by_its_position_only() -> None:
     assert str(raised.value) == "ENCRYPTION_KEYS: key #2 is not 32 bytes of URL-safe base64"
 
 
+def test_a_key_with_other_than_ascii_is_refused_like_any_malformed_key(tmp_path: Path) -> None:
+    # Refused by position, never by a codec error quoting the character it choked on.
+    with pytest.raises(KeyRingError) as raised:
+        load_key_ring(f"{A.decode()},{B.decode()[:-2]}é=", tmp_path, development=False)
+    assert str(raised.value) == "ENCRYPTION_KEYS: key #2 is not 32 bytes of URL-safe base64"
+
+
+def test_a_stored_secret_with_other_than_ascii_decrypts_under_no_key() -> None:
+    tampered = KeyRing((A,)).encrypt(b"secret")[:-1] + "é"
+    for attempt in (KeyRing((A,)).rotate, KeyRing((A,)).decrypt):
+        with pytest.raises(KeyRingError) as raised:
+            attempt(tampered)
+        assert str(raised.value) == NO_KEY
+    assert not KeyRing((A,)).is_current(tampered)
+
+
 def test_keys_are_read_comma_separated_with_blanks_ignored(tmp_path: Path) -> None:
     ring = load_key_ring(f" {A.decode()} ,, {B.decode()} ,", tmp_path, development=False)
     assert ring.keys == (A, B)
