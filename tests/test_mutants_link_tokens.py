@@ -3,6 +3,7 @@ token's strength, spend's refusal field and its row, and what revoke() keeps."""
 
 from __future__ import annotations
 
+import contextvars
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from services.errors import LinkExpired
 from services.link_tokens import LinkPurpose
 from services.runtime import Runtime
 from tests.conftest import T0
-from tests.helpers import Api
+from tests.helpers import Api, with_connection_only
 
 HOUR = timedelta(hours=1)
 
@@ -72,6 +73,35 @@ async def test_issue_and_spend_use_the_callers_transaction(app: Starlette, api: 
             raise RuntimeError("what the link does failed")
     # The failure left the link unused.
     assert (await LinkToken.get(token_hash=token_digest(token))).used_at is None
+
+
+async def test_issue_spend_and_revoke_use_only_the_connection_they_are_given(
+    app: Starlette, api: Api
+) -> None:
+    # Run from a task that did not open the transaction: the connection argument is the only
+    # way their statements reach it (docs/mutation-testing.md).
+    rt: Runtime = app.state.runtime
+    account = await alice(api)
+    kept = await link_tokens.issue(rt, account.id, LinkPurpose.RESET_PASSWORD, HOUR)
+    outside = contextvars.copy_context()
+    with pytest.raises(RuntimeError):
+        async with in_transaction() as connection:
+            token = await with_connection_only(
+                outside,
+                link_tokens.issue(rt, account.id, LinkPurpose.SECURE_ACCOUNT, HOUR, connection),
+            )
+            spent = await with_connection_only(
+                outside, link_tokens.spend(rt, token, LinkPurpose.SECURE_ACCOUNT, connection)
+            )
+            assert spent.token_hash == token_digest(token) and spent.used_at == T0
+            await with_connection_only(
+                outside, link_tokens.revoke(account.id, LinkPurpose.RESET_PASSWORD, connection)
+            )
+            gone = LinkToken.filter(token_hash=token_digest(kept)).using_db(connection)
+            assert not await gone.exists()
+            raise RuntimeError("what the link does failed")
+    assert not await LinkToken.exists(token_hash=token_digest(token))
+    assert await LinkToken.exists(token_hash=token_digest(kept), used_at=None)
 
 
 async def test_spend_returns_the_spent_row_and_names_the_callers_field(

@@ -3,6 +3,7 @@ exact message, the window's bounds and the switch that turns the feature off."""
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from services.crypto import token_digest
 from services.errors import InvalidInput
 from services.runtime import RequestMeta, Runtime
 from tests.conftest import T0
-from tests.helpers import Api
+from tests.helpers import Api, with_connection_only
 
 META = RequestMeta(ip_address="198.51.100.4", user_agent="Mozilla/5.0 (X11; Linux x86_64)")
 
@@ -175,6 +176,20 @@ async def test_remember_writes_in_the_callers_transaction(app: Starlette, api: A
     with pytest.raises(RuntimeError):
         async with in_transaction() as connection:
             await remembered_devices.remember(rt, account, META, connection)
+            raise RuntimeError("the sign-in failed after")
+    assert not await RememberedDevice.exists(account_id=account.id)
+
+
+async def test_remember_uses_only_the_connection_it_is_given(app: Starlette, api: Api) -> None:
+    # From a task that did not open the transaction, as tests/helpers.py explains.
+    rt: Runtime = app.state.runtime
+    account = await account_with_2fa(api)
+    outside = contextvars.copy_context()
+    with pytest.raises(RuntimeError):
+        async with in_transaction() as connection:
+            remembering = remembered_devices.remember(rt, account, META, connection)
+            _, device = await with_connection_only(outside, remembering)
+            assert await RememberedDevice.filter(id=device.id).using_db(connection).exists()
             raise RuntimeError("the sign-in failed after")
     assert not await RememberedDevice.exists(account_id=account.id)
 
