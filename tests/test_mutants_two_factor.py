@@ -4,6 +4,7 @@ or confirmed by another request while a confirmation runs, and cancel on two acc
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import pyotp
 import pytest
 from starlette.applications import Starlette
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.queryset import QuerySet
 
 from models import (
     Account,
@@ -25,7 +28,7 @@ from models import (
     WebAuthnChallenge,
 )
 from models.two_factor import TwoFactorState, WebAuthnChallengePurpose
-from services import two_factor
+from services import changes, two_factor
 from services.errors import (
     CodeAlreadyUsed,
     InvalidCode,
@@ -39,7 +42,7 @@ from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 from services.throttle import Attempt, password_subject, second_factor_subject
 from services.totp import normalize_code
-from tests.helpers import PASSWORD, Api
+from tests.helpers import PASSWORD, Api, with_connection_only
 
 META = RequestMeta(ip_address="203.0.113.5", user_agent="tests")
 
@@ -195,18 +198,17 @@ async def test_disable_without_two_factor_asks_no_password_even_if_another_accou
     assert not await FailedAttempt.exists(subject=password_subject("alice@example.com"))
 
 
-async def rows_of(account_id: int) -> dict[str, int]:
+async def rows_of(account_id: int, connection: BaseDBAsyncClient | None = None) -> dict[str, int]:
     """How many rows of each per-account kind turn_off deletes or closes the account has."""
-    return {
-        "two_factor": await TwoFactor.filter(account_id=account_id).count(),
-        "security_keys": await SecurityKey.filter(account_id=account_id).count(),
-        "key_challenges": await WebAuthnChallenge.filter(account_id=account_id).count(),
-        "backup_codes": await BackupCode.filter(account_id=account_id).count(),
-        "remembered": await RememberedDevice.filter(account_id=account_id).count(),
-        "open_challenges": await SignInChallenge.filter(
-            account_id=account_id, used_at=None
-        ).count(),
+    models: dict[str, QuerySet[Any]] = {
+        "two_factor": TwoFactor.filter(account_id=account_id),
+        "security_keys": SecurityKey.filter(account_id=account_id),
+        "key_challenges": WebAuthnChallenge.filter(account_id=account_id),
+        "backup_codes": BackupCode.filter(account_id=account_id),
+        "remembered": RememberedDevice.filter(account_id=account_id),
+        "open_challenges": SignInChallenge.filter(account_id=account_id, used_at=None),
     }
+    return {name: await rows.using_db(connection).count() for name, rows in models.items()}
 
 
 async def give_every_row(rt: Runtime, account_id: int) -> None:
@@ -272,6 +274,32 @@ async def test_disable_leaves_every_row_of_another_account(api: Api, app: Starle
     stored = await Account.get(id=alice.id)
     assert stored.two_factor_enabled_at is None and stored.backup_codes_generated_at is None
     assert alice.two_factor_enabled_at is None and alice.backup_codes_generated_at is None
+
+
+async def test_turn_off_uses_only_the_changes_connection(api: Api, app: Starlette) -> None:
+    """Run from a task that did not open the change's transaction (tests/helpers.py): every
+    statement of turn_off is the change's, so a rollback leaves 2FA and every row as they
+    were."""
+    rt: Runtime = app.state.runtime
+    await api.enable_two_factor(await api.sign_up("alice@example.com"))
+    alice = await Account.get(email="alice@example.com")
+    await give_every_row(rt, alice.id)
+    before = await rows_of(alice.id)
+    assert all(before.values()), before
+
+    class Rollback(Exception):
+        pass
+
+    outside = contextvars.copy_context()
+    with pytest.raises(Rollback):
+        async with changes.account_change(rt, alice, META) as change:
+            assert await with_connection_only(outside, two_factor.turn_off(change)) is True
+            assert await rows_of(alice.id, change.connection) == dict.fromkeys(before, 0)
+            on = Account.filter(id=alice.id, two_factor_enabled_at__not_isnull=True)
+            assert not await on.using_db(change.connection).exists()
+            raise Rollback
+    assert await rows_of(alice.id) == before
+    assert (await Account.get(id=alice.id)).two_factor_enabled_at is not None
 
 
 async def test_a_disable_raced_by_another_disable_reports_two_factor_off_once(
