@@ -5,6 +5,7 @@ and why each refusal is logged, with a software authenticator as the browser's k
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 import logging
 from dataclasses import replace
@@ -31,7 +32,7 @@ from models.activity import FailedAttempt
 from models.recovery import RecoveryStatus
 from models.two_factor import TwoFactorState, WebAuthnChallengePurpose
 from server import create_app
-from services import key_challenges, key_sign_in, webauthn_rp
+from services import changes, key_challenges, key_sign_in, webauthn_rp
 from services.clock import FrozenClock
 from services.crypto import token_digest
 from services.errors import InvalidInput, RateLimited, SecurityKeyRejected
@@ -40,7 +41,7 @@ from services.settings import Settings
 from services.throttle import second_factor_subject
 from services.webauthn_rp import KnownCredential, RelyingParty
 from tests.conftest import T0, make_settings, start
-from tests.helpers import Api
+from tests.helpers import Api, with_connection_only
 from tests.key_client import Keys
 from tests.soft_authenticator import SoftAuthenticator, b64url, tamper_signature
 
@@ -660,6 +661,31 @@ async def test_a_key_that_does_not_count_stays_at_zero(app: Starlette, api: Api)
         answer = phone.get(started.options, keys.origin)
         await key_sign_in.finish_passkey(rt, PASSKEY_META, token=started.token, credential=answer)
     assert (await SecurityKey.get(name="Phone")).sign_count == 0
+
+
+async def test_a_keys_use_is_recorded_only_through_the_changes_connection(
+    app: Starlette, api: Api
+) -> None:
+    # From a task that did not open the change's transaction (tests/helpers.py): the new
+    # count and time are the change's, gone with its rollback.
+    rt: Runtime = app.state.runtime
+    _, _, account = await alice_with_passkey(api)
+    key = await SecurityKey.get(account_id=account.id)
+    api.clock.advance(60)
+
+    class Rollback(Exception):
+        pass
+
+    outside = contextvars.copy_context()
+    with pytest.raises(Rollback):
+        async with changes.account_change(rt, account, PASSKEY_META) as change:
+            recording = key_sign_in._record_use(change, key, key.sign_count + 5)
+            await with_connection_only(outside, recording)
+            moved = await SecurityKey.get(id=key.id).using_db(change.connection)
+            assert (moved.sign_count, moved.last_used_at) == (key.sign_count + 5, rt.clock.now())
+            raise Rollback
+    kept = await SecurityKey.get(id=key.id)
+    assert (kept.sign_count, kept.last_used_at) == (key.sign_count, key.last_used_at)
 
 
 async def test_a_counter_gone_back_flags_the_key_once_and_tells_its_name(
