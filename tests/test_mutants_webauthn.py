@@ -479,6 +479,20 @@ async def test_the_second_step_offers_what_the_account_has(app: Starlette, api: 
     assert both.methods == ["TOTP", "SECURITY_KEY", "BACKUP_CODE"]
 
 
+async def test_the_second_step_offers_the_totp_app_of_the_account_only(
+    app: Starlette, api: Api
+) -> None:
+    rt: Runtime = app.state.runtime
+    await api.enable_two_factor(await api.sign_up("bob@example.com"))  # Bob's app is on
+    await api.sign_up("alice@example.com")
+    alice = await Account.get(email="alice@example.com")
+    await stored_key(alice.id, b"\x02" * 16)
+    assert (await key_challenges.second_step(rt, alice.id)).methods == [
+        "SECURITY_KEY",
+        "BACKUP_CODE",
+    ]
+
+
 async def test_on_an_ip_address_keys_are_not_offered(
     db_path: Path, tmp_path: Path, clock: FrozenClock
 ) -> None:
