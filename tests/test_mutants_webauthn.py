@@ -479,7 +479,7 @@ async def test_the_second_step_offers_what_the_account_has(app: Starlette, api: 
     assert both.methods == ["TOTP", "SECURITY_KEY", "BACKUP_CODE"]
 
 
-async def test_the_second_step_offers_the_totp_app_of_the_account_only(
+async def test_the_second_step_offers_the_accounts_own_active_totp_app_only(
     app: Starlette, api: Api
 ) -> None:
     rt: Runtime = app.state.runtime
@@ -487,6 +487,14 @@ async def test_the_second_step_offers_the_totp_app_of_the_account_only(
     await api.sign_up("alice@example.com")
     alice = await Account.get(email="alice@example.com")
     await stored_key(alice.id, b"\x02" * 16)
+    assert (await key_challenges.second_step(rt, alice.id)).methods == [
+        "SECURITY_KEY",
+        "BACKUP_CODE",
+    ]
+    # Her own app while its setup is pending is not a factor yet either.
+    await TwoFactor.create(
+        account_id=alice.id, encrypted_secret="x", state=TwoFactorState.PENDING, created_at=T0
+    )
     assert (await key_challenges.second_step(rt, alice.id)).methods == [
         "SECURITY_KEY",
         "BACKUP_CODE",
