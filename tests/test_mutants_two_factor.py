@@ -106,8 +106,9 @@ async def test_the_update_alone_refuses_a_setup_that_expires_at_that_instant(
         await TwoFactor.filter(account_id=account.id).update(pending_expires_at=rt.clock.now())
 
     during_confirm(monkeypatch, expire_now)
-    with pytest.raises(NoPendingSetup):
+    with pytest.raises(NoPendingSetup) as refused:
         await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+    assert refused.value.field == "code"
     assert (await Account.get(id=account.id)).two_factor_enabled_at is None
     assert await BackupCode.filter(account_id=account.id).count() == 0
 
@@ -116,6 +117,9 @@ async def test_a_setup_replaced_by_a_start_during_confirm_is_not_confirmed(
     api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt: Runtime = app.state.runtime
+    # Bob's app is on: what decides between "already enabled" and "no pending setup" is
+    # Alice's own.
+    await api.enable_two_factor(await api.sign_up("bob@example.com"))
     account, secret = await pending(api, "alice@example.com")
     replaced: list[str] = []
 
@@ -123,8 +127,9 @@ async def test_a_setup_replaced_by_a_start_during_confirm_is_not_confirmed(
         replaced.append((await two_factor.start(rt, account, PASSWORD, META)).secret)
 
     during_confirm(monkeypatch, start_again)
-    with pytest.raises(NoPendingSetup):
+    with pytest.raises(NoPendingSetup) as refused:
         await two_factor.confirm(rt, account, pyotp.TOTP(secret).at(rt.clock.now()), META)
+    assert refused.value.field == "code"
 
     # The new setup is the one pending, untouched; 2FA stayed off.
     (device,) = await TwoFactor.filter(account_id=account.id)
