@@ -203,6 +203,20 @@ async def test_disable_without_two_factor_asks_no_password_even_if_another_accou
     assert not await FailedAttempt.exists(subject=password_subject("alice@example.com"))
 
 
+async def test_start_with_an_app_on_answers_already_enabled_before_the_password(
+    api: Api, app: Starlette
+) -> None:
+    # Whoever holds the session learns nothing of the password from it, and no failed
+    # attempt is counted; a pending setup of another account changes nothing.
+    await pending(api, "bob@example.com")
+    await api.enable_two_factor(await api.sign_up())
+    alice = await Account.get(email="alice@example.com")
+
+    with pytest.raises(TwoFactorAlreadyEnabled):
+        await two_factor.start(app.state.runtime, alice, "a wrong password", META)
+    assert not await FailedAttempt.exists(subject=password_subject("alice@example.com"))
+
+
 async def rows_of(account_id: int, connection: BaseDBAsyncClient | None = None) -> dict[str, int]:
     """How many rows of each per-account kind turn_off deletes or closes the account has."""
     models: dict[str, QuerySet[Any]] = {
