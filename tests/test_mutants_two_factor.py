@@ -295,6 +295,28 @@ async def test_disable_leaves_every_row_of_another_account(api: Api, app: Starle
     assert alice.two_factor_enabled_at is None and alice.backup_codes_generated_at is None
 
 
+async def test_turn_on_uses_only_the_changes_connection(api: Api, app: Starlette) -> None:
+    """As turn_off below: from a task that did not open the change's transaction, 2FA and the
+    new codes are the change's, gone with its rollback."""
+    rt: Runtime = app.state.runtime
+    await api.sign_up()
+    alice = await Account.get(email="alice@example.com")
+
+    class Rollback(Exception):
+        pass
+
+    outside = contextvars.copy_context()
+    with pytest.raises(Rollback):
+        async with changes.account_change(rt, alice, META) as change:
+            codes = await with_connection_only(outside, two_factor.turn_on(change))
+            assert codes is not None and len(codes) == rt.settings.backup_code_count
+            on = Account.filter(id=alice.id, two_factor_enabled_at=rt.clock.now())
+            assert await on.using_db(change.connection).exists()
+            raise Rollback
+    assert (await Account.get(id=alice.id)).two_factor_enabled_at is None
+    assert await BackupCode.filter(account_id=alice.id).count() == 0
+
+
 async def test_turn_off_uses_only_the_changes_connection(api: Api, app: Starlette) -> None:
     """Run from a task that did not open the change's transaction (tests/helpers.py): every
     statement of turn_off is the change's, so a rollback leaves 2FA and every row as they
