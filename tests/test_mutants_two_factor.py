@@ -295,6 +295,27 @@ async def test_disable_leaves_every_row_of_another_account(api: Api, app: Starle
     assert alice.two_factor_enabled_at is None and alice.backup_codes_generated_at is None
 
 
+async def test_lock_account_rereads_the_2fa_columns_through_the_changes_connection(
+    api: Api, app: Starlette
+) -> None:
+    """An account read before another request turned 2FA on: locking it in a change brings
+    its 2FA columns up to date, read in that change's transaction (from a task that did not
+    open it, as turn_off below)."""
+    rt: Runtime = app.state.runtime
+    token = await api.sign_up()
+    stale = await Account.get(email="alice@example.com")
+    await api.enable_two_factor(token)
+    stored = await Account.get(id=stale.id)
+    assert stored.two_factor_enabled_at is not None
+    assert stale.two_factor_enabled_at is None
+
+    outside = contextvars.copy_context()
+    async with changes.account_change(rt, stale, META) as change:
+        await with_connection_only(outside, two_factor.lock_account(change))
+    assert stale.two_factor_enabled_at == stored.two_factor_enabled_at
+    assert stale.backup_codes_generated_at == stored.backup_codes_generated_at
+
+
 async def test_turn_on_uses_only_the_changes_connection(api: Api, app: Starlette) -> None:
     """As turn_off below: from a task that did not open the change's transaction, 2FA and the
     new codes are the change's, gone with its rollback."""
