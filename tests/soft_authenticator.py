@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 # COSE algorithm identifiers (IANA "COSE Algorithms").
-COSE_ALGORITHMS = {"ES256": -7, "RS256": -257, "EdDSA": -8}
+# ES512 is one py_webauthn accepts by default and Verrou neither offers nor accepts.
+COSE_ALGORITHMS = {"ES256": -7, "RS256": -257, "EdDSA": -8, "ES512": -36}
 # With no pubKeyCredParams at all, a client falls back to these (WebAuthn §5.1.3 step 10).
 DEFAULT_COSE_ALGORITHMS = (-7, -257)
 
@@ -91,12 +92,14 @@ class Credential:
         public = self.private_key.public_key()
         if isinstance(public, ec.EllipticCurvePublicKey):
             numbers = public.public_numbers()
+            p521 = isinstance(public.curve, ec.SECP521R1)
+            size = 66 if p521 else 32
             cose: dict[int, Any] = {
                 1: 2,
-                3: -7,
-                -1: 1,
-                -2: numbers.x.to_bytes(32, "big"),
-                -3: numbers.y.to_bytes(32, "big"),
+                3: COSE_ALGORITHMS[self.alg],
+                -1: 3 if p521 else 1,  # the COSE curve: P-521 or P-256
+                -2: numbers.x.to_bytes(size, "big"),
+                -3: numbers.y.to_bytes(size, "big"),
             }
         elif isinstance(public, rsa.RSAPublicKey):
             rsa_numbers = public.public_numbers()
@@ -113,7 +116,8 @@ class Credential:
     def sign(self, data: bytes) -> bytes:
         key = self.private_key
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(hashes.SHA256()))  # DER-encoded, as WebAuthn wants
+            digest = hashes.SHA512() if self.alg == "ES512" else hashes.SHA256()
+            return key.sign(data, ec.ECDSA(digest))  # DER-encoded, as WebAuthn wants
         if isinstance(key, rsa.RSAPrivateKey):
             return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         return key.sign(data)
@@ -303,6 +307,8 @@ def _public_key_credential(
 def _generate_key(alg: str) -> PrivateKey:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
+    if alg == "ES512":
+        return ec.generate_private_key(ec.SECP521R1())
     if alg == "RS256":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return ed25519.Ed25519PrivateKey.generate()

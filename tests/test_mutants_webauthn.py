@@ -290,6 +290,40 @@ def test_a_registration_for_another_challenge_is_refused_and_logged(
     )
 
 
+def test_extension_results_that_are_not_an_object_say_nothing(rp: RelyingParty) -> None:
+    # A client's odd clientExtensionResults is read as no credProps, never a crash.
+    challenge, options = registration(rp, passkey=False)
+    created = SoftAuthenticator().create(options, rp.origins[0])
+    for odd in ("rk", ["rk"], 7):
+        answer = webauthn_rp.read_answer(
+            {**created, "clientExtensionResults": odd}, registration=True
+        )
+        stored = webauthn_rp.verify_registration(
+            rp,
+            answer,
+            expected_digest=webauthn_rp.challenge_digest(challenge),
+            require_user_verification=False,
+        )
+        assert stored.discoverable is False
+
+
+def test_a_key_of_an_algorithm_not_offered_is_refused(rp: RelyingParty) -> None:
+    # py_webauthn alone accepts ES512 (P-521); Verrou offers and accepts ES256, EdDSA and
+    # RS256 only, whatever a client answers with.
+    challenge, options = registration(rp, passkey=False)
+    options = {**options, "pubKeyCredParams": [{"type": "public-key", "alg": -36}]}
+    answer = webauthn_rp.read_answer(
+        SoftAuthenticator("ES512").create(options, rp.origins[0]), registration=True
+    )
+    with pytest.raises(SecurityKeyRejected):
+        webauthn_rp.verify_registration(
+            rp,
+            answer,
+            expected_digest=webauthn_rp.challenge_digest(challenge),
+            require_user_verification=False,
+        )
+
+
 def test_a_registration_from_another_origin_is_refused_and_logged(
     rp: RelyingParty, caplog: pytest.LogCaptureFixture
 ) -> None:
