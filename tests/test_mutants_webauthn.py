@@ -260,14 +260,18 @@ def test_a_registration_without_transports_stores_none(rp: RelyingParty) -> None
     key = SoftAuthenticator()
     challenge, options = registration(rp, passkey=False)
     created = key.create(options, rp.origins[0])
-    created["response"]["transports"] = "usb"
-    new = webauthn_rp.verify_registration(
-        rp,
-        webauthn_rp.read_answer(created, registration=True),
-        expected_digest=webauthn_rp.challenge_digest(challenge),
-        require_user_verification=False,
-    )
-    assert new.transports == []
+    # Only a list of known transports counts: not a string, not an object, not nothing.
+    for odd in ("usb", {"usb": True}, None):
+        response = {k: v for k, v in created["response"].items() if k != "transports"}
+        if odd is not None:
+            response["transports"] = odd
+        new = webauthn_rp.verify_registration(
+            rp,
+            webauthn_rp.read_answer({**created, "response": response}, registration=True),
+            expected_digest=webauthn_rp.challenge_digest(challenge),
+            require_user_verification=False,
+        )
+        assert new.transports == [], odd
 
 
 def test_a_registration_for_another_challenge_is_refused_and_logged(
