@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 # COSE algorithm identifiers (IANA "COSE Algorithms").
-# ES512 is one py_webauthn accepts by default and Verrou neither offers nor accepts.
+# ES512 (P-521): an algorithm Verrou neither offers nor accepts, for the tests that say so.
 COSE_ALGORITHMS = {"ES256": -7, "RS256": -257, "EdDSA": -8, "ES512": -36}
 # With no pubKeyCredParams at all, a client falls back to these (WebAuthn §5.1.3 step 10).
 DEFAULT_COSE_ALGORITHMS = (-7, -257)
