@@ -219,7 +219,7 @@ async def test_start_with_an_app_on_answers_already_enabled_before_the_password(
 
 async def rows_of(account_id: int, connection: BaseDBAsyncClient | None = None) -> dict[str, int]:
     """How many rows of each per-account kind turn_off deletes or closes the account has."""
-    models: dict[str, QuerySet[Any]] = {
+    kinds: dict[str, QuerySet[Any]] = {
         "two_factor": TwoFactor.filter(account_id=account_id),
         "security_keys": SecurityKey.filter(account_id=account_id),
         "key_challenges": WebAuthnChallenge.filter(account_id=account_id),
@@ -227,7 +227,7 @@ async def rows_of(account_id: int, connection: BaseDBAsyncClient | None = None) 
         "remembered": RememberedDevice.filter(account_id=account_id),
         "open_challenges": SignInChallenge.filter(account_id=account_id, used_at=None),
     }
-    return {name: await rows.using_db(connection).count() for name, rows in models.items()}
+    return {name: await rows.using_db(connection).count() for name, rows in kinds.items()}
 
 
 async def give_every_row(rt: Runtime, account_id: int) -> None:
