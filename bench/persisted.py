@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT
-from bench.profile_status import call, interleaved, serving_app
+from bench.profile_status import call, interleaved, same_answers, serving_app
 
 MANIFEST = ROOT / "webclient" / "trusted-documents.json"
 OPERATION = "Status"
@@ -58,8 +58,7 @@ async def main() -> None:
     async with serving_app(trusted_documents=MANIFEST) as (app, token):
         forms = bodies(document_id, text)
         answers = {name: await call(app, body, token) for name, body in forms.items()}
-        if len({json.dumps(json.loads(a), sort_keys=True) for a in answers.values()}) != 1:
-            raise RuntimeError(f"the forms disagree: {answers}")
+        same_answers(answers, "forms")
         print(f"all answer {answers['text'].decode()[:120]}…")
         targets = {name: (app, body) for name, body in forms.items()}
         rows = await interleaved(targets, token, args.requests)

@@ -21,26 +21,20 @@ import io
 import json
 import pstats
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import floor_app
-from bench.roundtrips import enable_two_factor
+from bench.roundtrips import enable_two_factor, started_app
 from bench.status import SIX_FIELDS_QUERY, STATUS_QUERY
-from server import create_app
 from services.clock import FrozenClock
-from services.database import apply_migrations
-from services.settings import Settings
 
 ROUNDS = 5
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -138,8 +132,7 @@ async def run(app: Starlette, token: str, requests: int, top: int) -> None:
     body = json.dumps({"query": SIX_FIELDS_QUERY}).encode()
     answers = {name: await call(f, body, token) for name, f in floors.items()}
     answers["graphql"] = await call(app, body, token)
-    if len({json.dumps(json.loads(a), sort_keys=True) for a in answers.values()}) != 1:
-        raise RuntimeError(f"the targets disagree: {answers}")
+    same_answers(answers, "targets")
     print(f"all answer {answers['graphql'].decode()}")
     two = json.dumps({"query": STATUS_QUERY}).encode()
     targets = {name: (f, body) for name, f in floors.items()}
@@ -163,29 +156,20 @@ async def run(app: Starlette, token: str, requests: int, top: int) -> None:
             print(out.getvalue())
 
 
+def same_answers(answers: Mapping[str, bytes], what: str) -> None:
+    """Every target answers the same JSON (key order aside), or the comparison is void."""
+    if len({json.dumps(json.loads(a), sort_keys=True) for a in answers.values()}) != 1:
+        raise RuntimeError(f"the {what} disagree: {answers}")
+
+
 @contextlib.asynccontextmanager
 async def serving_app(**settings: Any) -> AsyncIterator[tuple[Starlette, str]]:
     """The app started on a fresh SQLite file (its lifespan run), and the session token of
     an account with 2FA on (bench/roundtrips.py's). `settings` adds to the development ones."""
-    with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
-        database_url = f"sqlite://{tmp}/bench.sqlite3"
-        await apply_migrations(database_url)
-        values: dict[str, Any] = {
-            "database_url": database_url,
-            "var_dir": Path(tmp) / "var",
-            "encryption_keys": Fernet.generate_key().decode(),
-            "environment": "development",
-            "outbox_worker": False,
-            "log_level": "WARNING",
-            **settings,
-        }
-        clock = FrozenClock(datetime.now(UTC))
-        app = create_app(Settings(_env_file=None, **values), clock=clock)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                token, _ = await enable_two_factor(client, clock)
-            yield app, token
+    clock = FrozenClock(datetime.now(UTC))
+    async with started_app(clock, log_level="WARNING", **settings) as (app, client):
+        token, _ = await enable_two_factor(client, clock)
+        yield app, token
 
 
 async def main() -> None:

@@ -11,11 +11,12 @@ separately by wrapping the SQLite transaction wrapper's methods (here only).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 import pyotp
 from cryptography.fernet import Fernet
+from starlette.applications import Starlette
 from tortoise.backends.sqlite.client import SqliteTransactionWrapper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -180,7 +182,12 @@ def print_table(rows: dict[str, tuple[int, int]]) -> None:
         print(f"| {name} | {statements} | {transactions} |")
 
 
-async def main() -> None:
+@contextlib.asynccontextmanager
+async def started_app(
+    clock: FrozenClock, **settings: Any
+) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    """The app on a fresh, migrated SQLite file in a temporary directory, its lifespan run,
+    and an in-process client of it. `settings` adds to the development ones."""
     with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
         database_url = f"sqlite://{tmp}/bench.sqlite3"
         await apply_migrations(database_url)
@@ -190,15 +197,19 @@ async def main() -> None:
             "encryption_keys": Fernet.generate_key().decode(),
             "environment": "development",
             "outbox_worker": False,
+            **settings,
         }
-        settings = Settings(_env_file=None, **values)
-        clock = FrozenClock(T0)
-        app = create_app(settings, clock=clock)
+        app = create_app(Settings(_env_file=None, **values), clock=clock)
         async with app.router.lifespan_context(app):
-            counter = attach_counter()
             transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                await run(client, counter, clock)
+                yield app, client
+
+
+async def main() -> None:
+    clock = FrozenClock(T0)
+    async with started_app(clock) as (_, client):
+        await run(client, attach_counter(), clock)
 
 
 if __name__ == "__main__":
