@@ -75,12 +75,18 @@ def registered(
     rp: RelyingParty, key: SoftAuthenticator, *, passkey: bool = False, **create: Any
 ) -> webauthn_rp.NewCredential:
     challenge, options = registration(rp, passkey=passkey)
-    answer = webauthn_rp.read_answer(
-        key.create(options, rp.origins[0], **create), registration=True
+    return verified_registration(
+        rp, challenge, key.create(options, rp.origins[0], **create), passkey=passkey
     )
+
+
+def verified_registration(
+    rp: RelyingParty, challenge: bytes, credential: dict[str, Any], *, passkey: bool = False
+) -> webauthn_rp.NewCredential:
+    """The server's reading and verification of what the browser sent for `challenge`."""
     return webauthn_rp.verify_registration(
         rp,
-        answer,
+        webauthn_rp.read_answer(credential, registration=True),
         expected_digest=webauthn_rp.challenge_digest(challenge),
         require_user_verification=passkey,
     )
@@ -265,12 +271,7 @@ def test_a_registration_without_transports_stores_none(rp: RelyingParty) -> None
         response = {k: v for k, v in created["response"].items() if k != "transports"}
         if odd is not None:
             response["transports"] = odd
-        new = webauthn_rp.verify_registration(
-            rp,
-            webauthn_rp.read_answer({**created, "response": response}, registration=True),
-            expected_digest=webauthn_rp.challenge_digest(challenge),
-            require_user_verification=False,
-        )
+        new = verified_registration(rp, challenge, {**created, "response": response})
         assert new.transports == [], odd
 
 
@@ -299,15 +300,7 @@ def test_extension_results_that_are_not_an_object_say_nothing(rp: RelyingParty) 
     challenge, options = registration(rp, passkey=False)
     created = SoftAuthenticator().create(options, rp.origins[0])
     for odd in ("rk", ["rk"], 7):
-        answer = webauthn_rp.read_answer(
-            {**created, "clientExtensionResults": odd}, registration=True
-        )
-        stored = webauthn_rp.verify_registration(
-            rp,
-            answer,
-            expected_digest=webauthn_rp.challenge_digest(challenge),
-            require_user_verification=False,
-        )
+        stored = verified_registration(rp, challenge, {**created, "clientExtensionResults": odd})
         assert stored.discoverable is False
 
 
@@ -316,16 +309,9 @@ def test_a_key_of_an_algorithm_not_offered_is_refused(rp: RelyingParty) -> None:
     # (an ES512 key, P-521, here), even should py_webauthn's own default list grow.
     challenge, options = registration(rp, passkey=False)
     options = {**options, "pubKeyCredParams": [{"type": "public-key", "alg": -36}]}
-    answer = webauthn_rp.read_answer(
-        SoftAuthenticator("ES512").create(options, rp.origins[0]), registration=True
-    )
+    created = SoftAuthenticator("ES512").create(options, rp.origins[0])
     with pytest.raises(SecurityKeyRejected):
-        webauthn_rp.verify_registration(
-            rp,
-            answer,
-            expected_digest=webauthn_rp.challenge_digest(challenge),
-            require_user_verification=False,
-        )
+        verified_registration(rp, challenge, created)
 
 
 def test_a_registration_from_another_origin_is_refused_and_logged(
@@ -741,7 +727,7 @@ async def test_a_keys_use_is_recorded_only_through_the_changes_connection(
         async with changes.account_change(rt, account, PASSKEY_META) as change:
             recording = key_sign_in._record_use(change, key, key.sign_count + 5)
             await with_connection_only(outside, recording)
-            moved = await SecurityKey.get(id=key.id).using_db(change.connection)
+            moved = await SecurityKey.filter(id=key.id).using_db(change.connection).get()
             assert (moved.sign_count, moved.last_used_at) == (key.sign_count + 5, rt.clock.now())
             raise Rollback
     kept = await SecurityKey.get(id=key.id)
