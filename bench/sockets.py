@@ -3,6 +3,7 @@
     .venv/bin/python bench/sockets.py [--accounts 10000] [--sockets 20000] [--rate 200]
                                       [--duration 30] [--pollers 4] [--postgres]
     .venv/bin/python bench/sockets.py --steps 5000,10000,15000,19000 [--step-duration 10]
+    .venv/bin/python bench/sockets.py --publisher redis [...]     (events from another worker)
 
 One server process (`python server.py serve`, one worker, SQLite in a temporary directory,
 or a scratch PostgreSQL database with --postgres) and this process, the load generator, on
@@ -15,7 +16,12 @@ subscribed to `notifications { id kind message }`.
 Then, for `--duration` seconds, `updateAccount` changes the company name of a random
 account `--rate` times a second (sent on schedule, whether the previous answers came or
 not): each change publishes an ACCOUNT_UPDATED notification whose message carries the new
-name, which says which event a message is. Meanwhile `--pollers` clients send
+name, which says which event a message is. With `--publisher redis` the server runs with
+REDIS_URL (BENCH_REDIS_URL, default 127.0.0.1:6379/0) and the events come from elsewhere, as
+they do when the mutations land on other workers: this process publishes each one on the
+account's Redis channel, in the message another worker's `updateAccount` would publish
+(`services.notifications.encode` of the same ACCOUNT_UPDATED notification), so the worker
+measured only fans out. Meanwhile `--pollers` clients send
 `twoFactorStatus` with a 20 ms pause between requests (bench/status.py's paced clients).
 
 Reported: events that did not reach every socket of their account (misses), push latency
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -83,6 +90,8 @@ class Plan:
     owners: list[int]
     tokens: list[str]
     sockets_of: list[list[int]] = field(default_factory=list)
+    # The database id of each account (index), once seeded.
+    account_ids: list[int] = field(default_factory=list)
 
 
 def plan(accounts: int, sockets: int, rng: random.Random) -> Plan:
@@ -138,6 +147,7 @@ async def _seed(database_url: str, layout: Plan) -> None:
             email: account_id
             for account_id, email in await Account.all().values_list("id", "email")
         }
+        layout.account_ids = [ids[f"bench{index}@example.com"] for index in range(layout.accounts)]
         await Session.bulk_create(
             [
                 Session(
@@ -214,12 +224,24 @@ def open_subscribed(target: Server) -> int:
     raise RuntimeError("no verrou_open_subscriptions on /metrics")
 
 
+def quiet_collector() -> None:
+    """This process holds every client socket (about 1.5 million objects for 20,000): a
+    full collection of them takes most of a second, during which no arrival is read and
+    every latency measured here grows by it. What it holds now lives until the end, so
+    it is moved out of the collector's sight (gc.freeze); what measuring allocates is
+    short-lived and reference counting frees it."""
+    gc.collect()
+    gc.freeze()
+
+
 @dataclass
 class Load:
     """The sockets opened so far and what they received."""
 
     target: Server
     layout: Plan
+    # None: events come from updateAccount mutations sent to the target.
+    publisher: RedisPublisher | None = None
     arrivals: Arrivals = field(default_factory=Arrivals)
     connections: list[ClientConnection] = field(default_factory=list)
     readers: list[asyncio.Task[None]] = field(default_factory=list)
@@ -251,8 +273,11 @@ class Load:
         else:
             raise RuntimeError("the subscriptions did not all register")
         await asyncio.sleep(1.0)  # each new group's stream subscribes to the broker
+        quiet_collector()
 
     async def close(self) -> None:
+        if self.publisher is not None:
+            await self.publisher.close()
         for reader in self.readers:
             reader.cancel()
         await asyncio.gather(*(c.close() for c in self.connections), return_exceptions=True)
@@ -282,6 +307,60 @@ async def publish(
     )
     if response.status_code != 200 or "errors" in response.json():
         failed.append(response.text[:200])
+
+
+class RedisPublisher:
+    """Events as another worker publishes them: the ACCOUNT_UPDATED message of a company
+    name change, on the account's channel (what `changes.account_change` sends after its
+    commit), straight to Redis."""
+
+    def __init__(self, url: str, layout: Plan) -> None:
+        from redis.asyncio import Redis
+
+        self._redis = Redis.from_url(url)
+        self._layout = layout
+
+    async def __call__(
+        self, owner: int, number: int, sent: dict[int, float], failed: list[str]
+    ) -> None:
+        from models import Account, Notification
+        from models.accounts import Locale, Role
+        from services.notifications import LEVELS, NotificationKind, encode
+        from services.redis_broker import channel_of
+        from services.status import TwoFactorStatus
+
+        account_id = self._layout.account_ids[owner]
+        now = datetime.now(UTC)
+        name = f"bench-{number}"
+        account = Account(
+            id=account_id,
+            email=f"bench{owner}@example.com",
+            company_name=name,
+            billing_contact_email=f"bench{owner}@example.com",
+            billing_contact_verified=True,
+            locale=Locale.EN,
+            role=Role.CUSTOMER,
+            created_at=now,
+            two_factor_enabled_at=None,
+            backup_codes_generated_at=None,
+        )
+        notification = Notification(
+            id=number + 1,
+            account_id=account_id,
+            kind=NotificationKind.ACCOUNT_UPDATED.value,
+            level=LEVELS[NotificationKind.ACCOUNT_UPDATED],
+            message_key="NOTIFICATION_ACCOUNT_UPDATED_COMPANY_NAME",
+            params={"company_name": name, "company_changed": True, "locale_changed": False},
+            created_at=now,
+        )
+        status = TwoFactorStatus(False, None, False, 0, None, None, account_id)
+        message = encode(notification, account, status)
+        sent[number] = time.perf_counter()
+        if await self._redis.publish(channel_of(account_id), message) == 0:
+            failed.append(f"event {number}: no process subscribed to account {account_id}")
+
+    async def close(self) -> None:
+        await self._redis.aclose()
 
 
 async def measure(
@@ -315,11 +394,15 @@ async def measure(
             owner = rng.choice(owners)
             sockets = [i for i in layout.sockets_of[owner] if i < connected]
             expected[number] = sockets
-            token = layout.tokens[sockets[0]]
-            publishing.append(asyncio.create_task(publish(client, token, number, sent, failed)))
+            if load.publisher is not None:
+                event = load.publisher(owner, number, sent, failed)
+            else:
+                event = publish(client, layout.tokens[sockets[0]], number, sent, failed)
+            publishing.append(asyncio.create_task(event))
         await asyncio.gather(*publishing, *polling)
-    # Every mutation has answered, so every event is published: wait for the last ones on
-    # their way to the sockets, until all are there or none came for 5 s.
+    # Every mutation has answered (or Redis took every event), so every event is published:
+    # wait for the last ones on their way to the sockets, until all are there or none came
+    # for 5 s.
     wanted = sum(len(sockets) for sockets in expected.values())
     arrived, still = -1, time.perf_counter()
     while arrived < wanted and time.perf_counter() - still < 5.0:
@@ -356,8 +439,12 @@ async def measure(
     }
 
 
+def publisher_of(layout: Plan, args: argparse.Namespace) -> RedisPublisher | None:
+    return RedisPublisher(args.redis_url, layout) if args.publisher == "redis" else None
+
+
 async def run_once(target: Server, layout: Plan, args: argparse.Namespace) -> dict[str, float]:
-    load = Load(target, layout)
+    load = Load(target, layout, publisher_of(layout, args))
     rss_before = target.rss_kib()
     opened = time.perf_counter()
     await load.open(len(layout.owners))
@@ -376,7 +463,7 @@ async def run_once(target: Server, layout: Plan, args: argparse.Namespace) -> di
 
 
 async def run_steps(target: Server, layout: Plan, args: argparse.Namespace) -> None:
-    load = Load(target, layout)
+    load = Load(target, layout, publisher_of(layout, args))
     rss_before = target.rss_kib()
     first = 0
     print(
@@ -437,7 +524,16 @@ def arguments() -> argparse.Namespace:
         action="store_true",
         help="a scratch database on BENCH_POSTGRES_URL (default 127.0.0.1:5432) instead of SQLite",
     )
-    return parser.parse_args()
+    parser.add_argument(
+        "--publisher",
+        choices=("mutation", "redis"),
+        default="mutation",
+        help="where events come from: updateAccount sent to the server (default), or Redis, "
+        "as from another worker (the server then runs with REDIS_URL=BENCH_REDIS_URL)",
+    )
+    args = parser.parse_args()
+    args.redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return args
 
 
 def main() -> None:
@@ -455,14 +551,15 @@ def main() -> None:
             args.steps = sorted({min(step, cap) for step in args.steps})
     accounts = (wanted + 1) // 2 if args.steps else min(args.accounts, wanted)
     layout = plan(accounts, wanted, random.Random(16))  # noqa: S311 (a layout, no secret)
+    env = {"REDIS_URL": args.redis_url} if args.publisher == "redis" else {}
     if args.postgres:
         admin_url = os.environ.get(
             "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
         )
         with scratch_postgres(admin_url) as database_url:
-            execute(args, layout, limit, DATABASE_URL=database_url)
+            execute(args, layout, limit, DATABASE_URL=database_url, **env)
     else:
-        execute(args, layout, limit)
+        execute(args, layout, limit, **env)
 
 
 @contextmanager
@@ -481,7 +578,8 @@ def execute(args: argparse.Namespace, layout: Plan, limit: int, **env: str) -> N
     with seeded_server(lambda url: seed(url, layout), **env) as target:
         print(
             f"{layout.accounts} accounts, {len(layout.owners)} sockets (both protocols "
-            f"alternating), {args.rate:g} events/s, {args.pollers} status pollers; "
+            f"alternating), {args.rate:g} events/s from {args.publisher}, {args.pollers} "
+            "status pollers; "
             f"open files limit {limit} per process",
             flush=True,
         )

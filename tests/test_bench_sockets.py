@@ -4,40 +4,59 @@ are shared, and the benchmark's numbers belong in bench/README.md."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+from tests.redis_server import REDIS_SERVER, RedisServer
+
 ROOT = Path(__file__).resolve().parents[1]
 # The benchmark makes its own SQLite database: once is enough, not again in the PostgreSQL pass.
 pytestmark = pytest.mark.sqlite_only
 
 
-def test_the_sockets_benchmark_delivers_every_event_to_every_socket_of_its_account() -> None:
-    run = subprocess.run(
-        [
-            sys.executable,
-            "bench/sockets.py",
-            "--accounts",
-            "50",
-            "--sockets",
-            "100",
-            "--rate",
-            "20",
-            "--duration",
-            "2",
-            "--pollers",
-            "2",
-        ],
+SMALL_RUN = ["--accounts", "50", "--sockets", "100", "--rate", "20", "--duration", "2"]
+
+
+def run_benchmark(*arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own script and arguments
+        [sys.executable, "bench/sockets.py", *SMALL_RUN, "--pollers", "2", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, **env},
     )
+
+
+def assert_every_event_arrived(run: subprocess.CompletedProcess[str]) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     row = next(line for line in run.stdout.splitlines() if line.startswith("| 50 | 100 |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     accounts, sockets, events, misses, failed = (int(cell) for cell in cells[:5])
     assert (accounts, sockets, events, misses, failed) == (50, 100, 40, 0, 0)
+
+
+def test_the_sockets_benchmark_delivers_every_event_to_every_socket_of_its_account() -> None:
+    run = run_benchmark()
+    assert_every_event_arrived(run)
+    assert "20 events/s from mutation" in run.stdout
+
+
+def test_events_published_on_redis_as_another_worker_would_reach_every_socket(
+    tmp_path: Path,
+) -> None:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed: this test starts one")
+    redis = RedisServer(REDIS_SERVER, free_port(), tmp_path)
+    redis.start()
+    try:
+        run = run_benchmark("--publisher", "redis", BENCH_REDIS_URL=redis.url)
+    finally:
+        redis.stop()
+    assert_every_event_arrived(run)
+    assert "20 events/s from redis" in run.stdout
