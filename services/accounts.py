@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from services import (
     security_events,
     session_events,
     sign_in_alerts,
+    statements,
     throttle,
     validation,
 )
@@ -89,17 +91,20 @@ async def open_session(
 ) -> IssuedSession:
     now = rt.clock.now()
     token = new_token()
-    session = await Session.create(
-        using_db=connection,
+    session = await statements.create(
+        Session,
+        connection,
         token_hash=token_digest(token),
-        account=account,
+        account_id=account.id,
         created_at=now,
         expires_at=now + timedelta(seconds=rt.settings.session_absolute_seconds),
         last_seen_at=now,
+        revoked_at=None,
         ip_address=meta.ip_address,
         user_agent=(meta.user_agent or "")[:512] or None,
         remembered_device_id=remembered_device_id,
     )
+    object.__setattr__(session, "_account", account)  # as Session.create(account=...) does
     return IssuedSession(token=token, session=session, account=account)
 
 
@@ -160,8 +165,9 @@ async def sign_in(
     email = validation.printable(validation.normalize_email(email)[: validation.EMAIL_MAX + 1])
     # Throttled by email, known or not, so the refusal itself says nothing of the account.
     attempt = await throttle.begin_attempt(rt, throttle.password_subject(email))
-    # Tortoise refuses to even compare a value longer than the column.
-    account = await Account.get_or_none(email=email) if len(email) <= validation.EMAIL_MAX else None
+    # Tortoise refuses to even compare a value longer than the column (and PostgreSQL's
+    # varchar would too): such an email has no account.
+    account = await account_by_email(email) if len(email) <= validation.EMAIL_MAX else None
     # An unknown email still verifies a (dummy) hash: both failures take the same time.
     valid = await rt.passwords.verify(account.password_hash if account else None, password)
     if account is None or not valid:
@@ -170,19 +176,35 @@ async def sign_in(
         if account is not None:
             await security_events.record(rt, account.id, SecurityEventKind.SIGN_IN_FAILED, meta)
         raise InvalidCredentials()
-    await attempt.succeeded()
     remembered_id: int | None = None
     if account.two_factor_on:
+        await attempt.succeeded()
         # A remembered device skips the second factor, never the password (checked above).
         device = await remembered_devices.recognise(rt, account, device_token)
         if device is None:
             return await _open_challenge(rt, account)
         remembered_id = device.id
     async with changes.account_change(rt, account, meta) as change:
+        if remembered_id is None:
+            # With the session it opens: one commit for both.
+            await attempt.succeeded(change.connection)
         await sign_in_alerts.signed_in(change, remembered=remembered_id is not None)
         return await open_session(
             rt, account, meta, change.connection, remembered_device_id=remembered_id
         )
+
+
+@functools.cache
+def _by_email(dialect: str) -> str:
+    email = statements.marks(dialect, 1)[0]
+    return f'SELECT {statements.columns(Account)} FROM "account" WHERE "email" = {email}'  # noqa: S608
+
+
+async def account_by_email(email: str) -> Account | None:
+    """Account.get_or_none(email=email), its statement written once (services.statements)."""
+    db = Account._meta.db
+    rows = await db.execute_query_dict(_by_email(db.capabilities.dialect), [email])
+    return statements.instance(Account, rows[0]) if rows else None
 
 
 async def open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:

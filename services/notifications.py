@@ -119,10 +119,13 @@ async def record(
 
 async def publish(rt: Runtime, account: Account, notifications: list[Notification]) -> None:
     """After commit (`changes.account_change`): wake the mail worker and push the events
-    to live subscribers."""
-    rt.mail_ready.set()
+    to live subscribers. A change that told nothing (a sign-in from a known device) queued
+    no email either, and wakes nobody: the worker's pass is a query of its own. (A change
+    that queues an email without a notification wakes the worker itself, as
+    account_settings does; else the worker's poll finds the email.)"""
     if not notifications:
         return
+    rt.mail_ready.set()
     snapshot = await status.get_status(rt, account.id)
     for notification in notifications:
         try:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import SecurityEvent
+from services import statements
 from services.runtime import RequestMeta, Runtime
 
 
@@ -50,8 +51,9 @@ async def record(
 ) -> SecurityEvent:
     """Write the event; pass the change's transaction so both commit or neither does."""
     rt.metrics.count_security_event(kind.value)
-    return await SecurityEvent.create(
-        using_db=connection,
+    return await statements.create(
+        SecurityEvent,
+        connection,
         account_id=account_id,
         kind=kind.value,
         created_at=rt.clock.now(),

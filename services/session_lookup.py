@@ -12,33 +12,27 @@ pure-Python ISO 8601 parser cost more than the rest of the request's GraphQL wor
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from datetime import datetime
-from typing import Any
 
-from tortoise.fields import DatetimeField
 from tortoise.models import Model
 
 from models import Account, Session, TwoFactor
+from services.statements import columns, instance
 
 # The attribute of the returned Session holding the count of unused backup codes.
 UNUSED_CODES = "backup_codes_remaining"
 _PARTS: tuple[tuple[str, type[Model]], ...] = (("s", Session), ("a", Account), ("t", TwoFactor))
 
 
-def _columns(alias: str, model: type[Model]) -> list[str]:
-    return [f'{alias}."{column}" AS "{alias}.{column}"' for column in model._meta.db_fields]
-
-
 @functools.cache
 def _statement(dialect: str) -> str:
     token, now, idle = ("$1", "$2", "$3") if dialect == "postgres" else ("?", "?", "?")
-    columns = ", ".join(column for alias, model in _PARTS for column in _columns(alias, model))
+    selected = ", ".join(columns(model, alias) for alias, model in _PARTS)
     # Only column names of our own models and placeholders go into the text; the token
     # digest and the time are bound parameters.
     return (
-        f"SELECT {columns}, "  # noqa: S608
+        f"SELECT {selected}, "  # noqa: S608
         '(SELECT COUNT(*) FROM "backup_code" b '
         'WHERE b."account_id" = s."account_id" AND b."used_at" IS NULL) AS "unused" '
         'FROM "session" s JOIN "account" a ON a."id" = s."account_id" '
@@ -47,29 +41,6 @@ def _statement(dialect: str) -> str:
         f'AND s."last_seen_at" > {idle} '
         "LIMIT 1"
     )
-
-
-@functools.cache
-def _layout(model: type[Model], alias: str) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
-    """(row key, column) of each column of the model, and its datetime columns."""
-    columns = tuple((f"{alias}.{column}", column) for column in model._meta.db_fields)
-    times = frozenset(
-        key for key, _, field in model._meta.db_complex_fields if isinstance(field, DatetimeField)
-    )
-    return columns, times
-
-
-def _instance(model: type[Model], alias: str, row: dict[str, Any]) -> Any:
-    columns, times = _layout(model, alias)
-    values = {column: row[key] for key, column in columns}
-    if all(value is None for value in values.values()):
-        return None  # the LEFT JOIN found no row
-    for column in times:
-        text = values[column]
-        if isinstance(text, str):
-            with contextlib.suppress(ValueError):  # else Tortoise's own parser reads it
-                values[column] = datetime.fromisoformat(text)
-    return model._init_from_db(**values)
 
 
 async def live_session(token_digest: str, now: datetime, *, idle_since: datetime) -> Session | None:
@@ -81,9 +52,9 @@ async def live_session(token_digest: str, now: datetime, *, idle_since: datetime
     if not rows:
         return None
     row = rows[0]
-    session: Session = _instance(Session, "s", row)
-    account: Account = _instance(Account, "a", row)
+    session = instance(Session, row, "s")
+    account = instance(Account, row, "a")
     object.__setattr__(session, "_account", account)
-    object.__setattr__(account, "_two_factor", _instance(TwoFactor, "t", row))
+    object.__setattr__(account, "_two_factor", instance(TwoFactor, row, "t"))
     object.__setattr__(session, UNUSED_CODES, int(row["unused"]))
     return session

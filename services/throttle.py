@@ -7,6 +7,7 @@ theirs, and no more than `max_failures` guesses can be in the window at once.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +15,7 @@ from datetime import timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import FailedAttempt
+from services import statements
 from services.errors import RateLimited
 from services.runtime import Runtime
 
@@ -42,10 +44,33 @@ def mail_account_subject(account_id: int) -> str:
 
 @dataclass
 class Attempt:
-    row: FailedAttempt
+    row_id: int
 
-    async def succeeded(self) -> None:
-        await FailedAttempt.filter(id=self.row.id).delete()
+    async def succeeded(self, connection: BaseDBAsyncClient | None = None) -> None:
+        """The attempt no longer counts. In `connection`'s transaction when given: the row
+        goes with the rest of that change, or stays (a failure) if it rolls back."""
+        await _forget(self.row_id, connection)
+
+
+async def _forget(row_id: int, connection: BaseDBAsyncClient | None = None) -> None:
+    db = statements.client(FailedAttempt, connection)
+    await db.execute_query(_delete(db.capabilities.dialect), [row_id])
+
+
+# Written once per dialect (services.statements): every sign-in runs both.
+@functools.cache
+def _count(dialect: str) -> str:
+    subject, since, row_id = statements.marks(dialect, 3)
+    # Only placeholders go into the text.
+    return (
+        'SELECT COUNT(*) AS "n" FROM "failed_attempt" '  # noqa: S608
+        f'WHERE "subject" = {subject} AND "created_at" > {since} AND "id" <= {row_id}'
+    )
+
+
+@functools.cache
+def _delete(dialect: str) -> str:
+    return f'DELETE FROM "failed_attempt" WHERE "id" = {statements.marks(dialect, 1)[0]}'  # noqa: S608
 
 
 async def begin_attempt(
@@ -56,17 +81,20 @@ async def begin_attempt(
     given)."""
     now = rt.clock.now()
     window = timedelta(seconds=window_seconds or rt.settings.failure_window_seconds)
-    row = await FailedAttempt.create(subject=subject, created_at=now)
-    recent = FailedAttempt.filter(subject=subject, created_at__gt=now - window)
+    row_id = await statements.insert(FailedAttempt, None, subject=subject, created_at=now)
+    db = FailedAttempt._meta.db
+    since = FailedAttempt._meta.fields_map["created_at"].to_db_value(now - window, FailedAttempt)
     # Count this attempt and those recorded before it, not later ones still in flight: of a
     # burst, the first `max_failures` go through and only the rest are refused.
-    if await recent.filter(id__lte=row.id).count() > (limit or rt.settings.max_failures):
-        await FailedAttempt.filter(id=row.id).delete()
+    rows = await db.execute_query_dict(_count(db.capabilities.dialect), [subject, since, row_id])
+    if rows[0]["n"] > (limit or rt.settings.max_failures):
+        await _forget(row_id)  # refused, so not counted
+        recent = FailedAttempt.filter(subject=subject, created_at__gt=now - window)
         oldest = await recent.order_by("created_at").first()
         reopens = (oldest.created_at if oldest else now) + window
         rt.metrics.count_rate_limited()
         raise RateLimited(retry_after=max(1, math.ceil((reopens - now).total_seconds())))
-    return Attempt(row)
+    return Attempt(row_id)
 
 
 async def take_quota(

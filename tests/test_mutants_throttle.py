@@ -119,7 +119,7 @@ async def test_a_succeeded_attempt_frees_its_place_and_only_its_own(rt: Runtime)
     other = await throttle.begin_attempt(rt, "t", limit=2)
     await first.succeeded()
     assert await stored("s") == 1
-    assert await FailedAttempt.exists(id=other.row.id)
+    assert await FailedAttempt.exists(id=other.row_id)
     await throttle.begin_attempt(rt, "s", limit=2)  # the freed place
 
 

@@ -1,0 +1,104 @@
+"""Statements of the hot paths written once per SQL dialect, and rows made into models.
+
+Tortoise builds each statement with pypika on every call; on the sign-in path (a throttle
+row written, counted and deleted, the account read, the device's earlier sign-ins read, a
+security event and a session written) that building cost more CPU than the statements
+themselves (bench/README.md, "signIn at argon2's pace"). The text of each statement here is
+made once per dialect and kept; values still go through each field's `to_db_value` as
+Tortoise's own executor does, and rows read come back as the model instances Tortoise
+would make (`Model._init_from_db`), so callers cannot tell the difference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from datetime import datetime
+from typing import Any, TypeVar
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import DatetimeField
+from tortoise.models import Model
+
+M = TypeVar("M", bound=Model)
+
+
+def client(model: type[Model], connection: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
+    """The connection given (a change's transaction), else the model's own, which is the
+    open transaction of this task if there is one (as Tortoise's own queries do)."""
+    return connection if connection is not None else model._meta.db
+
+
+def marks(dialect: str, count: int, first: int = 1) -> list[str]:
+    """Placeholders: $1, $2... for asyncpg, ? for SQLite."""
+    if dialect == "postgres":
+        return [f"${number}" for number in range(first, first + count)]
+    return ["?"] * count
+
+
+@functools.cache
+def _insert(model: type[Model], names: tuple[str, ...], dialect: str) -> str:
+    fields_map = model._meta.fields_db_projection
+    columns = ", ".join(f'"{fields_map[name]}"' for name in names)
+    values = ", ".join(marks(dialect, len(names)))
+    # Only our own models' table and column names go into the text; values are parameters.
+    returning = ' RETURNING "id"' if dialect == "postgres" else ""
+    return f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES ({values}){returning}'  # noqa: S608
+
+
+def db_values(model: type[Model], values: dict[str, Any]) -> list[Any]:
+    fields_map = model._meta.fields_map
+    return [fields_map[name].to_db_value(value, model) for name, value in values.items()]
+
+
+async def insert(model: type[Model], connection: BaseDBAsyncClient | None, **values: Any) -> int:
+    """Write one row of `model` with these fields (by field name, `account_id` for a foreign
+    key); its id."""
+    db = client(model, connection)
+    sql = _insert(model, tuple(values), db.capabilities.dialect)
+    result = await db.execute_insert(sql, db_values(model, values))
+    # SQLite's driver gives the new row's id, asyncpg the RETURNING row.
+    return int(result if isinstance(result, int) else result["id"])
+
+
+async def create(model: type[M], connection: BaseDBAsyncClient | None, **values: Any) -> M:
+    """`insert`, and the row as the instance `Model.create` would have returned."""
+    row_id = await insert(model, connection, **values)
+    return model._init_from_db(id=row_id, **values)
+
+
+@functools.cache
+def _layout(model: type[Model], alias: str) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    """(row key, column) of each column of the model, and its datetime columns."""
+    prefix = f"{alias}." if alias else ""
+    columns = tuple((f"{prefix}{column}", column) for column in model._meta.db_fields)
+    times = frozenset(
+        key for key, _, field in model._meta.db_complex_fields if isinstance(field, DatetimeField)
+    )
+    return columns, times
+
+
+def columns(model: type[Model], alias: str = "") -> str:
+    """Every column of the model, for a SELECT; named `alias.column` when aliased."""
+    if not alias:
+        return ", ".join(f'"{column}"' for column in model._meta.db_fields)
+    return ", ".join(
+        f'{alias}."{column}" AS "{alias}.{column}"' for column in model._meta.db_fields
+    )
+
+
+def instance(model: type[M], row: dict[str, Any], alias: str = "") -> M | None:
+    """The model instance of a row read with `columns(model, alias)`; None when every
+    column is NULL (a LEFT JOIN that found nothing). On SQLite, whose rows hold times as
+    text, the times are read by `datetime.fromisoformat` (Tortoise's pure-Python ISO 8601
+    parser cost more than the rest of a status request's GraphQL work)."""
+    layout, times = _layout(model, alias)
+    values = {column: row[key] for key, column in layout}
+    if all(value is None for value in values.values()):
+        return None
+    for column in times:
+        text = values[column]
+        if isinstance(text, str):
+            with contextlib.suppress(ValueError):  # else Tortoise's own parser reads it
+                values[column] = datetime.fromisoformat(text)
+    return model._init_from_db(**values)
