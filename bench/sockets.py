@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import random
@@ -63,7 +62,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import PASSWORD, Server, percentile, raise_file_limit, seeded_server
+from bench.common import (
+    PASSWORD,
+    Server,
+    percentile,
+    quiet_collector,
+    raise_file_limit,
+    seeded_server,
+)
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -222,16 +228,6 @@ def open_subscribed(target: Server) -> int:
         if line.startswith("verrou_open_subscriptions "):
             return int(float(line.split()[1]))
     raise RuntimeError("no verrou_open_subscriptions on /metrics")
-
-
-def quiet_collector() -> None:
-    """This process holds every client socket (about 1.5 million objects for 20,000): a
-    full collection of them takes most of a second, during which no arrival is read and
-    every latency measured here grows by it. What it holds now lives until the end, so
-    it is moved out of the collector's sight (gc.freeze); what measuring allocates is
-    short-lived and reference counting frees it."""
-    gc.collect()
-    gc.freeze()
 
 
 @dataclass

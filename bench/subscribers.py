@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import PASSWORD, Server, percentile, server
+from bench.common import PASSWORD, Server, percentile, quiet_collector, server
 
 SUBSCRIPTION = (
     "subscription { notifications { id kind level message "
@@ -116,6 +116,7 @@ async def run(target: Server, subscribers: int) -> dict[str, float]:
         await use_backup_code(client, await challenge(client), codes[0])
         await asyncio.gather(*waiting)
         rss_after = target.rss_kib()
+        quiet_collector()
 
         waiting = [asyncio.create_task(next_event_at(c)) for c in connections]
         pending = await challenge(client)
