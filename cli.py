@@ -122,12 +122,18 @@ class GracefulProcess(multiprocess.Process):
 
 
 def tune_garbage_collector() -> None:
-    """Collect less often than CPython's default (700 allocations): with thousands of open
-    subscriptions, one notification's fan-out otherwise triggers collections that walk the
-    whole heap in its middle (bench/subscribers.py: 720 -> 510 ms of CPU for 5,000
-    subscribers, and no more 1.4 s outliers). No gc.freeze(): it shrinks the count that
-    full collections are weighed against, and made them more frequent, not less."""
-    gc.set_threshold(30_000, 50, 100)
+    """Collect less often than CPython's default (700 allocations, 10, 10): with thousands of
+    open subscriptions, one notification's fan-out otherwise triggers collections that walk
+    the whole heap in its middle (bench/subscribers.py: 720 -> 510 ms of CPU for 5,000
+    subscribers, and no more 1.4 s outliers). Not much less often, though: a collection's
+    pause grows with what it walks, the youngest generation's allocations and what survived
+    into the middle one. With 20,000 sockets (a heap of two million objects) 30,000 and 50
+    paused the loop 30-40 ms every 2 s and about 0.8 s once every minute or two (push p99
+    560 ms, status p99 42 ms in bench/sockets.py); 10,000 and 5 pause it 10-15 ms and
+    60-90 ms (p99 32 and 18 ms). A full collection still waits for 100 of the middle ones.
+    No gc.freeze(): it shrinks the count that full collections are weighed against, and
+    made them more frequent, not less."""
+    gc.set_threshold(10_000, 5, 100)
 
 
 def _read_password() -> str:
