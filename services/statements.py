@@ -29,10 +29,10 @@ def client(model: type[Model], connection: BaseDBAsyncClient | None) -> BaseDBAs
     return connection if connection is not None else model._meta.db
 
 
-def marks(dialect: str, count: int, first: int = 1) -> list[str]:
-    """Placeholders: $1, $2... for asyncpg, ? for SQLite."""
+def marks(dialect: str, count: int) -> list[str]:
+    """`count` placeholders: $1, $2... for asyncpg, ? for SQLite."""
     if dialect == "postgres":
-        return [f"${number}" for number in range(first, first + count)]
+        return [f"${number}" for number in range(1, count + 1)]
     return ["?"] * count
 
 
@@ -62,9 +62,18 @@ async def insert(model: type[Model], connection: BaseDBAsyncClient | None, **val
 
 
 async def create(model: type[M], connection: BaseDBAsyncClient | None, **values: Any) -> M:
-    """`insert`, and the row as the instance `Model.create` would have returned."""
+    """`insert`, and the row as the instance `Model.create` would have returned. Give every
+    field but the id (None where it is NULL): this module knows no defaults."""
+    if not _whole(model, tuple(values)):
+        raise TypeError(f"statements.create({model.__name__}) needs every field but the id")
     row_id = await insert(model, connection, **values)
     return model._init_from_db(id=row_id, **values)
+
+
+@functools.cache
+def _whole(model: type[Model], names: tuple[str, ...]) -> bool:
+    given = {model._meta.fields_db_projection[name] for name in names}
+    return given | {model._meta.db_pk_column} == set(model._meta.db_fields)
 
 
 @functools.cache

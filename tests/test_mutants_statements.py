@@ -55,6 +55,23 @@ async def test_a_created_row_is_the_row_tortoise_reads_back(api: Api, clock: Fro
     assert made._saved_in_db and not made._partial
 
 
+async def test_a_row_made_without_one_of_its_fields_is_refused(
+    api: Api, clock: FrozenClock
+) -> None:
+    await api.sign_up()
+    account = await Account.get(email="alice@example.com")
+    with pytest.raises(TypeError, match="every field but the id"):
+        await statements.create(  # no user_agent: Tortoise would make a partial instance
+            SecurityEvent,
+            None,
+            account_id=account.id,
+            kind="SIGNED_IN",
+            created_at=clock.now(),
+            ip_address=None,
+        )
+    assert not await SecurityEvent.filter(ip_address=None).exists()
+
+
 async def test_an_insert_given_a_connection_is_in_its_transaction(
     api: Api, clock: FrozenClock
 ) -> None:
