@@ -130,7 +130,12 @@ async def test_a_sign_in_from_a_known_device_wakes_no_mail_worker(
     await accounts.sign_in(rt, META, email="alice@example.com", password=PASSWORD)
     wakes: list[None] = []
     wake = rt.mail_ready.set
-    monkeypatch.setattr(rt.mail_ready, "set", lambda: (wakes.append(None), wake()))
+
+    def counted() -> None:
+        wakes.append(None)
+        wake()
+
+    monkeypatch.setattr(rt.mail_ready, "set", counted)
     # The same device again: nothing to tell, no email queued, so no pass of the worker.
     await accounts.sign_in(rt, META, email="alice@example.com", password=PASSWORD)
     assert wakes == []
