@@ -59,8 +59,14 @@ class Context:
     session_from_cookie: bool = False
     # WebSocket: the latest sessions-ended messages its live streams have read. A stream reads
     # them in the broker's order, so one that is past such a message has handed on every
-    # notification published before it (transport/session_watch.py waits for that).
-    ended_seen: deque[str] = field(default_factory=lambda: deque(maxlen=32))
+    # notification published before it (transport/session_watch.py waits for that). Made on
+    # the first one (`saw_ended`): most sockets never read one, and an empty deque is 0.7 KiB.
+    ended_seen: deque[str] | None = None
+
+    def saw_ended(self, message: str) -> None:
+        if self.ended_seen is None:
+            self.ended_seen = deque(maxlen=32)
+        self.ended_seen.append(message)
 
     @functools.cached_property
     def loaders(self) -> Loaders:

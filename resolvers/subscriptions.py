@@ -31,7 +31,7 @@ async def notifications(info: Info, after: str | None = None) -> AsyncGenerator[
         async for message in events:
             if session_events.ended_sessions(message) is not None:
                 # For the socket's session watch, not a notification: it waits for this mark.
-                context.ended_seen.append(message)
+                context.saw_ended(message)
                 continue
             live = notifications_service.decode(message)
             if live.notification.id in replayed:

@@ -218,7 +218,7 @@ class FanOutSchema:
             owned = [queue for queue, member in group.members.items() if member is owner]
             if not owned:
                 continue
-            if ended_message not in getattr(group.context, "ended_seen", ()):
+            if ended_message not in (getattr(group.context, "ended_seen", None) or ()):
                 return False
             if any(not queue.empty() or queue not in group.waiting for queue in owned):
                 return False

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
 from models import Account, FailedAttempt, Notification, OutboxEmail, SecurityEvent, Session
-from services import accounts, statements, throttle
+from services import accounts, session_lookup, sign_in_alerts, statements, throttle
 from services.clock import FrozenClock
 from services.runtime import RequestMeta, Runtime
 from tests.helpers import PASSWORD, Api, with_connection_only
@@ -27,6 +27,72 @@ META = RequestMeta(ip_address="203.0.113.9", user_agent="verrou-tests/1.0")
 def rt(app: Starlette) -> Runtime:
     runtime: Runtime = app.state.runtime
     return runtime
+
+
+@pytest.fixture(autouse=True)
+def written_afresh() -> None:
+    """Each statement is written once per process and kept: here it is written again, so
+    that what these tests check is what the code writes now (under mutation testing, the
+    process that forks each mutant's run has already written them)."""
+    for cached in (
+        statements._insert,
+        statements._whole,
+        statements._layout,
+        throttle._count,
+        throttle._delete,
+        accounts._by_email,
+        sign_in_alerts._earlier_devices,
+        session_lookup._statement,
+    ):
+        cached.cache_clear()
+
+
+def test_placeholders_are_numbered_for_postgres_and_question_marks_for_sqlite() -> None:
+    assert statements.marks("postgres", 3) == ["$1", "$2", "$3"]
+    assert statements.marks("sqlite", 2) == ["?", "?"]
+    assert statements.marks("postgres", 0) == statements.marks("sqlite", 0) == []
+
+
+def test_the_columns_of_a_model_plain_and_aliased() -> None:
+    # Every column once (Tortoise keeps them in a set: their order is the process's own).
+    plain = statements.columns(FailedAttempt).split(", ")
+    assert sorted(plain) == ['"created_at"', '"id"', '"subject"']
+    aliased = statements.columns(FailedAttempt, "f").split(", ")
+    assert sorted(aliased) == [
+        'f."created_at" AS "f.created_at"',
+        'f."id" AS "f.id"',
+        'f."subject" AS "f.subject"',
+    ]
+
+
+def test_the_statements_text_for_each_dialect() -> None:
+    names = ("subject", "created_at")
+    assert statements._insert(FailedAttempt, names, "sqlite") == (
+        'INSERT INTO "failed_attempt" ("subject", "created_at") VALUES (?, ?)'
+    )
+    assert statements._insert(FailedAttempt, names, "postgres") == (
+        'INSERT INTO "failed_attempt" ("subject", "created_at") VALUES ($1, $2) RETURNING "id"'
+    )
+    # A foreign key is given by its column's field name.
+    assert statements._insert(SecurityEvent, ("account_id",), "postgres") == (
+        'INSERT INTO "security_event" ("account_id") VALUES ($1) RETURNING "id"'
+    )
+    assert throttle._count("postgres") == (
+        'SELECT COUNT(*) AS "n" FROM "failed_attempt" '
+        'WHERE "subject" = $1 AND "created_at" > $2 AND "id" <= $3'
+    )
+    assert throttle._delete("postgres") == 'DELETE FROM "failed_attempt" WHERE "id" = $1'
+    by_email = accounts._by_email("postgres")
+    assert (
+        by_email == f"SELECT {statements.columns(Account)} " + 'FROM "account" WHERE "email" = $1'
+    )
+    assert accounts._by_email("sqlite").endswith('FROM "account" WHERE "email" = ?')
+    assert sign_in_alerts._earlier_devices("postgres") == (
+        'SELECT DISTINCT "ip_address", "user_agent" FROM "security_event" '
+        'WHERE "account_id" = $1 AND "kind" = $2 AND "created_at" > $3'
+    )
+    for dialect in ("sqlite", "postgres"):  # each written once per dialect, then kept
+        assert throttle._count(dialect) is throttle._count(dialect)
 
 
 async def test_a_created_row_is_the_row_tortoise_reads_back(api: Api, clock: FrozenClock) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -66,10 +66,14 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A WebSocket is handed on, not awaited here: no frame of this layer stays
+        # suspended for the socket's life (bench/README.md, memory per socket).
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         graphql = scope["path"] == "/graphql"
 
         async def secured_send(message: Message) -> None:
@@ -113,10 +117,12 @@ class CookieCsrfGuard:
         self.app = app
         self.cookie = cookie
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)  # handed on, as SecurityHeaders does
+        return self._guarded(scope, receive, send)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Present at all, even empty or twice: the guard refuses more than the app signs in.
         carries_cookie = bool(cookie_values(scope["headers"], self.cookie))
         if not carries_cookie or self._asked_first(Headers(scope=scope)):
