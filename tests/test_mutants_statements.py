@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -119,6 +120,37 @@ async def test_a_created_row_is_the_row_tortoise_reads_back(api: Api, clock: Fro
     }
     assert made.id == read.id and made.expires_at == now + timedelta(hours=1)
     assert made._saved_in_db and not made._partial
+
+
+class PostgresClient:
+    """What statements.insert uses of an asyncpg client: its dialect, and execute_insert,
+    which returns the RETURNING row (a mapping), where SQLite's returns the new id."""
+
+    class capabilities:  # the attribute Tortoise's clients have
+        dialect = "postgres"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[Any]]] = []
+
+    async def execute_insert(self, sql: str, values: list[Any]) -> dict[str, int]:
+        self.sent.append((sql, values))
+        return {"id": 7}
+
+
+async def test_on_postgres_the_new_id_comes_from_the_returning_row(clock: FrozenClock) -> None:
+    db = PostgresClient()
+    new_id = await statements.insert(
+        FailedAttempt,
+        db,  # type: ignore[arg-type]
+        subject="s",
+        created_at=clock.now(),
+    )
+    assert new_id == 7
+    [(sql, values)] = db.sent
+    assert sql == (
+        'INSERT INTO "failed_attempt" ("subject", "created_at") VALUES ($1, $2) RETURNING "id"'
+    )
+    assert values == ["s", clock.now()]
 
 
 async def test_a_row_made_without_one_of_its_fields_is_refused(

@@ -72,6 +72,36 @@ async def test_retry_after_is_when_the_oldest_attempt_leaves_the_window(rt: Runt
     assert refused.value.retry_after == 60
 
 
+async def test_retry_after_ignores_attempts_already_out_of_the_window(rt: Runtime) -> None:
+    await throttle.begin_attempt(rt, "s", limit=2, window_seconds=100)
+    rt.clock.advance(150)  # that one is out of the window, but still stored
+    await throttle.begin_attempt(rt, "s", limit=2, window_seconds=100)
+    rt.clock.advance(10)
+    await throttle.begin_attempt(rt, "s", limit=2, window_seconds=100)
+    with pytest.raises(RateLimited) as refused:
+        await throttle.begin_attempt(rt, "s", limit=2, window_seconds=100)
+    assert await stored("s") == 3
+    assert refused.value.retry_after == 90  # the oldest of the window is 10 s old
+
+
+async def test_the_statements_asked_for_are_the_connections_dialect(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    for name in ("_count", "_delete"):
+        written = getattr(throttle, name)
+
+        def recording(dialect: str, written: Any = written) -> str:
+            asked.append(dialect)
+            return str(written(dialect))
+
+        monkeypatch.setattr(throttle, name, recording)
+    attempt = await throttle.begin_attempt(rt, "s")
+    await attempt.succeeded()
+    assert asked == [FailedAttempt._meta.db.capabilities.dialect] * 2
+    assert await stored("s") == 0
+
+
 async def test_retry_after_rounds_up_to_a_whole_second(rt: Runtime) -> None:
     await throttle.begin_attempt(rt, "s", limit=1, window_seconds=10)
     rt.clock.advance(8.5)
