@@ -153,20 +153,26 @@ async def test_on_postgres_the_new_id_comes_from_the_returning_row(clock: Frozen
     assert values == ["s", clock.now()]
 
 
+def event_fields(account_id: int, clock: FrozenClock) -> dict[str, Any]:
+    """Every field of a SecurityEvent but its id."""
+    return {
+        "account_id": account_id,
+        "kind": "SIGNED_IN",
+        "created_at": clock.now(),
+        "ip_address": None,
+        "user_agent": None,
+    }
+
+
 async def test_a_row_made_without_one_of_its_fields_is_refused(
     api: Api, clock: FrozenClock
 ) -> None:
     await api.sign_up()
     account = await Account.get(email="alice@example.com")
+    fields = event_fields(account.id, clock)
+    del fields["user_agent"]  # Tortoise would make a partial instance
     with pytest.raises(TypeError, match="every field but the id"):
-        await statements.create(  # no user_agent: Tortoise would make a partial instance
-            SecurityEvent,
-            None,
-            account_id=account.id,
-            kind="SIGNED_IN",
-            created_at=clock.now(),
-            ip_address=None,
-        )
+        await statements.create(SecurityEvent, None, **fields)
     assert not await SecurityEvent.filter(ip_address=None).exists()
 
 
@@ -180,15 +186,7 @@ async def test_an_insert_given_a_connection_is_in_its_transaction(
         async with in_transaction() as connection:
             await with_connection_only(
                 outside,
-                statements.insert(
-                    SecurityEvent,
-                    connection,
-                    account_id=account.id,
-                    kind="SIGNED_IN",
-                    created_at=clock.now(),
-                    ip_address=None,
-                    user_agent=None,
-                ),
+                statements.insert(SecurityEvent, connection, **event_fields(account.id, clock)),
             )
             raise RuntimeError("roll back")
     assert not await SecurityEvent.filter(account_id=account.id, ip_address=None).exists()
