@@ -12,7 +12,7 @@ from datetime import datetime
 
 from models import Account, SecurityKey, TwoFactor
 from models.two_factor import TwoFactorState
-from services import changes, i18n, two_factor, validation
+from services import changes, i18n, statements, two_factor, validation
 from services.accounts import check_password
 from services.errors import ConfirmationRequired, NotFound
 from services.notifications import NotificationKind
@@ -62,11 +62,14 @@ def _key(key: SecurityKey) -> Authenticator:
 
 async def list_for(account_id: int, locale: str) -> list[Authenticator]:
     """Every second factor of the account, oldest first (a pending TOTP setup is none)."""
-    found = [
-        _app(device, locale)
-        for device in await TwoFactor.filter(account_id=account_id, state=TwoFactorState.ACTIVE)
+    # Read on every status poll of the web client: statements written once (services/statements.py).
+    devices = await statements.select(
+        TwoFactor, None, account_id=account_id, state=TwoFactorState.ACTIVE
+    )
+    found = [_app(device, locale) for device in devices]
+    found += [
+        _key(key) for key in await statements.select(SecurityKey, None, account_id=account_id)
     ]
-    found += [_key(key) for key in await SecurityKey.filter(account_id=account_id)]
     return sorted(found, key=lambda a: (a.created_at, a.kind, a.pk))
 
 

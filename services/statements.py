@@ -111,3 +111,25 @@ def instance(model: type[M], row: dict[str, Any], alias: str = "") -> M | None:
             with contextlib.suppress(ValueError):  # else Tortoise's own parser reads it
                 values[column] = datetime.fromisoformat(text)
     return model._init_from_db(**values)
+
+
+@functools.cache
+def _select(model: type[Model], names: tuple[str, ...], dialect: str) -> str:
+    fields_map = model._meta.fields_db_projection
+    conditions = " AND ".join(
+        f'"{fields_map[name]}" = {mark}'
+        for name, mark in zip(names, marks(dialect, len(names)), strict=True)
+    )
+    # Only our own models' table and column names go into the text; values are parameters.
+    return f'SELECT {columns(model)} FROM "{model._meta.db_table}" WHERE {conditions}'  # noqa: S608
+
+
+async def select(model: type[M], connection: BaseDBAsyncClient | None, **equal: Any) -> list[M]:
+    """The rows of `model` whose fields have these values (by field name, `account_id` for a
+    foreign key), as `Model.filter(**equal)` returns them, in no particular order."""
+    if not equal:
+        raise TypeError("statements.select needs at least one field to match")
+    db = client(model, connection)
+    sql = _select(model, tuple(equal), db.capabilities.dialect)
+    rows = await db.execute_query_dict(sql, db_values(model, equal))
+    return [found for row in rows if (found := instance(model, row)) is not None]

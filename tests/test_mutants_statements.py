@@ -39,6 +39,7 @@ def written_afresh() -> None:
         statements._insert,
         statements._whole,
         statements._layout,
+        statements._select,
         throttle._count,
         throttle._delete,
         accounts._by_email,
@@ -91,6 +92,15 @@ def test_the_statements_text_for_each_dialect() -> None:
     assert sign_in_alerts._earlier_devices("postgres") == (
         'SELECT DISTINCT "ip_address", "user_agent" FROM "security_event" '
         'WHERE "account_id" = $1 AND "kind" = $2 AND "created_at" > $3'
+    )
+    selected = statements._select(FailedAttempt, ("subject", "id"), "postgres")
+    assert (
+        selected
+        == " ".join(("SELECT", statements.columns(FailedAttempt), 'FROM "failed_attempt"'))
+        + ' WHERE "subject" = $1 AND "id" = $2'
+    )
+    assert statements._select(SecurityEvent, ("account_id",), "sqlite").endswith(
+        'FROM "security_event" WHERE "account_id" = ?'
     )
     for dialect in ("sqlite", "postgres"):  # each written once per dialect, then kept
         assert throttle._count(dialect) is throttle._count(dialect)
@@ -202,6 +212,47 @@ async def test_the_account_by_email_is_the_account_tortoise_reads(api: Api) -> N
         name: getattr(expected, name) for name in fields
     }
     assert await accounts.account_by_email("nobody@example.com") is None
+
+
+async def test_selected_rows_are_the_rows_tortoise_filters(api: Api, clock: FrozenClock) -> None:
+    await api.sign_up()
+    await api.sign_in()  # two SIGNED_IN events, and others
+    await api.sign_up(email="bob@example.com")  # rows of another account, not selected
+    account = await Account.get(email="alice@example.com")
+    fields = SecurityEvent._meta.db_fields
+
+    def by_id(rows: list[SecurityEvent]) -> dict[int, dict[str, Any]]:
+        return {row.id: {name: getattr(row, name) for name in fields} for row in rows}
+
+    for equal in (
+        {"account_id": account.id},
+        {"account_id": account.id, "kind": "SIGNED_IN"},
+        {"account_id": account.id, "kind": "NO_SUCH_KIND"},
+    ):
+        found = await statements.select(SecurityEvent, None, **equal)
+        expected = await SecurityEvent.filter(**equal)
+        assert all(type(row) is SecurityEvent for row in found)
+        assert by_id(found) == by_id(expected)
+    signed_in = await statements.select(
+        SecurityEvent, None, account_id=account.id, kind="SIGNED_IN"
+    )
+    assert len(signed_in) == 2
+    with pytest.raises(TypeError, match="at least one field"):
+        await statements.select(SecurityEvent, None)
+
+
+async def test_a_select_given_a_connection_reads_its_transaction(
+    api: Api, clock: FrozenClock
+) -> None:
+    await api.sign_up()
+    account = await Account.get(email="alice@example.com")
+    before = len(await statements.select(SecurityEvent, None, account_id=account.id))
+    async with in_transaction() as connection:
+        await SecurityEvent.create(**event_fields(account.id, clock), using_db=connection)
+        inside = await statements.select(SecurityEvent, connection, account_id=account.id)
+        assert len(inside) == before + 1
+        await connection.rollback()
+    assert len(await statements.select(SecurityEvent, None, account_id=account.id)) == before
 
 
 async def test_a_successful_attempt_goes_with_the_change_it_is_given(rt: Runtime) -> None:
