@@ -17,7 +17,10 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.schema.schema import (
+    DEFAULT_ALLOWED_OPERATION_TYPES,
+    StrawberryGraphQLCoreExecutionContext,
+)
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
@@ -25,7 +28,8 @@ from schema import prepared
 from schema.connections import describe_connections
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
-from schema.prepared import PreparedOperations
+from schema.planned import ExecutionPlan, plannable
+from schema.prepared import PreparedOperation, PreparedOperations
 from schema.production_errors import hide_schema_shape
 from schema.recovery_types import RecoveryRequest
 from schema.request_errors import RequestErrorCodes, TolerantParserCache, tag_request_errors
@@ -71,6 +75,10 @@ class VerrouSchema(strawberry.Schema):
         self.hide_schema = hide_schema
         # Documents this schema has executed without a request error (schema/prepared.py).
         self.prepared = PreparedOperations()
+        # Plans of the trusted documents requests named by id (schema/planned.py), None for
+        # one that cannot be planned. Keyed as the prepared operations; only manifest texts
+        # come here, so the manifest bounds it.
+        self.plans: dict[tuple[str | None, str | None], ExecutionPlan | None] = {}
 
     async def execute(
         self,
@@ -81,7 +89,10 @@ class VerrouSchema(strawberry.Schema):
         **kwargs: Any,
     ) -> ExecutionResult:
         """HTTP: a request over a size or token limit is answered before it is parsed. A
-        document executed before runs prepared (schema/prepared.py)."""
+        document executed before runs prepared (schema/prepared.py); `planned=True` (the
+        request named a trusted document by its id) runs it with its plan as well
+        (schema/planned.py)."""
+        planned = kwargs.pop("planned", False)
         operation_name = kwargs.get("operation_name")
         # Strawberry passes operationName on whatever its JSON was (a list, a number): only
         # a string or none names a plan; anything else takes Strawberry's path and its error.
@@ -105,6 +116,7 @@ class VerrouSchema(strawberry.Schema):
                     operation_extensions=kwargs.get("operation_extensions"),
                     process_errors=self._process_errors,
                     should_mask=should_mask,
+                    execution_plan=self._plan((text, operation_name), plan) if planned else None,
                 )
         else:
             refused = self._refuse(query, variable_values)
@@ -130,6 +142,22 @@ class VerrouSchema(strawberry.Schema):
         if refused is None:
             return await super().stream(query, variable_values, *args, **kwargs)
         return _refusal(refused)
+
+    def _plan(
+        self, key: tuple[str | None, str | None], prepared: PreparedOperation
+    ) -> ExecutionPlan | None:
+        plan = self.plans.get(key)
+        if plan is None and key in self.plans:
+            return None  # not plannable
+        if plan is None or plan.document is not prepared.document:
+            # New, or the operation was prepared again (out of the prepared cache and back):
+            # a plan for its new tree, whose node ids the old plan's keys do not hold.
+            usable = (
+                self.execution_context_class is StrawberryGraphQLCoreExecutionContext
+                and plannable(prepared.document)
+            )
+            plan = self.plans[key] = ExecutionPlan(prepared.document) if usable else None
+        return plan
 
     def _refuse(self, query: str | None, variables: Any) -> LimitExceeded | None:
         # A variables value that is not an object is Strawberry's to refuse.

@@ -32,6 +32,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 
 from schema.observability import outcome_of, root_fields
+from schema.planned import ExecutionPlan, PlannedExecutor
 
 MAX_PREPARED = 512
 # Longer documents run Strawberry's path each time: with the count bounded, this bounds the
@@ -112,7 +113,12 @@ async def run(
     operation_extensions: dict[str, Any] | None,
     process_errors: ProcessErrors,
     should_mask: ShouldMask,
+    execution_plan: ExecutionPlan | None = None,
 ) -> ExecutionResult:
+    # A trusted document's plan (schema/planned.py) goes to its executor as a custom argument.
+    planning: dict[str, Any] = {}
+    if execution_plan is not None:
+        planning = {"executor_class": PlannedExecutor, "plan": execution_plan}
     try:
         result: GraphQLExecutionResult = await await_maybe(
             execute(
@@ -124,7 +130,7 @@ async def run(
                 context_value=context_value,
                 is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
                 operation_extensions=operation_extensions,
-                **execution_context_class_kwargs(executor_class),
+                **(planning or execution_context_class_kwargs(executor_class)),
             )
         )
         data, errors = result.data, result.errors

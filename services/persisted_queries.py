@@ -251,8 +251,12 @@ class PersistedQueries:
         if not self.trusted_only:
             await self._store.put(sha256.lower(), text)
 
+    def is_trusted(self, text: str) -> bool:
+        """Whether the text is one of the manifest's documents."""
+        return text in self._trusted_texts
+
     def check_allowed(self, text: str) -> None:
-        if self.trusted_only and text not in self._trusted_texts:
+        if self.trusted_only and not self.is_trusted(text):
             raise PersistedQueryNotAllowed()
 
     async def close(self) -> None:

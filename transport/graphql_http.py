@@ -54,6 +54,7 @@ from transport.persisted import (
     NOT_FOUND,
     DocumentNotFound,
     ToRegister,
+    Trusted,
     document_id_of,
     refusal,
     resolve_document,
@@ -299,6 +300,9 @@ class VerrouGraphQL(GraphQL[Context, None]):
         self, request: Request, context: Context, request_data: GraphQLRequestData, *, get: bool
     ) -> ExecutionResult:
         allowed = {OperationType.QUERY} if get else {OperationType.QUERY, OperationType.MUTATION}
+        # VerrouSchema's own keyword (schema/build.py): a manifest document named by its id
+        # runs with its execution plan.
+        planned: dict[str, Any] = {"planned": True} if isinstance(request_data, Trusted) else {}
         try:
             result = await self.schema.execute(
                 request_data.query,
@@ -308,6 +312,7 @@ class VerrouGraphQL(GraphQL[Context, None]):
                 operation_name=request_data.operation_name,
                 allowed_operation_types=allowed,
                 operation_extensions=request_data.extensions,
+                **planned,
             )
         except CannotGetOperationTypeError as error:
             raise HTTPException(400, error.as_http_error_reason()) from error

@@ -34,6 +34,13 @@ class ToRegister(GraphQLRequestData):
     sha256: str = ""
 
 
+@dataclass
+class Trusted(GraphQLRequestData):
+    """A request that named a document of the trusted-documents manifest (by its id or its
+    hash) rather than sending its text: it runs with the document's execution plan
+    (schema/planned.py)."""
+
+
 class DocumentNotFound(Exception):
     """The id or hash names no document this server knows: the client may send the text."""
 
@@ -53,7 +60,7 @@ async def resolve_document(
     """`data` with the text of the document it names, once the text may run. Raises
     DocumentNotFound, PersistedQueryNotAllowed, or HTTPException (400) for a malformed id."""
     if document_id is not None:
-        return replace(data, query=await _by_document_id(data, document_id, persisted))
+        return _named(data, await _by_document_id(data, document_id, persisted), persisted)
     persisted_query = (data.extensions or {}).get("persistedQuery")
     if persisted_query is not None:
         sha256 = _sha256_of(persisted_query)
@@ -61,7 +68,7 @@ async def resolve_document(
             text = await persisted.by_hash(sha256)
             if text is None:
                 raise DocumentNotFound("PersistedQueryNotFound")
-            return replace(data, query=text)
+            return _named(data, text, persisted)
         try:
             persisted.check_registration(sha256, data.query)
         except HashMismatch as error:
@@ -70,6 +77,14 @@ async def resolve_document(
     if data.query is not None:
         persisted.check_allowed(data.query)
     return data
+
+
+def _named(data: GraphQLRequestData, text: str, persisted: PersistedQueries) -> GraphQLRequestData:
+    """A request that named its document: Trusted when the manifest has the text (not one a
+    client registered)."""
+    if persisted.is_trusted(text):
+        return Trusted(**{**vars(data), "query": text})
+    return replace(data, query=text)
 
 
 async def _by_document_id(
