@@ -68,10 +68,12 @@ def test_the_in_process_profile_runs_every_target() -> None:
 
 
 @pytest.mark.timeout(240)
-def test_the_persisted_benchmark_sends_all_three_forms() -> None:
-    output = bench("bench/persisted.py", "--requests", "100")
-    forms = [row[0] for row in rows(output, "| form |")]
-    assert forms == ["text", "persisted query (sha256)", "trusted document (documentId)"]
+def test_the_persisted_benchmark_sends_all_three_forms_of_both_queries() -> None:
+    output = bench("bench/persisted.py", "--requests", "100", "--rounds", "2")
+    table = [(row[0], row[1]) for row in rows(output, "| query | form |")]
+    forms = ["text", "persisted query (sha256)", "trusted document (documentId)"]
+    queries = ["`Status` (web client)", "six-field `twoFactorStatus`"]
+    assert table == [(query, form) for query in queries for form in forms]
 
 
 @pytest.mark.timeout(240)
