@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -202,8 +202,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await graphql.persisted.close()
             await runtime.broker.close()
 
-    # VerrouStarlette adds the security headers (browser.py) around everything.
+    # VerrouStarlette adds the security headers (browser.py) around everything, and hands
+    # the GraphQL WebSocket (both protocols) straight to its app, with its request id.
     app = VerrouStarlette(
+        sockets={"/graphql": RequestLog(graphql)},
         middleware=[
             Middleware(RequestLog),
             *browser_middleware(settings, cookie_name(settings)),
@@ -228,7 +230,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 downloads.recovery_document,
                 methods=["GET"],
             ),
-            WebSocketRoute("/graphql", graphql),
             # Web client and GraphiQL assets (webclient/).
             *webclient_routes(
                 graphiql=settings.graphiql_enabled, client=settings.web_client_enabled

@@ -1,16 +1,22 @@
 """What an open WebSocket keeps for its whole life, kept small (bench/README.md, memory per
-socket): Verrou's ASGI layers hand a WebSocket on without a frame of their own, and a
-socket's context makes its sessions-ended record only when one comes."""
+socket): Verrou's ASGI layers hand a WebSocket on without a frame of their own, the GraphQL
+WebSocket skips Starlette's layers, and a socket's context makes its sessions-ended record
+only when one comes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 
 from resolvers.context import Context
-from transport.browser import CookieCsrfGuard, SecurityHeaders
+from transport.browser import CookieCsrfGuard, SecurityHeaders, VerrouStarlette
 from transport.middleware import BodySizeLimit, RequestLog
 
 LAYERS: list[Callable[[Any], Callable[..., Awaitable[None]]]] = [
@@ -34,6 +40,48 @@ async def test_a_websocket_is_handed_on_without_a_frame_of_the_layer(layer: Any)
     assert getattr(awaitable, "cr_code", None) is inner.__code__
     await awaitable
     assert handed == [scope]
+
+
+def awaited_chain(coroutine: Any) -> list[Any]:
+    """The code of each coroutine a suspended coroutine waits on, outermost first."""
+    chain = []
+    while coroutine is not None and hasattr(coroutine, "cr_code"):
+        chain.append(coroutine.cr_code)
+        coroutine = coroutine.cr_await
+    return chain
+
+
+async def test_the_graphql_websocket_passes_none_of_starlettes_layers() -> None:
+    open_for_its_life = asyncio.Event()
+    handed: list[Any] = []
+
+    async def graphql(scope: Any, receive: Any, send: Any) -> None:
+        handed.append(scope)
+        await open_for_its_life.wait()
+
+    async def elsewhere(websocket: WebSocket) -> None:
+        handed.append(websocket.url.path)
+        await open_for_its_life.wait()
+
+    app = VerrouStarlette(
+        middleware=[Middleware(CORSMiddleware, allow_origins=["https://example.com"])],
+        routes=[WebSocketRoute("/other", elsewhere)],
+        sockets={"/graphql": graphql},
+    )
+    calls, tasks = {}, []
+    for path in ("/graphql", "/other"):
+        scope: dict[str, Any] = {"type": "websocket", "path": path, "headers": []}
+        calls[path] = app(scope, None, None)
+        tasks.append(asyncio.ensure_future(calls[path]))
+        await asyncio.sleep(0)
+        assert not tasks[-1].done()
+    # The app's own frame, then the socket's app: nothing of Starlette's in between.
+    assert awaited_chain(calls["/graphql"])[1:] == [graphql.__code__, open_for_its_life.wait.__code__]
+    # Any other WebSocket still goes through the middleware and the router.
+    assert len(awaited_chain(calls["/other"])) > 6
+    assert handed[0]["app"] is app and handed[1] == "/other"
+    open_for_its_life.set()
+    await asyncio.gather(*tasks)
 
 
 def test_a_sockets_sessions_ended_record_is_made_by_the_first_message() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import Any
 
+from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -95,7 +97,29 @@ class SecurityHeaders:
 
 class VerrouStarlette(Starlette):
     """Starlette whose outermost layer adds the security headers: user middleware sits
-    inside ServerErrorMiddleware and never sees the 500 it sends."""
+    inside ServerErrorMiddleware and never sees the 500 it sends.
+
+    A WebSocket to one of `sockets`' paths is handed straight to its app: Starlette's own
+    layers (server errors, CORS, exceptions, the router, the route) do nothing for a
+    WebSocket but pass it on, yet each kept a suspended coroutine frame for as long as the
+    socket was open (bench/README.md, memory per socket)."""
+
+    def __init__(self, *args: Any, sockets: Mapping[str, ASGIApp] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.sockets = dict(sockets or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Starlette's own __call__, and a coroutine function still: that is how uvicorn
+        # tells an ASGI 3 app.
+        scope["app"] = self
+        if scope["type"] == "websocket":
+            direct = self.sockets.get(get_route_path(scope))
+            if direct is not None:
+                await direct(scope, receive, send)
+                return
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         return SecurityHeaders(super().build_middleware_stack())
