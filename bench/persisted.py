@@ -2,7 +2,8 @@
 trusted document (`documentId`), CPU per request in this process (bench/profile_status.py's
 harness: the ASGI app called as uvicorn calls it, no network).
 
-    .venv/bin/python bench/persisted.py [--requests 5000]
+    .venv/bin/python bench/persisted.py [--requests 10000] [--rounds 20]
+    .venv/bin/python bench/persisted.py --instructions      (valgrind's callgrind; ~10 minutes)
 
 Two queries, each sent as Apollo Client sends each form: the web client's `Status`
 (webclient/trusted-documents.json, the manifest the server is given as TRUSTED_DOCUMENTS),
@@ -14,6 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -66,12 +70,19 @@ def bodies(document_id: str, text: str, operation: str = OPERATION) -> dict[str,
     return {name: json.dumps(form).encode() for name, form in forms.items()}
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=10000)
-    parser.add_argument("--rounds", type=int, default=20, help="the best round of each counts")
-    args = parser.parse_args()
-    documents = {
+DOCUMENTS = {
+    f"`{OPERATION}` (web client)": OPERATION,
+    "six-field `twoFactorStatus`": SIX_FIELDS,
+}
+FORMS = ("text", "persisted query (sha256)", "trusted document (documentId)")
+# Requests of each measured process under callgrind: the difference of the two counts is
+# what the extra requests cost, start-up and warm-up cancelling out.
+FEW, MANY = 100, 600
+
+
+def documents() -> dict[str, tuple[str, str, str]]:
+    """Each query's id, text and operation name."""
+    return {
         f"`{OPERATION}` (web client)": (*status_document(), OPERATION),
         "six-field `twoFactorStatus`": (
             sha256_of(SIX_FIELDS_DOCUMENT),
@@ -79,24 +90,89 @@ async def main() -> None:
             SIX_FIELDS,
         ),
     }
+
+
+async def timed(requests: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
         manifest = manifest_with_six_fields(Path(tmp))
         async with serving_app(trusted_documents=manifest) as (app, token):
             targets: dict[tuple[str, str], tuple[Any, bytes]] = {}
-            for query, (document_id, text, operation) in documents.items():
+            for query, (document_id, text, operation) in documents().items():
                 forms = bodies(document_id, text, operation)
                 answers = {name: await call(app, body, token) for name, body in forms.items()}
                 same_answers(answers, "forms")
                 print(f"{query}: all answer {answers['text'].decode()[:100]}…")
                 targets |= {(query, name): (app, body) for name, body in forms.items()}
-            rows = await interleaved(targets, token, args.requests, args.rounds)
-    print(f"\nCPU per request, {args.requests} requests each, in-process (no network)\n")
-    print("| query | form | µs per request | faster than text |")
+            rows = await interleaved(targets, token, requests, rounds)
+    print(f"\nCPU per request, {requests} requests each, in-process (no network)\n")
+    table(rows, "µs per request", "{:,.0f}")
+
+
+def table(rows: dict[tuple[str, str], float], unit: str, number: str) -> None:
+    print(f"| query | form | {unit} | less than text |")
     print("|---|---|---:|---:|")
-    for (query, name), micros in rows.items():
+    for (query, name), value in rows.items():
         base = rows[(query, "text")]
-        print(f"| {query} | {name} | {micros:,.0f} | {1 - micros / base:.0%} |")
+        print(f"| {query} | {name} | {number.format(value)} | {1 - value / base:.1%} |")
+
+
+async def send_only(query: str, form: str, requests: int) -> None:
+    """The measured process of --instructions: the app, 50 requests of warm-up, then these."""
+    document_id, text, operation = documents()[query]
+    with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
+        manifest = manifest_with_six_fields(Path(tmp))
+        async with serving_app(trusted_documents=manifest) as (app, token):
+            body = bodies(document_id, text, operation)[form]
+            for _ in range(50 + requests):
+                answer = await call(app, body, token)
+    if not answer.startswith(b'{"data":{"twoFactorStatus":{') or b'"errors"' in answer:
+        raise SystemExit(f"{query}, {form}: not the status: {answer[:300]!r}")
+
+
+def instructions() -> None:
+    """Instructions per request of each form under valgrind's callgrind: the same count for
+    the same code whatever else the machine runs, where CPU time varies by several percent."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (apt-get install -y valgrind)")
+    rows: dict[tuple[str, str], float] = {}
+    for query in DOCUMENTS:
+        for form in FORMS:
+            counts = []
+            for requests in (FEW, MANY):
+                command = [
+                    "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                    sys.executable, __file__, "--send-only", query, form, str(requests),
+                ]  # fmt: skip
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                found = re.search(r"Collected : (\d+)", done.stderr)
+                if found is None:
+                    raise RuntimeError(f"no instruction count from callgrind: {done.stderr[-500:]}")
+                counts.append(int(found.group(1)))
+            rows[(query, form)] = (counts[1] - counts[0]) / (MANY - FEW)
+            print(f"{query}, {form}: {rows[(query, form)]:,.0f} instructions a request", flush=True)
+    print(f"\nInstructions per request (callgrind, {MANY} requests less {FEW}), in-process\n")
+    table(rows, "instructions per request", "{:,.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=10000)
+    parser.add_argument("--rounds", type=int, default=20, help="the best round of each counts")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under callgrind instead"
+    )
+    parser.add_argument(
+        "--send-only", nargs=3, metavar=("QUERY", "FORM", "N"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.send_only:
+        query, form, requests = args.send_only
+        asyncio.run(send_only(query, form, int(requests)))
+    elif args.instructions:
+        instructions()
+    else:
+        asyncio.run(timed(args.requests, args.rounds))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

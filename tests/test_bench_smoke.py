@@ -76,6 +76,13 @@ def test_the_persisted_benchmark_sends_all_three_forms_of_both_queries() -> None
     assert table == [(query, form) for query in queries for form in forms]
 
 
+def test_the_persisted_benchmark_measured_process_sends_its_requests() -> None:
+    # What --instructions runs under callgrind for each query and form (callgrind itself
+    # takes minutes: not here).
+    for form in ("text", "trusted document (documentId)"):
+        bench("bench/persisted.py", "--send-only", "six-field `twoFactorStatus`", form, "3")
+
+
 @pytest.mark.timeout(240)
 def test_the_round_trips_benchmark_counts_statements() -> None:
     output = bench("bench/roundtrips.py")

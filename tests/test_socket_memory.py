@@ -76,7 +76,10 @@ async def test_the_graphql_websocket_passes_none_of_starlettes_layers() -> None:
         await asyncio.sleep(0)
         assert not tasks[-1].done()
     # The app's own frame, then the socket's app: nothing of Starlette's in between.
-    assert awaited_chain(calls["/graphql"])[1:] == [graphql.__code__, open_for_its_life.wait.__code__]
+    assert awaited_chain(calls["/graphql"])[1:] == [
+        graphql.__code__,
+        open_for_its_life.wait.__code__,
+    ]
     # Any other WebSocket still goes through the middleware and the router.
     assert len(awaited_chain(calls["/other"])) > 6
     assert handed[0]["app"] is app and handed[1] == "/other"
