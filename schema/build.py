@@ -75,8 +75,8 @@ class VerrouSchema(strawberry.Schema):
         self.hide_schema = hide_schema
         # Documents this schema has executed without a request error (schema/prepared.py).
         self.prepared = PreparedOperations()
-        # Plans of the trusted documents requests named by id (schema/planned.py), None for
-        # one that cannot be planned. Keyed as the prepared operations; only manifest texts
+        # Plans of the trusted documents requests named by id or hash (schema/planned.py),
+        # None for one that cannot be planned. Keyed as the prepared operations; only manifest texts
         # come here, so the manifest bounds it.
         self.plans: dict[tuple[str | None, str | None], ExecutionPlan | None] = {}
 
@@ -90,7 +90,7 @@ class VerrouSchema(strawberry.Schema):
     ) -> ExecutionResult:
         """HTTP: a request over a size or token limit is answered before it is parsed. A
         document executed before runs prepared (schema/prepared.py); `planned=True` (the
-        request named a trusted document by its id) runs it with its plan as well
+        request named a trusted document by its id or hash) runs it with its plan as well
         (schema/planned.py)."""
         planned = kwargs.pop("planned", False)
         operation_name = kwargs.get("operation_name")

@@ -1,5 +1,5 @@
 """Execution plans of trusted documents: what graphql-core works out anew for every request
-of a document, kept across the requests that name a trusted document by its id.
+of a document, kept across the requests that name a trusted document.
 
 graphql-core's executor collects each object's selected fields afresh in every request
 (`collect_subfields`: walking the selection set, grouping by response key) and sends every
@@ -11,7 +11,8 @@ attribute read, no arguments) is read and serialized directly. Anything else, an
 the direct read would not complete cleanly (null in a non-null field, an error, a value the
 scalar refuses), takes graphql-core's own path, which makes the same answer or error.
 
-Only documents of the trusted-documents manifest are planned (`documentId` naming one):
+Only documents of the trusted-documents manifest are planned, when a request names one (by
+`documentId`, or by hash as Apollo's persisted-query link does) rather than sending its text:
 they are a fixed set the server was given at start, so the plans held for the process's
 life are bounded by it. A text document, or a persisted query a client registered, runs
 prepared (schema/prepared.py) but unplanned: those are whatever clients send.
