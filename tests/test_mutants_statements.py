@@ -146,6 +146,10 @@ class PostgresClient:
         self.sent.append((sql, values))
         return {"id": 7}
 
+    async def execute_query_dict(self, sql: str, values: list[Any]) -> list[dict[str, Any]]:
+        self.sent.append((sql, values))
+        return []
+
 
 async def test_on_postgres_the_new_id_comes_from_the_returning_row(clock: FrozenClock) -> None:
     db = PostgresClient()
@@ -237,8 +241,17 @@ async def test_selected_rows_are_the_rows_tortoise_filters(api: Api, clock: Froz
         SecurityEvent, None, account_id=account.id, kind="SIGNED_IN"
     )
     assert len(signed_in) == 2
-    with pytest.raises(TypeError, match="at least one field"):
+    with pytest.raises(TypeError, match="^statements.select needs at least one field to match$"):
         await statements.select(SecurityEvent, None)
+
+
+async def test_a_select_on_postgres_numbers_its_placeholders() -> None:
+    db = PostgresClient()
+    found = await statements.select(FailedAttempt, db, subject="s", id=3)  # type: ignore[arg-type]
+    assert found == []
+    [(sql, values)] = db.sent
+    assert sql.endswith('FROM "failed_attempt" WHERE "subject" = $1 AND "id" = $2')
+    assert values == ["s", 3]
 
 
 async def test_a_select_given_a_connection_reads_its_transaction(
@@ -247,11 +260,15 @@ async def test_a_select_given_a_connection_reads_its_transaction(
     await api.sign_up()
     account = await Account.get(email="alice@example.com")
     before = len(await statements.select(SecurityEvent, None, account_id=account.id))
-    async with in_transaction() as connection:
-        await SecurityEvent.create(**event_fields(account.id, clock), using_db=connection)
-        inside = await statements.select(SecurityEvent, connection, account_id=account.id)
-        assert len(inside) == before + 1
-        await connection.rollback()
+    outside = contextvars.copy_context()
+    with pytest.raises(RuntimeError):
+        async with in_transaction() as connection:
+            await SecurityEvent.create(**event_fields(account.id, clock), using_db=connection)
+            # Only the connection passed leads there (else: outside it, or the lock's wait).
+            read = statements.select(SecurityEvent, connection, account_id=account.id)
+            inside = await with_connection_only(outside, read)
+            assert len(inside) == before + 1
+            raise RuntimeError("roll back")
     assert len(await statements.select(SecurityEvent, None, account_id=account.id)) == before
 
 
