@@ -241,7 +241,7 @@ async def test_selected_rows_are_the_rows_tortoise_filters(api: Api, clock: Froz
         SecurityEvent, None, account_id=account.id, kind="SIGNED_IN"
     )
     assert len(signed_in) == 2
-    with pytest.raises(TypeError, match="^statements.select needs at least one field to match$"):
+    with pytest.raises(TypeError, match=r"^statements\.select needs at least one field to match$"):
         await statements.select(SecurityEvent, None)
 
 
