@@ -300,8 +300,8 @@ class VerrouGraphQL(GraphQL[Context, None]):
         self, request: Request, context: Context, request_data: GraphQLRequestData, *, get: bool
     ) -> ExecutionResult:
         allowed = {OperationType.QUERY} if get else {OperationType.QUERY, OperationType.MUTATION}
-X
-        # runs with its execution plan.
+        # VerrouSchema's own keyword (schema/build.py): a manifest document named by its id
+        # or hash runs with its execution plan.
         planned: dict[str, Any] = {"planned": True} if isinstance(request_data, Trusted) else {}
         try:
             result = await self.schema.execute(
