@@ -3,7 +3,7 @@ trusted document (`documentId`), CPU per request in this process (bench/profile_
 harness: the ASGI app called as uvicorn calls it, no network).
 
     .venv/bin/python bench/persisted.py [--requests 10000] [--rounds 20]
-    .venv/bin/python bench/persisted.py --instructions      (valgrind's callgrind; ~10 minutes)
+    .venv/bin/python bench/persisted.py --instructions      (valgrind's callgrind; ~20 minutes)
 
 Two queries, each sent as Apollo Client sends each form: the web client's `Status`
 (webclient/trusted-documents.json, the manifest the server is given as TRUSTED_DOCUMENTS),
@@ -70,10 +70,6 @@ def bodies(document_id: str, text: str, operation: str = OPERATION) -> dict[str,
     return {name: json.dumps(form).encode() for name, form in forms.items()}
 
 
-DOCUMENTS = {
-    f"`{OPERATION}` (web client)": OPERATION,
-    "six-field `twoFactorStatus`": SIX_FIELDS,
-}
 FORMS = ("text", "persisted query (sha256)", "trusted document (documentId)")
 # Requests of each measured process under callgrind: the difference of the two counts is
 # what the extra requests cost, start-up and warm-up cancelling out.
@@ -130,12 +126,12 @@ async def send_only(query: str, form: str, requests: int) -> None:
 
 
 def instructions() -> None:
-    """Instructions per request of each form under valgrind's callgrind: the same count for
-    the same code whatever else the machine runs, where CPU time varies by several percent."""
+    """Instructions per request of each form under valgrind's callgrind: a count that what
+    else the machine runs does not move, where CPU time varies by several percent."""
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install -y valgrind)")
     rows: dict[tuple[str, str], float] = {}
-    for query in DOCUMENTS:
+    for query in documents():
         for form in FORMS:
             counts = []
             for requests in (FEW, MANY):
