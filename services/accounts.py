@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -194,17 +193,10 @@ async def sign_in(
         )
 
 
-@functools.cache
-def _by_email(dialect: str) -> str:
-    email = statements.marks(dialect, 1)[0]
-    return f'SELECT {statements.columns(Account)} FROM "account" WHERE "email" = {email}'  # noqa: S608
-
-
 async def account_by_email(email: str) -> Account | None:
     """Account.get_or_none(email=email), its statement written once (services.statements)."""
-    db = Account._meta.db
-    rows = await db.execute_query_dict(_by_email(db.capabilities.dialect), [email])
-    return statements.instance(Account, rows[0]) if rows else None
+    found = await statements.select(Account, None, email=email)
+    return found[0] if found else None
 
 
 async def open_challenge(rt: Runtime, account: Account) -> IssuedChallenge:

@@ -42,7 +42,6 @@ def written_afresh() -> None:
         statements._select,
         throttle._count,
         throttle._delete,
-        accounts._by_email,
         sign_in_alerts._earlier_devices,
         session_lookup._statement,
     ):
@@ -84,11 +83,12 @@ def test_the_statements_text_for_each_dialect() -> None:
         'WHERE "subject" = $1 AND "created_at" > $2 AND "id" <= $3'
     )
     assert throttle._delete("postgres") == 'DELETE FROM "failed_attempt" WHERE "id" = $1'
-    by_email = accounts._by_email("postgres")
+    by_email = statements._select(Account, ("email",), "postgres")
     assert (
         by_email == f"SELECT {statements.columns(Account)} " + 'FROM "account" WHERE "email" = $1'
     )
-    assert accounts._by_email("sqlite").endswith('FROM "account" WHERE "email" = ?')
+    by_email = statements._select(Account, ("email",), "sqlite")
+    assert by_email.endswith('FROM "account" WHERE "email" = ?')
     assert sign_in_alerts._earlier_devices("postgres") == (
         'SELECT DISTINCT "ip_address", "user_agent" FROM "security_event" '
         'WHERE "account_id" = $1 AND "kind" = $2 AND "created_at" > $3'
