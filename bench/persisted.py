@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -88,18 +90,25 @@ def documents() -> dict[str, tuple[str, str, str]]:
     }
 
 
-async def timed(requests: int, rounds: int) -> None:
+@contextlib.asynccontextmanager
+async def served() -> AsyncIterator[tuple[Any, str]]:
+    """The app given the web client's manifest and the six-field query, and a session."""
     with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
         manifest = manifest_with_six_fields(Path(tmp))
         async with serving_app(trusted_documents=manifest) as (app, token):
-            targets: dict[tuple[str, str], tuple[Any, bytes]] = {}
-            for query, (document_id, text, operation) in documents().items():
-                forms = bodies(document_id, text, operation)
-                answers = {name: await call(app, body, token) for name, body in forms.items()}
-                same_answers(answers, "forms")
-                print(f"{query}: all answer {answers['text'].decode()[:100]}…")
-                targets |= {(query, name): (app, body) for name, body in forms.items()}
-            rows = await interleaved(targets, token, requests, rounds)
+            yield app, token
+
+
+async def timed(requests: int, rounds: int) -> None:
+    async with served() as (app, token):
+        targets: dict[tuple[str, str], tuple[Any, bytes]] = {}
+        for query, (document_id, text, operation) in documents().items():
+            forms = bodies(document_id, text, operation)
+            answers = {name: await call(app, body, token) for name, body in forms.items()}
+            same_answers(answers, "forms")
+            print(f"{query}: all answer {answers['text'].decode()[:100]}…")
+            targets |= {(query, name): (app, body) for name, body in forms.items()}
+        rows = await interleaved(targets, token, requests, rounds)
     print(f"\nCPU per request, {requests} requests each, in-process (no network)\n")
     table(rows, "µs per request", "{:,.0f}")
 
@@ -115,12 +124,10 @@ def table(rows: dict[tuple[str, str], float], unit: str, number: str) -> None:
 async def send_only(query: str, form: str, requests: int) -> None:
     """The measured process of --instructions: the app, 50 requests of warm-up, then these."""
     document_id, text, operation = documents()[query]
-    with tempfile.TemporaryDirectory(prefix="verrou-bench-") as tmp:
-        manifest = manifest_with_six_fields(Path(tmp))
-        async with serving_app(trusted_documents=manifest) as (app, token):
-            body = bodies(document_id, text, operation)[form]
-            for _ in range(50 + requests):
-                answer = await call(app, body, token)
+    async with served() as (app, token):
+        body = bodies(document_id, text, operation)[form]
+        for _ in range(50 + requests):
+            answer = await call(app, body, token)
     if not answer.startswith(b'{"data":{"twoFactorStatus":{') or b'"errors"' in answer:
         raise SystemExit(f"{query}, {form}: not the status: {answer[:300]!r}")
 
