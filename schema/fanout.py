@@ -142,14 +142,16 @@ class _Group:
         # sessions-ended messages it has read (resolvers/subscriptions.py).
         self.context = context
         self._on_end = on_end
-        # The stream starts once a member listens: its first results are not lost.
-        self._joined = asyncio.Event()
+        # The stream starts once a member listens: its first results are not lost. A
+        # future rather than an asyncio.Event, whose deque of waiters is most of a KiB for
+        # each account with a socket open.
+        self._joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._pump(source), name="verrou-subscription-group")
 
     async def _pump(self, source: Callable[[], Awaitable[Any]]) -> None:
         ending: object = _END
         try:
-            await self._joined.wait()
+            await self._joined
             stream = await source()
             async with contextlib.aclosing(stream):
                 async for result in stream:
@@ -167,7 +169,8 @@ class _Group:
     async def member(self, owner: object) -> AsyncGenerator[Any, None]:
         queue: Mailbox[Any] = Mailbox(MEMBER_BACKLOG)
         self.members[queue] = owner
-        self._joined.set()
+        if not self._joined.done():
+            self._joined.set_result(None)
         try:
             while True:
                 self.waiting.add(queue)

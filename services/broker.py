@@ -81,18 +81,6 @@ class Mailbox(Generic[T]):
         return self._items.pop(0)
 
 
-class Box(Protocol[T]):
-    """What `deliver` and `messages` need of a queue: a Mailbox or an asyncio.Queue."""
-
-    def full(self) -> bool: ...
-
-    def put_nowait(self, item: T, /) -> None: ...
-
-    def get_nowait(self) -> T: ...
-
-    async def get(self) -> T: ...
-
-
 class InProcessBroker:
     """Subscribers of this process only: enough for one process (the embedded default)."""
 
@@ -123,7 +111,7 @@ class InProcessBroker:
         self._channels.clear()
 
 
-def deliver(queues: Iterable[Box[str]], account_id: int, message: str) -> None:
+def deliver(queues: Iterable[Mailbox[str]], account_id: int, message: str) -> None:
     """Hand a message to this process's subscribers of an account."""
     for queue in queues:
         if queue.full():
@@ -134,6 +122,6 @@ def deliver(queues: Iterable[Box[str]], account_id: int, message: str) -> None:
         queue.put_nowait(message)
 
 
-async def messages(queue: Box[str]) -> AsyncIterator[str]:
+async def messages(queue: Mailbox[str]) -> AsyncIterator[str]:
     while True:
         yield await queue.get()

@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from services.broker import BrokerUnavailable, deliver, messages
+from services.broker import BrokerUnavailable, Mailbox, deliver, messages
 
 logger = logging.getLogger("verrou.broker")
 
@@ -51,7 +51,7 @@ class RedisBroker:
             # re-subscribes, and a publish fails fast rather than holding a mutation.
             retry=Retry(NoBackoff(), 0),
         )
-        self._queues: dict[int, set[asyncio.Queue[str]]] = {}
+        self._queues: dict[int, set[Mailbox[str]]] = {}
         # The reader's connection while it is up, and the accounts it is subscribed to.
         self._pubsub: PubSub | None = None
         self._subscribed: set[int] = set()
@@ -77,7 +77,9 @@ class RedisBroker:
     async def subscribe(self, account_id: int) -> AsyncIterator[AsyncIterator[str]]:
         if self._reader is None:
             self._reader = asyncio.create_task(self._read_forever(), name="verrou-redis-broker")
-        queue: asyncio.Queue[str] = asyncio.Queue(self._queue_size)
+        # A Mailbox, as the in-process broker's: each open socket holds one or two of
+        # these for its whole life, and an empty asyncio.Queue is about 3 KiB.
+        queue: Mailbox[str] = Mailbox(self._queue_size)
         self._queues.setdefault(account_id, set()).add(queue)
         try:
             await self._follow(account_id)

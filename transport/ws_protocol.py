@@ -63,4 +63,8 @@ class LeanWebSocketsProtocol(WebSocketsSansIOProtocol):
         if self.handshake_complete and self.__dict__.get("response") is not None:
             # The upgrade request and its answer, headers and all (about 3 KiB), are kept
             # by uvicorn for the socket's life though nothing reads them once it is open.
+            # websockets' parser keeps the request too (a local of its suspended `parse`
+            # generator, about 2.5 KiB of headers): emptied here, since the ASGI scope has
+            # its own copy of the headers.
+            self.request.headers.clear()
             self.request = self.response = None  # type: ignore[assignment]
