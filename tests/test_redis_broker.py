@@ -17,6 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.clock import FrozenClock
+from services.broker import Mailbox
 from services.redis_broker import RedisBroker, channel_of
 from services.settings import Settings
 from tests.conftest import TEST_KEY, LiveServer, free_port, make_settings
@@ -258,3 +259,25 @@ async def test_readiness_follows_redis(api: Api, redis_server: RedisServer) -> N
     assert (gone.status_code, gone.json()) == (503, {"database": "ok", "broker": "unavailable"})
     redis_server.start()
     assert (await api.client.get("/readyz")).status_code == 200
+
+
+async def test_a_subscriber_that_stopped_reading_keeps_the_newest_messages_in_a_mailbox(
+    redis_server: RedisServer, plain_redis: Redis
+) -> None:
+    """Each open socket holds one of these queues for its whole life: a Mailbox (a list),
+    not an asyncio.Queue (about 3 KiB empty), bounded as the in-process broker's."""
+    publisher, listener = RedisBroker(redis_server.url), RedisBroker(redis_server.url, 3)
+    try:
+        async with listener.subscribe(4) as events:
+            [queue] = listener._queues[4]
+            assert isinstance(queue, Mailbox)
+            await eventually(lambda: subscribers_in_redis(plain_redis, 4)(1))
+            for number in range(5):
+                await publisher.publish(4, f"event {number}")
+            await until(lambda: queue.qsize() == 3 and "event 4" in queue._items)
+            received = [await asyncio.wait_for(anext(events), 5) for _ in range(3)]
+            assert received == ["event 2", "event 3", "event 4"]
+            assert queue.empty()
+    finally:
+        await publisher.close()
+        await listener.close()
