@@ -23,13 +23,14 @@ from strawberry.schema.schema import (
 )
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from schema import prepared
 from schema.connections import describe_connections
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
 from schema.planned import ExecutionPlan, plannable
-from schema.prepared import PreparedOperation, PreparedOperations
+from schema.prepared import PreparedOperation, PreparedOperations, RememberSubscriptions
 from schema.production_errors import hide_schema_shape
 from schema.recovery_types import RecoveryRequest
 from schema.request_errors import RequestErrorCodes, TolerantParserCache, tag_request_errors
@@ -134,14 +135,51 @@ class VerrouSchema(strawberry.Schema):
         self,
         query: str | None,
         variable_values: dict[str, Any] | None = None,
-        *args: Any,
-        **kwargs: Any,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> Any:
-        """WebSocket (both protocols come here): the same refusal, as the operation's error."""
+        """WebSocket (both protocols come here): the same refusal, as the operation's error.
+        A subscription document validated before runs prepared (schema/prepared.py)."""
         refused = self._refuse(query, variable_values)
-        if refused is None:
-            return await super().stream(query, variable_values, *args, **kwargs)
-        return _refusal(refused)
+        if refused is not None:
+            return _refusal(refused)
+        named = operation_name is None or isinstance(operation_name, str)
+        plan = (
+            self.prepared.get(query, operation_name) if isinstance(query, str) and named else None
+        )
+        allowed = (
+            DEFAULT_ALLOWED_OPERATION_TYPES
+            if allowed_operation_types is None
+            else allowed_operation_types
+        )
+        if (
+            plan is not None
+            and plan.operation_type is OperationType.SUBSCRIPTION
+            and OperationType.SUBSCRIPTION in allowed
+        ):
+            return prepared.stream(
+                plan,
+                self._schema,
+                self.execution_context_class,
+                variable_values=variable_values,
+                context_value=context_value,
+                root_value=root_value,
+                operation_extensions=operation_extensions,
+                process_errors=self._process_errors,
+                should_mask=should_mask,
+            )
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
 
     def _plan(
         self, key: tuple[str | None, str | None], prepared: PreparedOperation
@@ -207,6 +245,7 @@ def build_schema(
         lambda: MaskErrors(should_mask_error=should_mask),
         OperationLabel,
         RequestErrorCodes,
+        RememberSubscriptions,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -9,6 +9,11 @@ operation type, and the label the request log and metrics use; `run` then does o
 depends on the request (the variables' size, execution, then the errors' logging, tags and
 masking that the extensions would have done), in the order Strawberry does it.
 
+Subscriptions too (`stream`): a live subscription keeps its stream for as long as its
+socket is open, and Strawberry's keeps the extension objects and their open hooks with it,
+about 5 KiB for each account with a socket. A subscription document enters the cache once
+Strawberry's path has validated it (`RememberSubscriptions`).
+
 A document enters the cache only after Strawberry's own path executed it with no request
 error, so an invalid document is never prepared, and a prepared one is valid under every
 rule the schema has (depth, aliases, introspection off in production, NUL in strings).
@@ -19,16 +24,19 @@ prepared): distinct valid documents are not free to make, but a client can still
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.execution import optimized_is_awaitable
-from strawberry.schema._graphql_core import execute, execution_context_class_kwargs
+from strawberry.extensions import SchemaExtension
+from strawberry.schema._graphql_core import execute, execution_context_class_kwargs, subscribe
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
+from strawberry.utils.aio import aclosing
 from strawberry.utils.await_maybe import await_maybe
 
 from schema.observability import outcome_of, root_fields
@@ -135,7 +143,7 @@ async def run(
         )
         data, errors = result.data, result.errors
     except Exception as exc:  # as Strawberry: the operation's error, not a crash
-        data, errors = None, [exc if isinstance(exc, GraphQLError) else _as_error(exc)]
+        data, errors = None, [_coerced(exc)]
     if errors:
         # Logged and tagged as they are (the schema's process_errors), then masked.
         process_errors(errors)
@@ -143,6 +151,77 @@ async def run(
     answer = ExecutionResult(data=data, errors=errors)
     label_request(context_value, plan, answer)
     return answer
+
+
+async def stream(
+    plan: PreparedOperation,
+    schema: GraphQLSchema,
+    executor_class: Any,
+    *,
+    variable_values: dict[str, Any] | None,
+    context_value: Any,
+    root_value: Any,
+    operation_extensions: dict[str, Any] | None,
+    process_errors: ProcessErrors,
+    should_mask: ShouldMask,
+) -> AsyncGenerator[ExecutionResult, None]:
+    """A prepared subscription's results, each as Strawberry's `stream` gives it: its errors
+    logged and tagged, then masked; what graphql-core refuses before the stream starts
+    (variables) as a PreExecutionError; an exception of the stream as its last result."""
+
+    def finish(data: Any, errors: list[GraphQLError] | None, kind: type = ExecutionResult) -> Any:
+        if errors:
+            process_errors(errors)
+            errors = [_anonymised(error) if should_mask(error) else error for error in errors]
+        return kind(data=data, errors=errors, extensions={})
+
+    try:
+        source: AsyncIterator[GraphQLExecutionResult] | GraphQLExecutionResult = await await_maybe(
+            subscribe(
+                schema,
+                plan.document,
+                root_value=root_value,
+                variable_values=variable_values,
+                operation_name=plan.operation_name,
+                context_value=context_value,
+                operation_extensions=operation_extensions,
+                **execution_context_class_kwargs(executor_class),
+            )
+        )
+    except Exception as exc:  # as Strawberry: the operation's error, not a crash
+        yield finish(None, [_coerced(exc)])
+        return
+    if isinstance(source, GraphQLExecutionResult):
+        yield finish(None, source.errors, PreExecutionError)
+        return
+    try:
+        async with aclosing(source):
+            async for result in source:
+                yield finish(result.data, result.errors)
+    except Exception as exc:  # graphql-core lets a resolver's exception out of the stream
+        yield finish(None, [_coerced(exc)])
+
+
+class RememberSubscriptions(SchemaExtension):
+    """Prepares a subscription document once Strawberry's path has validated it without
+    error, so that the next subscriptions of it run `stream` (queries and mutations enter
+    the cache from `VerrouSchema.execute`, once executed)."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        prepared = getattr(context.schema, "prepared", None)
+        # The name the request gave (`operation_name` falls back to the document's own),
+        # as VerrouSchema.stream looks it up; without it, the first operation's name.
+        name = getattr(context, "_provided_operation_name", context.operation_name)
+        if (
+            isinstance(prepared, PreparedOperations)
+            and not context.pre_execution_errors
+            and isinstance(context.query, str)
+            and (name is None or isinstance(name, str))
+            and context.operation_type is OperationType.SUBSCRIPTION
+        ):
+            prepared.remember(context.query, name)
 
 
 def label_request(context: Any, plan: PreparedOperation, result: ExecutionResult) -> None:
@@ -159,6 +238,10 @@ def label_request(context: Any, plan: PreparedOperation, result: ExecutionResult
 
 def _as_error(exc: Exception) -> GraphQLError:
     return GraphQLError(str(exc), original_error=exc)
+
+
+def _coerced(exc: Exception) -> GraphQLError:
+    return exc if isinstance(exc, GraphQLError) else _as_error(exc)
 
 
 def _anonymised(error: GraphQLError) -> GraphQLError:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from services.clock import FrozenClock
 from services.broker import Mailbox
+from services.clock import FrozenClock
 from services.redis_broker import RedisBroker, channel_of
 from services.settings import Settings
 from tests.conftest import TEST_KEY, LiveServer, free_port, make_settings

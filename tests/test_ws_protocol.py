@@ -101,7 +101,10 @@ async def test_an_open_socket_keeps_no_copy_of_the_upgrade_requests_headers() ->
         mask = b"\x01\x02\x03\x04"
         masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
         protocol.data_received(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
-        assert protocol.queue.get_nowait() == {"type": "websocket.receive", "text": payload.decode()}
+        assert protocol.queue.get_nowait() == {
+            "type": "websocket.receive",
+            "text": payload.decode(),
+        }
     finally:
         finish.set()
         protocol.connection_lost(None)
