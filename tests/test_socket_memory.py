@@ -1,7 +1,7 @@
 """What an open WebSocket keeps for its whole life, kept small (bench/README.md, memory per
 socket): Verrou's ASGI layers hand a WebSocket on without a frame of their own, the GraphQL
-WebSocket skips Starlette's layers, and a socket's context makes its sessions-ended record
-only when one comes."""
+WebSocket skips Starlette's layers, a socket's context makes its sessions-ended record
+only when one comes, and its reading loop keeps no message it has handled."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -16,6 +17,10 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from resolvers.context import Context
+from services.clock import FrozenClock
+from tests.conftest import LiveServer
+from tests.helpers import Api, until
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, subscriber
 from transport.browser import CookieCsrfGuard, SecurityHeaders, VerrouStarlette
 from transport.middleware import BodySizeLimit, RequestLog
 
@@ -102,3 +107,28 @@ def test_a_sockets_sessions_ended_record_is_made_by_the_first_message() -> None:
         context.saw_ended(f"ended {number}")
     assert context.ended_seen is not None
     assert list(context.ended_seen) == [f"ended {number}" for number in range(8, 40)]
+
+
+def reading_loops() -> list[Any]:
+    """The frames of Strawberry's `handle` (each socket's reading loop) of the open sockets."""
+    frames = []
+    for task in asyncio.all_tasks():
+        coroutine = task.get_coro()
+        while coroutine is not None and hasattr(coroutine, "cr_frame"):
+            if coroutine.cr_code.co_name == "handle" and "message" in coroutine.cr_frame.f_locals:
+                frames.append(coroutine.cr_frame)
+            coroutine = coroutine.cr_await
+    return frames
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_the_reading_loop_keeps_no_message_it_handled(
+    live: LiveServer, clock: FrozenClock, protocol: str
+) -> None:
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        token = await Api(client, clock).sign_up()
+    async with subscriber(live.ws_url, token, protocol=protocol):
+        await until(lambda: live.app.state.subscriptions.member_count() == 1)
+        [frame] = reading_loops()
+        # The subscribe message, read last, is emptied once its operation has started.
+        assert frame.f_locals["message"] == {}

@@ -159,8 +159,9 @@ class VerrouGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             # Refused before it is accepted (HTTP 403): browsers apply no CORS to WebSockets.
             # Stricter than Strawberry's own check, which trusts an Origin matching Host.
-            trusted = self.runtime.settings.trusted_origins
-            if not websocket_origin_allowed(request.headers.get("origin"), trusted):
+            # (No local for the set of origins: this frame lasts as long as the socket.)
+            origin = request.headers.get("origin")
+            if not websocket_origin_allowed(origin, self.runtime.settings.trusted_origins):
                 return await self.reject_websocket(request)
             self.open_sockets.add(request)
         else:

@@ -72,17 +72,35 @@ def _is_id(value: object) -> bool:
     return isinstance(value, str) and value != ""
 
 
+def _emptied(message: Any) -> None:
+    """Strawberry's reading loop holds the last message it read until the next one comes,
+    which for a subscription's socket is for its whole life: once handled (what an operation
+    needs it has taken), the message's payload and strings go."""
+    if isinstance(message, dict):
+        message.clear()
+
+
 class CheckedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_message(self, message: Any) -> None:
-        problem = transport_message_problem(message)
-        if problem is not None:
-            await self.websocket.close(code=INVALID_MESSAGE, reason=f"Invalid message: {problem}")
-            return
-        await super().handle_message(message)
+        try:
+            problem = transport_message_problem(message)
+            if problem is not None:
+                reason = f"Invalid message: {problem}"
+                await self.websocket.close(code=INVALID_MESSAGE, reason=reason)
+                return
+            await super().handle_message(message)
+        finally:
+            _emptied(message)
 
 
 class CheckedLegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     async def handle_message(self, message: Any) -> None:
+        try:
+            await self._checked(message)
+        finally:
+            _emptied(message)
+
+    async def _checked(self, message: Any) -> None:
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self._refuse("a message must be an object with a string `type`")
             return
