@@ -1,10 +1,12 @@
 """The WebSocket protocol (transport/ws_protocol.py): its write gate's senders held while the
 transport is paused go on once it resumes, and one of them cancelled holds back no other; an
-open socket keeps no copy of the upgrade request's headers beside the ASGI scope's."""
+open socket keeps no copy of the upgrade request's headers beside the ASGI scope's, and
+that without the handshake's own."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from uvicorn.config import Config
@@ -86,9 +88,16 @@ async def test_an_open_socket_keeps_no_copy_of_the_upgrade_requests_headers() ->
     try:
         assert protocol.transport.written.startswith(b"HTTP/1.1 101")  # type: ignore[attr-defined]
         # The app's scope has every header, for as long as the socket is open.
-        headers = {(name.lower(), value) for name, value in seen[0]}
-        assert (b"user-agent", b"a browser of some length") in headers
-        assert (b"cookie", b"verrou_session=not-a-real-one") in headers
+        headers = {name.lower(): value for name, value in seen[0]}
+        assert headers == {
+            b"host": b"localhost",
+            b"sec-websocket-protocol": b"graphql-transport-ws",
+            b"user-agent": b"a browser of some length",
+            b"cookie": b"verrou_session=not-a-real-one",
+        }, "the headers only the handshake reads are dropped, the others kept"
+        assert protocol.scope["headers"] is seen[0]
+        # The instance's dict, grown past 30 keys one at a time, is copied to size.
+        assert sys.getsizeof(protocol.__dict__) < 1024
         # uvicorn's copy of the request, and websockets' own (a local of its suspended
         # parser), are emptied.
         assert protocol.request is None and protocol.response is None

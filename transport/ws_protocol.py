@@ -5,6 +5,9 @@ A socket's incoming events wait in an asyncio.Queue of uvicorn's until the app r
 four deques and an Event, about 3 KiB per open socket, held for the socket's whole life
 while it is empty nearly all the time. services.broker.Mailbox does the same job (one
 reader, put_nowait, get, empty) in a list and a future.
+
+Once the socket is open, what only the upgrade needed goes: uvicorn's and websockets' copies
+of the upgrade request, the scope's handshake headers, and the slack of the instance's dict.
 """
 
 from __future__ import annotations
@@ -16,6 +19,17 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from services.broker import Mailbox
+
+# Request headers that only the upgrade itself reads.
+_HANDSHAKE = frozenset(
+    (
+        b"connection",
+        b"upgrade",
+        b"sec-websocket-key",
+        b"sec-websocket-version",
+        b"sec-websocket-extensions",
+    )
+)
 
 
 class Writable:
@@ -68,3 +82,11 @@ class LeanWebSocketsProtocol(WebSocketsSansIOProtocol):
             # its own copy of the headers.
             self.request.headers.clear()
             self.request = self.response = None  # type: ignore[assignment]
+            # Headers only the handshake reads, out of the scope's list (the same list
+            # Starlette's WebSocket reads, so changed in place).
+            headers = self.scope["headers"]
+            headers[:] = [header for header in headers if header[0].lower() not in _HANDSHAKE]
+            # uvicorn's instance has over 30 attributes, past the key sharing of instance
+            # dicts: each has its own table, grown in steps to 1.5 KiB. A copy is made to
+            # size, about half.
+            self.__dict__ = dict(self.__dict__)
