@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -84,7 +84,7 @@ class LeanWebSocketsProtocol(WebSocketsSansIOProtocol):
             self.request = self.response = None  # type: ignore[assignment]
             # Headers only the handshake reads, out of the scope's list (the same list
             # Starlette's WebSocket reads, so changed in place).
-            headers = self.scope["headers"]
+            headers = cast(list[tuple[bytes, bytes]], self.scope["headers"])  # uvicorn's list
             headers[:] = [header for header in headers if header[0].lower() not in _HANDSHAKE]
             # uvicorn's instance has over 30 attributes, past the key sharing of instance
             # dicts: each has its own table, grown in steps to 1.5 KiB. A copy is made to
