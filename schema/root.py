@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 
 from resolvers import fields, queries, subscriptions
 from resolvers import two_factor as two_factor_resolvers
@@ -48,6 +50,7 @@ from schema.payloads import (
     VerifyBillingContactPayload,
     VerifySignInPayload,
 )
+from schema.prepared import UNEXPECTED
 from schema.recovery_types import RecoveryRequest
 from schema.security_keys import (
     FinishPasskeySignInPayload,
@@ -66,6 +69,8 @@ from schema.types import (
 from services import records
 from services.pagination import Page
 from services.status import TwoFactorStatus as StatusRecord
+
+logger = logging.getLogger("verrou.graphql")
 
 
 async def _node(
@@ -323,9 +328,19 @@ async def _notifications(
     ] = None,
 ) -> AsyncGenerator[records.Notification, None]:
     # Closed with this one (client gone, `complete`): it unsubscribes from the broker.
-    async with contextlib.aclosing(subscriptions.notifications(info, after)) as stream:
-        async for notification in stream:
-            yield notification
+    try:
+        async with contextlib.aclosing(subscriptions.notifications(info, after)) as stream:
+            async for notification in stream:
+                yield notification
+    except GraphQLError:
+        raise  # the client's own errors (UNAUTHENTICATED, INVALID_INPUT)
+    except Exception as error:
+        # graphql-core lets an exception out of a subscription's stream with no path, and
+        # the masking (schema/build.should_mask) keeps a pathless error's text, as a request
+        # error's: a failure's text would reach the client. Logged here, and answered as
+        # any unexpected error of a field.
+        logger.error("unexpected error in the notifications stream", exc_info=error)
+        raise GraphQLError(UNEXPECTED, path=info.path.as_list()) from None
 
 
 @strawberry.type(description="Live updates over WebSocket.")

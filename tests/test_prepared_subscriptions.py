@@ -6,6 +6,7 @@ as its last result."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -18,7 +19,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types.execution import PreExecutionError
 
-from schema import prepared
+from schema import prepared, root
 from schema.build import VerrouSchema, should_mask
 from schema.fanout import FanOutSchema
 from schema.limits import RequestLimits
@@ -141,6 +142,9 @@ async def test_what_each_document_answers() -> None:
     [(_, _, [forbidden], _)] = refused
     assert forbidden["message"] == "not for you"
     assert forbidden["extensions"] == {"code": "FORBIDDEN"}
+    # A stream's own exception keeps its text on both paths (no path: not masked); the
+    # real schema's subscription turns one into an unexpected error first (schema/root.py,
+    # the last test here).
     assert [data for _, data, _, _ in broken] == [{"breaks": 1}, None]
     assert broken[-1][2][0]["message"] == "the stream's secret"
 
@@ -208,3 +212,33 @@ async def test_the_second_accounts_socket_runs_the_prepared_stream(
     ]
     assert alike[0] == alike[1]
     assert alike[0]["kind"] == "TWO_FACTOR_ENABLED"
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_failure_of_the_notifications_stream_reaches_no_client_as_text(
+    live: LiveServer,
+    over_socket: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    protocol: str,
+) -> None:
+    async def failing(info: Any, after: str | None = None) -> AsyncGenerator[Any, None]:
+        raise RuntimeError("connection to db.internal:5432 refused")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(root.subscriptions, "notifications", failing)
+    caplog.set_level(logging.ERROR, logger="verrou.graphql")
+    token = await over_socket.sign_up()
+    async with subscriber(live.ws_url, token, protocol=protocol) as client:
+        message = await client.receive()
+    assert "db.internal" not in json.dumps(message)
+    # The stream's last result: `next` (graphql-transport-ws) or `data` (graphql-ws).
+    assert message["type"] == ("next" if protocol == TRANSPORT_WS else "data")
+    errors = message["payload"]["errors"]
+    assert [(error["message"], error.get("path")) for error in errors] == [
+        ("Unexpected error.", ["notifications"])
+    ]
+    assert "code" not in errors[0].get("extensions", {})  # not a request error
+    [record] = [r for r in caplog.records if r.name == "verrou.graphql"]
+    assert record.getMessage() == "unexpected error in the notifications stream"
+    assert "db.internal" in str(record.exc_info[1])  # type: ignore[index]
