@@ -17,16 +17,14 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import (
-    DEFAULT_ALLOWED_OPERATION_TYPES,
-    StrawberryGraphQLCoreExecutionContext,
-)
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from schema import prepared
 from schema.connections import describe_connections
+from schema.executor import VerrouExecutor
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
 from schema.observability import OperationLabel
 from schema.planned import ExecutionPlan, plannable
@@ -190,10 +188,7 @@ class VerrouSchema(strawberry.Schema):
         if plan is None or plan.document is not prepared.document:
             # New, or the operation was prepared again (out of the prepared cache and back):
             # a plan for its new tree, whose node ids the old plan's keys do not hold.
-            usable = (
-                self.execution_context_class is StrawberryGraphQLCoreExecutionContext
-                and plannable(prepared.document)
-            )
+            usable = self.execution_context_class is VerrouExecutor and plannable(prepared.document)
             plan = self.plans[key] = ExecutionPlan(prepared.document) if usable else None
         return plan
 
@@ -256,6 +251,7 @@ def build_schema(
         types=[Account, Notification, SecurityEvent, RecoveryRequest],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
+        execution_context_class=VerrouExecutor,
         limits=limits,
         hide_suggestions=hide_suggestions,
         hide_schema=not introspection,

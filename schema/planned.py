@@ -33,7 +33,8 @@ from graphql import (
 )
 from graphql.execution.collect_fields import CollectedFields, FieldDetailsList
 from graphql.pyutils import Path, Undefined
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.executor import VerrouExecutor
 
 # A leaf read directly: the resolver (called without info), the scalar's or enum's
 # serializer, and whether the field is non-null.
@@ -70,7 +71,7 @@ def plannable(document: DocumentNode) -> bool:
     return not directives.found
 
 
-class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
+class PlannedExecutor(VerrouExecutor):
     """Strawberry's executor with a plan: collected fields and leaf reads from it."""
 
     def __init__(self, *args: Any, plan: ExecutionPlan, **kwargs: Any) -> None:
