@@ -144,11 +144,7 @@ async def run(
         data, errors = result.data, result.errors
     except Exception as exc:  # as Strawberry: the operation's error, not a crash
         data, errors = None, [_coerced(exc)]
-    if errors:
-        # Logged and tagged as they are (the schema's process_errors), then masked.
-        process_errors(errors)
-        errors = [_anonymised(error) if should_mask(error) else error for error in errors]
-    answer = ExecutionResult(data=data, errors=errors)
+    answer = ExecutionResult(data=data, errors=_processed(errors, process_errors, should_mask))
     label_request(context_value, plan, answer)
     return answer
 
@@ -170,10 +166,9 @@ async def stream(
     (variables) as a PreExecutionError; an exception of the stream as its last result."""
 
     def finish(data: Any, errors: list[GraphQLError] | None, kind: type = ExecutionResult) -> Any:
-        if errors:
-            process_errors(errors)
-            errors = [_anonymised(error) if should_mask(error) else error for error in errors]
-        return kind(data=data, errors=errors, extensions={})
+        return kind(
+            data=data, errors=_processed(errors, process_errors, should_mask), extensions={}
+        )
 
     try:
         source: AsyncIterator[GraphQLExecutionResult] | GraphQLExecutionResult = await await_maybe(
@@ -238,6 +233,16 @@ def label_request(context: Any, plan: PreparedOperation, result: ExecutionResult
 
 def _as_error(exc: Exception) -> GraphQLError:
     return GraphQLError(str(exc), original_error=exc)
+
+
+def _processed(
+    errors: list[GraphQLError] | None, process_errors: ProcessErrors, should_mask: ShouldMask
+) -> list[GraphQLError] | None:
+    """Logged and tagged as they are (the schema's process_errors), then masked."""
+    if not errors:
+        return errors
+    process_errors(errors)
+    return [_anonymised(error) if should_mask(error) else error for error in errors]
 
 
 def _coerced(exc: Exception) -> GraphQLError:
