@@ -87,7 +87,8 @@ async def test_an_open_socket_keeps_no_copy_of_the_upgrade_requests_headers() ->
     await asyncio.wait_for(opened.wait(), 5)
     try:
         assert protocol.transport.written.startswith(b"HTTP/1.1 101")  # type: ignore[attr-defined]
-        # The app's scope has every header, for as long as the socket is open.
+        # The app's scope keeps, for as long as the socket is open, every header but those
+        # only the handshake reads.
         headers = {name.lower(): value for name, value in seen[0]}
         assert headers == {
             b"host": b"localhost",
