@@ -394,3 +394,20 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def extension_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per time VerrouSchema builds its extension objects: Strawberry's path does
+    at every operation, a prepared run does not (schema/prepared.py)."""
+    from schema.build import VerrouSchema
+
+    built: list[int] = []
+    extensions = VerrouSchema.get_extensions
+
+    def counting(self: VerrouSchema, sync: bool = False) -> Any:
+        built.append(1)
+        return extensions(self, sync)
+
+    monkeypatch.setattr(VerrouSchema, "get_extensions", counting)
+    return built

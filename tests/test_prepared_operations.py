@@ -38,28 +38,21 @@ def request_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
 
 
 async def test_a_document_runs_prepared_from_its_second_request(
-    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+    api: Api, app: Starlette, extension_builds: list[int]
 ) -> None:
     schema = schema_of(app)
     token = await api.sign_up()
-    built: list[int] = []
-    extensions = VerrouSchema.get_extensions
-
-    def counting(self: VerrouSchema, sync: bool = False) -> Any:
-        built.append(1)
-        return extensions(self, sync)
-
-    monkeypatch.setattr(VerrouSchema, "get_extensions", counting)
+    extension_builds.clear()  # counted from the query's first request
     first = await api.gql(TWO_FIELDS, token=token)
     assert schema.prepared.get(TWO_FIELDS, None) is not None
-    assert len(built) == 1
+    assert len(extension_builds) == 1
     second = await api.gql(TWO_FIELDS, token=token)
     assert (
         second
         == first
         == {"data": {"twoFactorStatus": {"enabled": False, "backupCodesRemaining": 0}}}
     )
-    assert len(built) == 1  # no extension objects for the prepared run
+    assert len(extension_builds) == 1  # no extension objects for the prepared run
 
 
 async def test_the_prepared_run_logs_and_counts_as_the_first(

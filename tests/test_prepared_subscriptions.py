@@ -104,25 +104,17 @@ DOCUMENTS = [
 async def test_the_prepared_stream_gives_what_strawberrys_gave(
     query: str,
     variables: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    extension_builds: list[int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     schema = toy_schema()
-    built: list[int] = []
-    extensions = VerrouSchema.get_extensions
-
-    def counting(self: VerrouSchema, sync: bool = False) -> Any:
-        built.append(1)
-        return extensions(self, sync)
-
-    monkeypatch.setattr(VerrouSchema, "get_extensions", counting)
     caplog.set_level(logging.ERROR, logger="verrou.graphql")
     first = await results(schema, query, variables)
     assert schema.prepared.get(query, None) is not None
     first_logs = [record.getMessage() for record in caplog.records]
     caplog.clear()
     second = await results(schema, query, variables)
-    assert built == [1]  # Strawberry's extensions for the first stream only
+    assert extension_builds == [1]  # Strawberry's extensions for the first stream only
     assert second == first
     assert [record.getMessage() for record in caplog.records] == first_logs
     assert "detail" not in repr(second)  # a field's failure is masked
