@@ -9,15 +9,18 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
+from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import TEST_KEY, free_port
 from tests.helpers import PASSWORD, SIGN_UP
 from tests.ws_client import NOTIFICATIONS, TRANSPORT_WS
+from transport.graphql_http import VerrouGraphQL
 
 ROOT = Path(__file__).parents[1]
 
@@ -88,3 +91,29 @@ async def test_sigterm_closes_websockets_with_going_away(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def test_going_away_closes_the_others_when_a_client_has_just_gone() -> None:
+    """uvicorn answers a send to a socket whose client has gone with ClientDisconnected (an
+    OSError), which Starlette turns into WebSocketDisconnect: the shutdown goes on to the next
+    socket, and past them all."""
+    sent: list[tuple[str, dict[str, object]]] = []
+
+    def socket(name: str, gone: bool) -> WebSocket:
+        async def receive() -> dict[str, object]:
+            return {"type": "websocket.connect"}
+
+        async def send(message: dict[str, object]) -> None:
+            if gone and message["type"] == "websocket.close":
+                raise OSError("client disconnected")
+            sent.append((name, message))
+
+        return WebSocket({"type": "websocket", "headers": []}, receive, send)
+
+    sockets = [socket("gone", gone=True), socket("open", gone=False)]
+    for each in sockets:
+        await each.accept()
+    view = SimpleNamespace(open_sockets=dict.fromkeys(sockets))
+    await VerrouGraphQL.going_away(view)  # type: ignore[arg-type]
+    closes = [(name, m["code"]) for name, m in sent if m["type"] == "websocket.close"]
+    assert closes == [("open", 1001)]

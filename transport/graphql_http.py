@@ -29,7 +29,7 @@ from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -382,7 +382,10 @@ class VerrouGraphQL(GraphQL[Context, None]):
     async def going_away(self) -> None:
         """Close every WebSocket with 1001 (going away), so clients reconnect elsewhere."""
         for socket in list(self.open_sockets):
-            with contextlib.suppress(RuntimeError, OSError):  # already closing or closed
+            # Already closing or closed; or its client has just gone (Starlette answers a
+            # send to a socket uvicorn has lost with WebSocketDisconnect): one such socket
+            # must not stop the others' close, nor the shutdown after it.
+            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
                 await socket.close(code=1001, reason="server shutting down")
 
     async def on_ws_connect(self, context: Context) -> None:
