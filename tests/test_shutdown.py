@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from starlette.types import Message
 from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -97,13 +98,13 @@ async def test_going_away_closes_the_others_when_a_client_has_just_gone() -> Non
     """uvicorn answers a send to a socket whose client has gone with ClientDisconnected (an
     OSError), which Starlette turns into WebSocketDisconnect: the shutdown goes on to the next
     socket, and past them all."""
-    sent: list[tuple[str, dict[str, object]]] = []
+    sent: list[tuple[str, Message]] = []
 
     def socket(name: str, gone: bool) -> WebSocket:
-        async def receive() -> dict[str, object]:
+        async def receive() -> Message:
             return {"type": "websocket.connect"}
 
-        async def send(message: dict[str, object]) -> None:
+        async def send(message: Message) -> None:
             if gone and message["type"] == "websocket.close":
                 raise OSError("client disconnected")
             sent.append((name, message))
