@@ -24,10 +24,15 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 class VerrouExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.async_helpers = GraphQLResolveInfoHelpers(
-            gather=_weakly(self, StrawberryGraphQLCoreExecutionContext.gather_async_work),
-            track=_weakly(self, StrawberryGraphQLCoreExecutionContext.track_async_work),
-        )
+        self.async_helpers = weak_helpers(self)
+
+
+def weak_helpers(executor: VerrouExecutor) -> GraphQLResolveInfoHelpers:
+    """The executor's `async_helpers`, reaching it through a weak reference."""
+    return GraphQLResolveInfoHelpers(
+        gather=_weakly(executor, StrawberryGraphQLCoreExecutionContext.gather_async_work),
+        track=_weakly(executor, StrawberryGraphQLCoreExecutionContext.track_async_work),
+    )
 
 
 def _weakly(executor: VerrouExecutor, method: Callable[..., Any]) -> Callable[..., Any]:

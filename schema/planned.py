@@ -16,6 +16,16 @@ Only documents of the trusted-documents manifest are planned, when a request nam
 they are a fixed set the server was given at start, so the plans held for the process's
 life are bounded by it. A text document, or a persisted query a client registered, runs
 prepared (schema/prepared.py) but unplanned: those are whatever clients send.
+
+A plan also keeps its operation's executor. graphql-core builds one per request
+(`Executor.build`: finding the operation and the fragments in the document, then the
+constructors of three executor classes), about a fifth of a planned request's execution,
+though only the request's root value, context, variables and the state of its one run
+differ. A request's executor is a copy of the plan's (`for_request`), with those given
+anew; the rest is the schema's and the document's, as graphql-core's own copies for
+subscription events and deferred work share it. And where every field an object's
+selection asks for is a direct read, the object's fields are read in one loop, not sent one
+by one through graphql-core's `execute_fields` (with a response path each).
 """
 
 from __future__ import annotations
@@ -25,21 +35,78 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
+    GraphQLError,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLSchema,
     Visitor,
     is_leaf_type,
     visit,
 )
-from graphql.execution.collect_fields import CollectedFields, FieldDetailsList
-from graphql.pyutils import Path, Undefined
+from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
+from graphql.execution.executor import UNEXPECTED_MULTIPLE_PAYLOADS, CollectedErrors
+from graphql.execution.values import get_variable_values
+from graphql.pyutils import AwaitableOrValue, Path, Undefined
+from strawberry.execution import optimized_is_awaitable
 
-from schema.executor import VerrouExecutor
+from schema.executor import VerrouExecutor, weak_helpers
 
 # A leaf read directly: the resolver (called without info), the scalar's or enum's
 # serializer, and whether the field is non-null.
 Leaf = tuple[Callable[..., Any], Callable[[Any], Any], bool]
+# An object selection whose every field is a direct read: response names and reads.
+LeafSet = tuple[tuple[str, Leaf], ...]
 _UNPLANNED = object()
+# graphql-core's `execute` default (`max_coercion_errors`), as for an unplanned request.
+MAX_COERCION_ERRORS = 50
+
+# What a request's executor has of its own (`PlannedExecutor.for_request`). Every other
+# attribute an executor has is the schema's or the document's and is shared with the
+# plan's executor: tests/test_planned.py fails when graphql-core adds one that is not listed
+# in either. The memos of @defer and @stream (`_stream_usages` and the execution plans)
+# are shared too: they are filled only for directives, which a planned document has none of.
+PER_REQUEST = frozenset(
+    {
+        "root_value",
+        "context_value",
+        "variable_values",
+        "operation_extensions",
+        "async_helpers",
+        "collected_errors",
+        "pending_incremental_futures",
+        "background_futures",
+        "async_work_finished_hook_task",
+        "defer_usage_set",
+        "groups",
+        "tasks",
+        "streams",
+    }
+)
+SHARED = frozenset(
+    {
+        "schema",
+        "fragment_definitions",
+        "fragments",
+        "operation",
+        "field_resolver",
+        "type_resolver",
+        "subscribe_field_resolver",
+        "enable_early_execution",
+        "hide_suggestions",
+        "abort_signal",
+        "hooks",
+        "middleware_manager",
+        "error_propagation",
+        "is_awaitable",
+        "is_async_iterable",
+        "_relevant_sub_fields",
+        "_stream_usages",
+        "_initial_execution_plans",
+        "_deferred_execution_plans",
+        "plan",
+    }
+)
 
 
 class ExecutionPlan:
@@ -47,12 +114,58 @@ class ExecutionPlan:
     nodes and of the schema's types: the plan keeps the document, so no id is reused while
     the plan lives."""
 
-    __slots__ = ("document", "leaves", "subfields")
+    __slots__ = ("document", "executor", "leaf_sets", "leaves", "subfields")
 
     def __init__(self, document: DocumentNode) -> None:
         self.document = document
         self.subfields: dict[tuple[int, ...], CollectedFields] = {}
         self.leaves: dict[tuple[int, int], Leaf | object] = {}
+        # For each object selection (its grouped field set, kept in `subfields`): its
+        # fields' response names and direct reads, or None when one field is not one.
+        self.leaf_sets: dict[tuple[int, int], tuple[GroupedFieldSet, LeafSet | None]] = {}
+        # The operation's executor, holding no request: each request runs a copy of it.
+        self.executor: PlannedExecutor | None = None
+
+    def execute(
+        self,
+        schema: GraphQLSchema,
+        operation_name: str | None,
+        *,
+        root_value: Any,
+        context_value: Any,
+        variable_values: dict[str, Any] | None,
+        operation_extensions: dict[str, Any] | None,
+    ) -> AwaitableOrValue[ExecutionResult]:
+        """What graphql-core's `execute` gives for this request, from the plan's executor."""
+        executor = self.executor
+        if executor is None:
+            built = PlannedExecutor.build(
+                schema,
+                self.document,
+                root_value,
+                context_value,
+                variable_values,
+                operation_name,
+                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                operation_extensions=operation_extensions,
+                plan=self,
+            )
+            if isinstance(built, list):  # the variables: the next request may give others
+                return ExecutionResult(None, built)
+            assert isinstance(built, PlannedExecutor)  # noqa: S101 (build's class is cls)
+            self.executor = built.for_request(None, None, None, None)
+            return _single(built.execute_operation())
+        variables = get_variable_values(
+            schema,
+            executor.operation.variable_definitions or (),
+            variable_values or {},
+            max_errors=MAX_COERCION_ERRORS,
+            hide_suggestions=executor.hide_suggestions,
+        )
+        if isinstance(variables, list):
+            return ExecutionResult(None, variables)
+        request = executor.for_request(root_value, context_value, variables, operation_extensions)
+        return _single(request.execute_operation())
 
 
 class _Directives(Visitor):
@@ -77,6 +190,76 @@ class PlannedExecutor(VerrouExecutor):
     def __init__(self, *args: Any, plan: ExecutionPlan, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.plan = plan
+
+    def for_request(
+        self,
+        root_value: Any,
+        context_value: Any,
+        variable_values: Any,
+        operation_extensions: dict[str, Any] | None,
+    ) -> PlannedExecutor:
+        """A copy of this executor for one request: the request's own (PER_REQUEST) anew,
+        the rest shared."""
+        executor: PlannedExecutor = object.__new__(type(self))
+        state = executor.__dict__
+        state.update(self.__dict__)
+        state["root_value"] = root_value
+        state["context_value"] = context_value
+        state["variable_values"] = variable_values
+        state["operation_extensions"] = operation_extensions
+        state["collected_errors"] = CollectedErrors()
+        state["pending_incremental_futures"] = set()
+        state["background_futures"] = set()
+        state["async_work_finished_hook_task"] = None
+        state["defer_usage_set"] = None
+        state["groups"] = []
+        state["tasks"] = []
+        state["streams"] = []
+        state["async_helpers"] = weak_helpers(executor)
+        return executor
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        # An object (not the root, whose field set is collected anew per request) whose
+        # fields are all direct reads: read in one loop. Any read graphql-core must complete
+        # itself sends the whole object back through its path.
+        if path is not None:
+            key = (id(parent_type), id(grouped_field_set))
+            known = self.plan.leaf_sets.get(key)
+            if known is None or known[0] is not grouped_field_set:
+                known = (grouped_field_set, self._leaf_set(parent_type, grouped_field_set))
+                self.plan.leaf_sets[key] = known
+            reads = known[1]
+            if reads is not None:
+                is_awaitable = self.is_awaitable
+                results: dict[str, Any] = {}
+                for name, leaf in reads:
+                    value = _read(leaf, source_value, is_awaitable)
+                    if value is Undefined:
+                        break
+                    results[name] = value
+                else:
+                    return results
+        return super().execute_fields(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
+
+    def _leaf_set(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> LeafSet | None:
+        reads = []
+        for name, field_details_list in grouped_field_set.items():
+            leaf = self._leaf(parent_type, field_details_list)
+            if leaf is _UNPLANNED:
+                return None
+            reads.append((name, leaf))
+        return tuple(reads)
 
     def collect_subfields(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -143,3 +326,20 @@ def _read(leaf: Leaf, source: Any, is_awaitable: Callable[[Any], bool]) -> Any:
     except Exception:  # graphql-core's path raises it again, located, with its field's path
         return Undefined
     return Undefined if serialized is None else serialized
+
+
+def _single(result: AwaitableOrValue[Any]) -> AwaitableOrValue[ExecutionResult]:
+    """As graphql-core's `execute`: one result, never incremental ones (a planned document
+    has no @defer or @stream, so this refusal is never met)."""
+    if isinstance(result, ExecutionResult):
+        return result
+
+    async def awaited() -> ExecutionResult:
+        answer = await result
+        if isinstance(answer, ExecutionResult):
+            return answer
+        raise GraphQLError(UNEXPECTED_MULTIPLE_PAYLOADS)
+
+    if optimized_is_awaitable(result):
+        return awaited()
+    raise GraphQLError(UNEXPECTED_MULTIPLE_PAYLOADS)

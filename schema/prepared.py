@@ -40,7 +40,7 @@ from strawberry.utils.aio import aclosing
 from strawberry.utils.await_maybe import await_maybe
 
 from schema.observability import outcome_of, root_fields
-from schema.planned import ExecutionPlan, PlannedExecutor
+from schema.planned import ExecutionPlan
 
 MAX_PREPARED = 512
 # Longer documents run Strawberry's path each time: with the count bounded, this bounds the
@@ -123,13 +123,18 @@ async def run(
     should_mask: ShouldMask,
     execution_plan: ExecutionPlan | None = None,
 ) -> ExecutionResult:
-    # A trusted document's plan (schema/planned.py) goes to its executor as a custom argument.
-    planning: dict[str, Any] = {}
-    if execution_plan is not None:
-        planning = {"executor_class": PlannedExecutor, "plan": execution_plan}
     try:
-        result: GraphQLExecutionResult = await await_maybe(
-            execute(
+        if execution_plan is not None:  # a trusted document (schema/planned.py)
+            executed = execution_plan.execute(
+                schema,
+                plan.operation_name,
+                root_value=root_value,
+                context_value=context_value,
+                variable_values=variable_values,
+                operation_extensions=operation_extensions,
+            )
+        else:
+            executed = execute(
                 schema,
                 plan.document,
                 root_value=root_value,
@@ -138,9 +143,9 @@ async def run(
                 context_value=context_value,
                 is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
                 operation_extensions=operation_extensions,
-                **(planning or execution_context_class_kwargs(executor_class)),
+                **execution_context_class_kwargs(executor_class),
             )
-        )
+        result: GraphQLExecutionResult = await await_maybe(executed)
         data, errors = result.data, result.errors
     except Exception as exc:  # as Strawberry: the operation's error, not a crash
         data, errors = None, [_coerced(exc)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import weakref
 from collections.abc import AsyncIterator
 from enum import Enum
 from pathlib import Path
@@ -22,7 +23,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.scalar import ScalarDefinition
 
 from schema.build import VerrouSchema
-from schema.planned import ExecutionPlan, PlannedExecutor, plannable
+from schema.planned import PER_REQUEST, SHARED, ExecutionPlan, PlannedExecutor, plannable
 from server import create_app
 from services.clock import FrozenClock
 from tests.conftest import make_settings, start
@@ -133,11 +134,32 @@ DOCUMENTS = [
 ]
 
 
-async def run(document: Any, plan: ExecutionPlan | None) -> ExecutionResult:
-    planning: dict[str, Any] = {"executor_class": StrawberryGraphQLCoreExecutionContext}
-    if plan is not None:
-        planning = {"executor_class": PlannedExecutor, "plan": plan}
-    result = execute(SCHEMA._schema, document, operation_extensions=None, **planning)
+async def run(
+    document: Any,
+    plan: ExecutionPlan | None,
+    variables: dict[str, Any] | None = None,
+    context: Any = None,
+) -> ExecutionResult:
+    """graphql-core's own `execute` with Strawberry's executor, or the plan's run (as
+    schema/prepared.run calls it for a trusted document)."""
+    if plan is None:
+        result = execute(
+            SCHEMA._schema,
+            document,
+            variable_values=variables,
+            context_value=context,
+            operation_extensions=None,
+            executor_class=StrawberryGraphQLCoreExecutionContext,
+        )
+    else:
+        result = plan.execute(
+            SCHEMA._schema,
+            None,
+            root_value=None,
+            context_value=context,
+            variable_values=variables,
+            operation_extensions=None,
+        )
     if not isinstance(result, ExecutionResult):
         result = await result
     assert isinstance(result, ExecutionResult)
@@ -204,6 +226,80 @@ async def test_leaves_are_read_directly_and_the_rest_goes_through_graphql_core()
     # has arguments: those two are graphql-core's.
     assert len(read) == 4
     assert len(plan.leaves) == 6
+
+
+async def test_an_object_of_direct_reads_is_read_in_one_loop() -> None:
+    document = parse('{ item(kind: "good") { name count } made: item(kind: "made") { shout } }')
+    plan = ExecutionPlan(document)
+    await run(document, plan)
+    reads = {
+        tuple(name for name, _ in known[1]) if known[1] is not None else None
+        for known in plan.leaf_sets.values()
+    }
+    assert reads == {("name", "count"), None}  # `shout` has a resolver: graphql-core's path
+
+
+async def test_each_request_has_its_own_variables_context_and_errors() -> None:
+    """The plan's executor is built by the first request and copied for the next ones:
+    each answers as graphql-core does with its own variables, and neither the plan nor the
+    next request keeps anything of an earlier one."""
+    document = parse("query($kind: String!) { item(kind: $kind) { name count colour } }")
+    plan = ExecutionPlan(document)
+    requests: list[dict[str, Any] | None] = [
+        {"kind": "null in a non-null field"},  # built here, with an error
+        {"kind": "good"},  # a copy: the first request's error is not in it
+        None,  # a required variable missing: graphql-core's request error
+        {"kind": "made"},
+        {"kind": 3},  # a variable of the wrong type
+        {"kind": "an error while reading"},
+    ]
+    for variables in requests:
+        expected = answer(await run(document, None, variables))
+        assert answer(await run(document, plan, variables)) == expected, variables
+    assert plan.executor is not None
+    assert plan.executor.root_value is None and plan.executor.context_value is None
+
+    class Context:
+        pass
+
+    context = Context()
+    gone = weakref.ref(context)
+    await run(document, plan, {"kind": "good"}, context)
+    del context
+    assert gone() is None  # freed at once: no request's executor or plan keeps it
+
+
+async def test_a_document_whose_first_request_fails_its_variables_is_built_again() -> None:
+    document = parse("query($kind: String!) { item(kind: $kind) { name } }")
+    plan = ExecutionPlan(document)
+    refused = answer(await run(document, plan, {}))
+    assert refused == answer(await run(document, None, {}))
+    assert plan.executor is None  # no executor to copy from a request that could not build
+    good = answer(await run(document, plan, {"kind": "good"}))
+    assert good == {"data": {"item": {"name": "pen"}}, "errors": []}
+    assert plan.executor is not None
+
+
+def test_a_request_copy_shares_only_what_the_document_and_schema_give() -> None:
+    """Every attribute graphql-core's executor has is either the request's own or shared
+    with the plan: one graphql-core adds fails here until it is put in one of the two."""
+    document = parse('{ item(kind: "good") { name } }')
+    built = PlannedExecutor.build(SCHEMA._schema, document, plan=ExecutionPlan(document))
+    assert isinstance(built, PlannedExecutor)
+    assert set(vars(built)) == PER_REQUEST | SHARED
+    assert not PER_REQUEST & SHARED
+    first = built.for_request("root", "context", built.variable_values, {"x": 1})
+    second = first.for_request("root 2", "context 2", built.variable_values, None)
+    for name in SHARED:
+        assert getattr(second, name) is getattr(built, name), name
+    for name in PER_REQUEST - {
+        "variable_values",
+        "defer_usage_set",
+        "async_work_finished_hook_task",
+    }:
+        assert getattr(second, name) is not getattr(first, name), name
+    assert (second.root_value, second.context_value) == ("root 2", "context 2")
+    assert second.async_helpers.gather.__closure__ is not None  # bound (weakly) to `second`
 
 
 def test_a_document_with_a_directive_is_not_planned() -> None:
