@@ -6,10 +6,13 @@ graphql-core's executor collects each object's selected fields afresh in every r
 field, an attribute read included, through the same path: the field's definition, a
 resolve info, the resolver, then completion through non-null, list and leaf checks. For a
 document whose selections carry no directive, the collected fields of a type depend only on
-the document, so a plan keeps them; and a leaf field with Strawberry's default resolver (an
-attribute read, no arguments) is read and serialized directly. Anything else, and any value
-the direct read would not complete cleanly (null in a non-null field, an error, a value the
-scalar refuses), takes graphql-core's own path, which makes the same answer or error.
+the document, so a plan keeps them. And a leaf field with Strawberry's default resolver (an
+attribute read, no arguments) is read and serialized directly: the plan splits each object's
+selection into those reads, done in one loop, and the other fields, which go through
+graphql-core's `execute_fields`; the answer keeps the selection's order. Any value a direct
+read would not complete cleanly (null in a non-null field, an error, a value the scalar
+refuses) sends the whole object through graphql-core's own path, which makes the same
+answer or error.
 
 Only documents of the trusted-documents manifest are planned, when a request names one (by
 `documentId`, or by hash as Apollo's persisted-query link does) rather than sending its text:
@@ -23,9 +26,7 @@ constructors of three executor classes), about a fifth of a planned request's ex
 though only the request's root value, context, variables and the state of its one run
 differ. A request's executor is a copy of the plan's (`for_request`), with those given
 anew; the rest is the schema's and the document's, as graphql-core's own copies for
-subscription events and deferred work share it. And where every field an object's
-selection asks for is a direct read, the object's fields are read in one loop, not sent one
-by one through graphql-core's `execute_fields` (with a response path each).
+subscription events and deferred work share it.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ from schema.executor import VerrouExecutor, weak_helpers
 # A leaf read directly: the resolver (called without info), the scalar's or enum's
 # serializer, and whether the field is non-null.
 Leaf = tuple[Callable[..., Any], Callable[[Any], Any], bool]
-# An object selection whose every field is a direct read: response names and reads.
-LeafSet = tuple[tuple[str, Leaf], ...]
+# An object selection (a grouped field set) split in two: the response names and reads of
+# its fields read directly, and its other fields, which graphql-core executes.
+Split = tuple[GroupedFieldSet, tuple[tuple[str, Leaf], ...], GroupedFieldSet]
 _UNPLANNED = object()
 # graphql-core's `execute` default (`max_coercion_errors`), as for an unplanned request.
 MAX_COERCION_ERRORS = 50
@@ -114,15 +116,14 @@ class ExecutionPlan:
     nodes and of the schema's types: the plan keeps the document, so no id is reused while
     the plan lives."""
 
-    __slots__ = ("document", "executor", "leaf_sets", "leaves", "subfields")
+    __slots__ = ("document", "executor", "leaf_sets", "subfields")
 
     def __init__(self, document: DocumentNode) -> None:
         self.document = document
         self.subfields: dict[tuple[int, ...], CollectedFields] = {}
-        self.leaves: dict[tuple[int, int], Leaf | object] = {}
-        # For each object selection (its grouped field set, kept in `subfields`): its
-        # fields' response names and direct reads, or None when one field is not one.
-        self.leaf_sets: dict[tuple[int, int], tuple[GroupedFieldSet, LeafSet | None]] = {}
+        # For each object selection (its grouped field set, kept in `subfields`): the
+        # fields read directly and the others.
+        self.leaf_sets: dict[tuple[int, int], Split] = {}
         # The operation's executor, holding no request: each request runs a copy of it.
         self.executor: PlannedExecutor | None = None
 
@@ -185,7 +186,8 @@ def plannable(document: DocumentNode) -> bool:
 
 
 class PlannedExecutor(VerrouExecutor):
-    """Strawberry's executor with a plan: collected fields and leaf reads from it."""
+    """Strawberry's executor with a plan: collected fields, the split of each object's
+    selection, and the operation's executor to copy from it."""
 
     def __init__(self, *args: Any, plan: ExecutionPlan, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -226,40 +228,52 @@ class PlannedExecutor(VerrouExecutor):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
-        # An object (not the root, whose field set is collected anew per request) whose
-        # fields are all direct reads: read in one loop. Any read graphql-core must complete
-        # itself sends the whole object back through its path.
-        if path is not None:
-            key = (id(parent_type), id(grouped_field_set))
-            known = self.plan.leaf_sets.get(key)
-            if known is None or known[0] is not grouped_field_set:
-                known = (grouped_field_set, self._leaf_set(parent_type, grouped_field_set))
-                self.plan.leaf_sets[key] = known
-            reads = known[1]
-            if reads is not None:
-                is_awaitable = self.is_awaitable
-                results: dict[str, Any] = {}
-                for name, leaf in reads:
-                    value = _read(leaf, source_value, is_awaitable)
-                    if value is Undefined:
-                        break
-                    results[name] = value
-                else:
-                    return results
-        return super().execute_fields(
-            parent_type, source_value, path, grouped_field_set, position_context
-        )
+        # An object's fields below the root (whose field set is collected anew per
+        # request): the direct reads in one loop, the other fields through graphql-core's
+        # `execute_fields`, then the two in the selection's order. A read graphql-core must
+        # complete itself sends the whole object through its path.
+        if path is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        key = (id(parent_type), id(grouped_field_set))
+        known = self.plan.leaf_sets.get(key)
+        if known is None or known[0] is not grouped_field_set:
+            known = self.plan.leaf_sets[key] = self._leaf_set(parent_type, grouped_field_set)
+        _, reads, rest = known
+        read: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        for name, leaf in reads:
+            value = _read(leaf, source_value, is_awaitable)
+            if value is Undefined:
+                rest = grouped_field_set
+                break
+            read[name] = value
+        else:
+            if not rest:
+                return read  # every field, in order
+        others = super().execute_fields(parent_type, source_value, path, rest, position_context)
+        if rest is grouped_field_set:
+            return others
+        if is_awaitable(others):
+
+            async def awaited() -> dict[str, Any]:
+                return _in_order(grouped_field_set, read, await others)
+
+            return awaited()
+        return _in_order(grouped_field_set, read, others)  # type: ignore[arg-type]
 
     def _leaf_set(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
-    ) -> LeafSet | None:
-        reads = []
+    ) -> Split:
+        reads, rest = [], {}
         for name, field_details_list in grouped_field_set.items():
             leaf = self._leaf(parent_type, field_details_list)
             if leaf is _UNPLANNED:
-                return None
-            reads.append((name, leaf))
-        return tuple(reads)
+                rest[name] = field_details_list
+            else:
+                reads.append((name, leaf))
+        return (grouped_field_set, tuple(reads), rest)
 
     def collect_subfields(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -271,28 +285,6 @@ class PlannedExecutor(VerrouExecutor):
             collected = super().collect_subfields(return_type, field_details_list)
             subfields[key] = collected
         return collected
-
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        # The same key asked twice is one field (validation saw to it): its first node names it.
-        leaves = self.plan.leaves
-        key = (id(parent_type), id(field_details_list[0].node))
-        leaf = leaves.get(key)
-        if leaf is None:
-            leaf = leaves[key] = self._leaf(parent_type, field_details_list)
-        if leaf is not _UNPLANNED:
-            value = _read(leaf, source, self.is_awaitable)  # type: ignore[arg-type]
-            if value is not Undefined:
-                return value
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
 
     def _leaf(self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Any:
         """The field's direct read, or _UNPLANNED when it needs graphql-core's path."""
@@ -343,3 +335,14 @@ def _single(result: AwaitableOrValue[Any]) -> AwaitableOrValue[ExecutionResult]:
     if optimized_is_awaitable(result):
         return awaited()
     raise GraphQLError(UNEXPECTED_MULTIPLE_PAYLOADS)
+
+
+def _in_order(
+    grouped_field_set: GroupedFieldSet, read: dict[str, Any], others: dict[str, Any]
+) -> dict[str, Any]:
+    """The object's fields in the order of its selection, as graphql-core gives them."""
+    return {
+        name: read[name] if name in read else others[name]
+        for name in grouped_field_set
+        if name in read or name in others
+    }

@@ -66,6 +66,18 @@ class Item:
     def shout(self) -> str:
         return self.name.upper()
 
+    @strawberry.field
+    async def whisper(self) -> str:
+        return self.name.lower()
+
+    @strawberry.field
+    def broken(self) -> str:
+        raise ValueError("broken on purpose")
+
+    @strawberry.field
+    async def broken_later(self) -> str | None:
+        raise ValueError("broken later on purpose")
+
 
 class Exploding:
     """An Item whose name cannot be read."""
@@ -131,6 +143,12 @@ DOCUMENTS = [
     "{ items { __typename name } }",
     '{ item(kind: "made") { maker { name } name maker { n: name } } }',
     '{ item(kind: "good") { name name ... on Item { name } } }',  # one field, three nodes
+    # Direct reads and resolvers mixed: the answer keeps the selection's order.
+    '{ item(kind: "good") { whisper name shout count w: whisper colour } }',
+    "{ items { count whisper name } }",
+    '{ item(kind: "good") { name brokenLater count } }',  # a nullable field's error
+    '{ item(kind: "good") { name broken count } }',  # a non-null one's: the item is null
+    '{ item(kind: "null in a non-null field") { whisper name } }',  # a read sent back
 ]
 
 
@@ -183,7 +201,7 @@ async def test_a_planned_run_answers_as_graphql_core_does(text: str) -> None:
     expected = answer(await run(document, None))
     plan = ExecutionPlan(document)
     first = answer(await run(document, plan))
-    again = answer(await run(document, plan))  # from the plan's collected fields and leaves
+    again = answer(await run(document, plan))  # from the plan's collected fields and reads
     assert first == again == expected
     assert plan.subfields  # the fields of each object were collected once, for the plan
 
@@ -217,26 +235,24 @@ async def test_the_errors_are_graphql_cores_own() -> None:
         assert found["errors"][0]["path"][:1] == ["item"]
 
 
-async def test_leaves_are_read_directly_and_the_rest_goes_through_graphql_core() -> None:
-    document = parse('{ item(kind: "good") { name count note colour shout } }')
+async def test_an_objects_direct_reads_are_read_in_one_loop() -> None:
+    document = parse(
+        '{ item(kind: "good") { name count note shout colour } made: item(kind: "made") '
+        "{ maker { name } } }"
+    )
     plan = ExecutionPlan(document)
     await run(document, plan)
-    read = {key for key, leaf in plan.leaves.items() if isinstance(leaf, tuple)}
-    # name, count, note and colour are attribute reads; `shout` has a resolver and `item`
-    # has arguments: those two are graphql-core's.
-    assert len(read) == 4
-    assert len(plan.leaves) == 6
-
-
-async def test_an_object_of_direct_reads_is_read_in_one_loop() -> None:
-    document = parse('{ item(kind: "good") { name count } made: item(kind: "made") { shout } }')
-    plan = ExecutionPlan(document)
-    await run(document, plan)
-    reads = {
-        tuple(name for name, _ in known[1]) if known[1] is not None else None
-        for known in plan.leaf_sets.values()
+    split = {
+        (tuple(name for name, _ in reads), tuple(rest))
+        for _, reads, rest in plan.leaf_sets.values()
     }
-    assert reads == {("name", "count"), None}  # `shout` has a resolver: graphql-core's path
+    # name, count, note and colour are attribute reads; `shout` has a resolver, and `maker`
+    # is an object: graphql-core's path (as `item`, at the root, with arguments).
+    assert split == {
+        (("name", "count", "note", "colour"), ("shout",)),
+        ((), ("maker",)),
+        (("name",), ()),
+    }
 
 
 async def test_each_request_has_its_own_variables_context_and_errors() -> None:
@@ -362,7 +378,7 @@ async def test_only_requests_naming_a_manifest_document_run_planned(
             "method": None,
         }
         plan = schema.plans[(STATUS, None)]
-        assert plan is not None and plan.leaves and plan.subfields
+        assert plan is not None and plan.leaf_sets and plan.subfields
 
         # A document a client registered (automatic persisted query) is not the manifest's.
         apq = {"version": 1, "sha256Hash": sha256(OTHER)}
