@@ -65,9 +65,9 @@ MAX_COERCION_ERRORS = 50
 
 # What a request's executor has of its own (`PlannedExecutor.for_request`). Every other
 # attribute an executor has is the schema's or the document's and is shared with the
-# plan's executor: tests/test_planned.py fails when graphql-core adds one that is not listed
-# in either. The memos of @defer and @stream (`_stream_usages` and the execution plans)
-# are shared too: they are filled only for directives, which a planned document has none of.
+# plan's executor: tests/test_planned_execution.py fails when graphql-core adds one that
+# is in neither list. The memos of @defer and @stream (`_stream_usages` and the execution
+# plans) are shared too: only directives fill them, and a planned document has none.
 PER_REQUEST = frozenset(
     {
         "root_value",
