@@ -31,8 +31,8 @@ subscription events and deferred work share it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -45,9 +45,15 @@ from graphql import (
     is_leaf_type,
     visit,
 )
-from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
+from graphql.execution.collect_fields import (
+    CollectedFields,
+    FieldDetailsList,
+    GroupedFieldSet,
+    collect_fields,
+)
 from graphql.execution.executor import UNEXPECTED_MULTIPLE_PAYLOADS, CollectedErrors
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
+from graphql.language import OperationType
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.execution import optimized_is_awaitable
 
@@ -116,7 +122,7 @@ class ExecutionPlan:
     nodes and of the schema's types: the plan keeps the document, so no id is reused while
     the plan lives."""
 
-    __slots__ = ("document", "executor", "leaf_sets", "subfields")
+    __slots__ = ("document", "executor", "leaf_sets", "root", "subfields")
 
     def __init__(self, document: DocumentNode) -> None:
         self.document = document
@@ -126,6 +132,8 @@ class ExecutionPlan:
         self.leaf_sets: dict[tuple[int, int], Split] = {}
         # The operation's executor, holding no request: each request runs a copy of it.
         self.executor: PlannedExecutor | None = None
+        # The root type and its collected fields (_UNPLANNED: graphql-core collects them).
+        self.root: tuple[GraphQLObjectType, GroupedFieldSet] | object | None = None
 
     def execute(
         self,
@@ -156,15 +164,19 @@ class ExecutionPlan:
             assert isinstance(built, PlannedExecutor)  # noqa: S101 (build's class is cls)
             self.executor = built.for_request(None, None, None, None)
             return _single(built.execute_operation())
-        variables = get_variable_values(
-            schema,
-            executor.operation.variable_definitions or (),
-            variable_values or {},
-            max_errors=MAX_COERCION_ERRORS,
-            hide_suggestions=executor.hide_suggestions,
-        )
-        if isinstance(variables, list):
-            return ExecutionResult(None, variables)
+        definitions = executor.operation.variable_definitions
+        if definitions:
+            variables = get_variable_values(
+                schema,
+                definitions,
+                variable_values or {},
+                max_errors=MAX_COERCION_ERRORS,
+                hide_suggestions=executor.hide_suggestions,
+            )
+            if isinstance(variables, list):
+                return ExecutionResult(None, variables)
+        else:  # what get_variable_values gives for no definitions, whatever was sent
+            variables = VariableValues({}, {})
         request = executor.for_request(root_value, context_value, variables, operation_extensions)
         return _single(request.execute_operation())
 
@@ -219,6 +231,62 @@ class PlannedExecutor(VerrouExecutor):
         state["streams"] = []
         state["async_helpers"] = weak_helpers(executor)
         return executor
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
+        """graphql-core's `Executor.execute_operation`, less the collection of the root's
+        fields, which the plan keeps (a planned document has no directive, so they depend on
+        nothing the request gives). With an abort signal (never given here) or fields
+        graphql-core would not collect plainly, graphql-core's own."""
+        plan = self.plan
+        root = plan.root
+        if root is None:
+            root = plan.root = self._root()
+        if root is _UNPLANNED or self.abort_signal is not None:
+            return super().execute_operation(serially)
+        root_type, grouped_field_set = cast("tuple[GraphQLObjectType, GroupedFieldSet]", root)
+        if serially is None:
+            serially = self.operation.operation == OperationType.MUTATION
+        try:
+            result = self.execute_root_grouped_field_set(
+                root_type, self.root_value, grouped_field_set, serially, None
+            )
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return self.build_response(None)
+        if self.is_awaitable(result):
+            return self._completed(result)
+        return self.build_response(result)  # type: ignore[arg-type]
+
+    async def _completed(self, result: Awaitable[dict[str, Any]]) -> Any:
+        try:
+            data = await result
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return self.build_response(None)
+        except Exception:
+            await self.cancel_incremental_work()
+            self.run_async_work_finished_hook()
+            raise
+        return self.build_response(data)
+
+    def _root(self) -> tuple[GraphQLObjectType, GroupedFieldSet] | object:
+        root_type = self.schema.get_root_type(self.operation.operation)
+        if root_type is None:
+            return _UNPLANNED  # graphql-core's error, each time
+        try:
+            collected = collect_fields(
+                self.schema,
+                self.fragments,
+                self.variable_values,
+                root_type,
+                self.operation,
+                self.hide_suggestions,
+            )
+        except RecursionError:
+            return _UNPLANNED
+        if collected.new_defer_usages or collected.forbidden_directive_instances:
+            return _UNPLANNED
+        return (root_type, collected.grouped_field_set)
 
     def execute_fields(
         self,

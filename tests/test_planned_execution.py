@@ -129,8 +129,29 @@ class Query:
     async def items(self) -> list[Item]:
         return [ITEMS["good"], item(name="cup", count=0)]
 
+    @strawberry.field
+    def fails(self) -> str:
+        raise ValueError("the root fails")
 
-SCHEMA = strawberry.Schema(query=Query, config=StrawberryConfig(scalar_map={Mood: MOOD}))
+    @strawberry.field
+    async def fails_later(self) -> str:
+        raise ValueError("the root fails later")
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def echo(self, text: str) -> str:
+        return text
+
+    @strawberry.mutation
+    async def echo_later(self, text: str) -> str:
+        return text
+
+
+SCHEMA = strawberry.Schema(
+    query=Query, mutation=Mutation, config=StrawberryConfig(scalar_map={Mood: MOOD})
+)
 
 DOCUMENTS = [
     f'{{ item(kind: "{kind}") {{ name count note colour mood shout }} }}' for kind in ITEMS
@@ -149,6 +170,10 @@ DOCUMENTS = [
     '{ item(kind: "good") { name brokenLater count } }',  # a nullable field's error
     '{ item(kind: "good") { name broken count } }',  # a non-null one's: the item is null
     '{ item(kind: "null in a non-null field") { whisper name } }',  # a read sent back
+    # The root's fields (collected once for the plan): a non-null one failing nulls it all.
+    '{ items { name } fails item(kind: "good") { name } }',
+    "{ items { name } failsLater }",
+    'mutation { a: echo(text: "one") b: echoLater(text: "two") c: echo(text: "three") }',
 ]
 
 
@@ -203,7 +228,9 @@ async def test_a_planned_run_answers_as_graphql_core_does(text: str) -> None:
     first = answer(await run(document, plan))
     again = answer(await run(document, plan))  # from the plan's collected fields and reads
     assert first == again == expected
-    assert plan.subfields  # the fields of each object were collected once, for the plan
+    assert isinstance(plan.root, tuple)  # the root's fields, collected once for the plan
+    if any(isinstance(value, dict | list) for value in (expected["data"] or {}).values()):
+        assert plan.subfields  # and each object's
 
 
 async def test_the_errors_are_graphql_cores_own() -> None:
