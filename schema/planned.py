@@ -1,48 +1,37 @@
 """Execution plans of trusted documents: what graphql-core works out anew for every request
 of a document, kept across the requests that name a trusted document.
 
-graphql-core's executor collects each object's selected fields afresh in every request
-(`collect_subfields`: walking the selection set, grouping by response key) and sends every
-field, an attribute read included, through the same path: the field's definition, a
-resolve info, the resolver, then completion through non-null, list and leaf checks. For a
-document whose selections carry no directive, the collected fields of a type depend only on
-the document, so a plan keeps them. And a leaf field with Strawberry's default resolver (an
-attribute read, no arguments) is read and serialized directly: the plan splits each object's
-selection into those reads, done in one loop, and the other fields, which go through
-graphql-core's `execute_fields`; the answer keeps the selection's order. Any value a direct
-read would not complete cleanly (null in a non-null field, an error, a value the scalar
-refuses) sends the whole object through graphql-core's own path, which makes the same
-answer or error.
+For a document whose selections carry no directive, what graphql-core collects of each
+object's selection (`collect_subfields`: walking the selection set, grouping by response
+key) and of the root's depends only on the document: a plan keeps both. It splits each
+object's selection into the plain fields read directly and the rest (schema/direct_reads.py).
+And it keeps the operation's executor: graphql-core builds one per request
+(`Executor.build`: finding the operation and the fragments in the document, then the
+constructors of three executor classes, about a fifth of a planned request's execution),
+though only the request's root value, context, variables and the state of its one run
+differ. A request's executor is a copy of the plan's (`for_request`), with those given
+anew; the rest is the schema's and the document's, as graphql-core's own copies for
+subscription events and deferred work share it.
 
 Only documents of the trusted-documents manifest are planned, when a request names one (by
 `documentId`, or by hash as Apollo's persisted-query link does) rather than sending its text:
 they are a fixed set the server was given at start, so the plans held for the process's
 life are bounded by it. A text document, or a persisted query a client registered, runs
 prepared (schema/prepared.py) but unplanned: those are whatever clients send.
-
-A plan also keeps its operation's executor. graphql-core builds one per request
-(`Executor.build`: finding the operation and the fragments in the document, then the
-constructors of three executor classes), about a fifth of a planned request's execution,
-though only the request's root value, context, variables and the state of its one run
-differ. A request's executor is a copy of the plan's (`for_request`), with those given
-anew; the rest is the schema's and the document's, as graphql-core's own copies for
-subscription events and deferred work share it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, cast
 
 from graphql import (
     DocumentNode,
     ExecutionResult,
     GraphQLError,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     Visitor,
-    is_leaf_type,
     visit,
 )
 from graphql.execution.collect_fields import (
@@ -57,14 +46,10 @@ from graphql.language import OperationType
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.execution import optimized_is_awaitable
 
+from schema import direct_reads
+from schema.direct_reads import Split
 from schema.executor import VerrouExecutor, weak_helpers
 
-# A leaf read directly: the resolver (called without info), the scalar's or enum's
-# serializer, and whether the field is non-null.
-Leaf = tuple[Callable[..., Any], Callable[[Any], Any], bool]
-# An object selection (a grouped field set) split in two: the response names and reads of
-# its fields read directly, and its other fields, which graphql-core executes.
-Split = tuple[GroupedFieldSet, tuple[tuple[str, Leaf], ...], GroupedFieldSet]
 _UNPLANNED = object()
 # graphql-core's `execute` default (`max_coercion_errors`), as for an unplanned request.
 MAX_COERCION_ERRORS = 50
@@ -75,45 +60,15 @@ MAX_COERCION_ERRORS = 50
 # is in neither list. The memos of @defer and @stream (`_stream_usages` and the execution
 # plans) are shared too: only directives fill them, and a planned document has none.
 PER_REQUEST = frozenset(
-    {
-        "root_value",
-        "context_value",
-        "variable_values",
-        "operation_extensions",
-        "async_helpers",
-        "collected_errors",
-        "pending_incremental_futures",
-        "background_futures",
-        "async_work_finished_hook_task",
-        "defer_usage_set",
-        "groups",
-        "tasks",
-        "streams",
-    }
+    """root_value context_value variable_values operation_extensions async_helpers
+    collected_errors pending_incremental_futures background_futures
+    async_work_finished_hook_task defer_usage_set groups tasks streams""".split()
 )
 SHARED = frozenset(
-    {
-        "schema",
-        "fragment_definitions",
-        "fragments",
-        "operation",
-        "field_resolver",
-        "type_resolver",
-        "subscribe_field_resolver",
-        "enable_early_execution",
-        "hide_suggestions",
-        "abort_signal",
-        "hooks",
-        "middleware_manager",
-        "error_propagation",
-        "is_awaitable",
-        "is_async_iterable",
-        "_relevant_sub_fields",
-        "_stream_usages",
-        "_initial_execution_plans",
-        "_deferred_execution_plans",
-        "plan",
-    }
+    """schema fragment_definitions fragments operation field_resolver type_resolver
+    subscribe_field_resolver enable_early_execution hide_suggestions abort_signal hooks
+    middleware_manager error_propagation is_awaitable is_async_iterable _relevant_sub_fields
+    _stream_usages _initial_execution_plans _deferred_execution_plans plan""".split()
 )
 
 
@@ -307,12 +262,15 @@ class PlannedExecutor(VerrouExecutor):
         key = (id(parent_type), id(grouped_field_set))
         known = self.plan.leaf_sets.get(key)
         if known is None or known[0] is not grouped_field_set:
-            known = self.plan.leaf_sets[key] = self._leaf_set(parent_type, grouped_field_set)
+            known = direct_reads.split(self.schema, parent_type, grouped_field_set)
+            if self.middleware_manager:  # every field through the middleware
+                known = (grouped_field_set, (), grouped_field_set)
+            self.plan.leaf_sets[key] = known
         _, reads, rest = known
         read: dict[str, Any] = {}
-        is_awaitable = self.is_awaitable
+        is_awaitable, read_leaf = self.is_awaitable, direct_reads.read
         for name, leaf in reads:
-            value = _read(leaf, source_value, is_awaitable)
+            value = read_leaf(leaf, source_value, is_awaitable)
             if value is Undefined:
                 rest = grouped_field_set
                 break
@@ -326,22 +284,10 @@ class PlannedExecutor(VerrouExecutor):
         if is_awaitable(others):
 
             async def awaited() -> dict[str, Any]:
-                return _in_order(grouped_field_set, read, await others)
+                return direct_reads.in_order(grouped_field_set, read, await others)
 
             return awaited()
-        return _in_order(grouped_field_set, read, others)  # type: ignore[arg-type]
-
-    def _leaf_set(
-        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
-    ) -> Split:
-        reads, rest = [], {}
-        for name, field_details_list in grouped_field_set.items():
-            leaf = self._leaf(parent_type, field_details_list)
-            if leaf is _UNPLANNED:
-                rest[name] = field_details_list
-            else:
-                reads.append((name, leaf))
-        return (grouped_field_set, tuple(reads), rest)
+        return direct_reads.in_order(grouped_field_set, read, others)  # type: ignore[arg-type]
 
     def collect_subfields(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -353,39 +299,6 @@ class PlannedExecutor(VerrouExecutor):
             collected = super().collect_subfields(return_type, field_details_list)
             subfields[key] = collected
         return collected
-
-    def _leaf(self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Any:
-        """The field's direct read, or _UNPLANNED when it needs graphql-core's path."""
-        field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-        if field is None or self.middleware_manager:
-            return _UNPLANNED
-        resolve = field.resolve
-        # Strawberry marks the resolver of a field without one (an attribute read, so no
-        # arguments either).
-        if resolve is None or getattr(resolve, "_is_default", False) is not True:
-            return _UNPLANNED
-        kind, non_null = field.type, isinstance(field.type, GraphQLNonNull)
-        if non_null:
-            kind = kind.of_type  # type: ignore[union-attr]
-        if not is_leaf_type(kind):
-            return _UNPLANNED
-        return (resolve, kind.coerce_output_value, non_null)
-
-
-def _read(leaf: Leaf, source: Any, is_awaitable: Callable[[Any], bool]) -> Any:
-    """The completed value, or Undefined where graphql-core must complete it (it then
-    raises, nulls or awaits exactly as for an unplanned document)."""
-    resolve, serialize, non_null = leaf
-    try:
-        value = resolve(source, None)
-        if value is None:
-            return Undefined if non_null else None
-        if value is Undefined or isinstance(value, Exception) or is_awaitable(value):
-            return Undefined
-        serialized = serialize(value)
-    except Exception:  # graphql-core's path raises it again, located, with its field's path
-        return Undefined
-    return Undefined if serialized is None else serialized
 
 
 def _single(result: AwaitableOrValue[Any]) -> AwaitableOrValue[ExecutionResult]:
@@ -403,14 +316,3 @@ def _single(result: AwaitableOrValue[Any]) -> AwaitableOrValue[ExecutionResult]:
     if optimized_is_awaitable(result):
         return awaited()
     raise GraphQLError(UNEXPECTED_MULTIPLE_PAYLOADS)
-
-
-def _in_order(
-    grouped_field_set: GroupedFieldSet, read: dict[str, Any], others: dict[str, Any]
-) -> dict[str, Any]:
-    """The object's fields in the order of its selection, as graphql-core gives them."""
-    return {
-        name: read[name] if name in read else others[name]
-        for name in grouped_field_set
-        if name in read or name in others
-    }
