@@ -182,8 +182,14 @@ export async function openBrowser(
       await tab.locator(`html[lang=${other}]`).waitFor();
       await tab.waitForLoadState("networkidle");
       await tab.locator("#app h1, #app h2").first().waitFor();
-      const hash = await tab.evaluate(() => window.location.hash);
-      if (hash === state.hash) {
+      // A tab that holds a session may still be on its way to the screen (its first
+      // queries answered late on a loaded machine): it is given a few seconds to arrive.
+      const reopened = state.session.length
+        ? await tab
+            .waitForFunction((expected) => window.location.hash === expected, state.hash, { timeout: 5000 })
+            .then(() => true, () => false)
+        : (await tab.evaluate(() => window.location.hash)) === state.hash;
+      if (reopened) {
         await bothWidths(tab, `${name} (${other})`, `${file}-${other}`);
         audited.push(`${name}: ${state.lang} ${other}`);
         return;
