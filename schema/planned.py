@@ -259,6 +259,8 @@ class PlannedExecutor(VerrouExecutor):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
+        # Every object's field set comes from `collect_subfields` below, kept in the plan:
+        # the splits are as many as the document's selections.
         key = (id(parent_type), id(grouped_field_set))
         known = self.plan.leaf_sets.get(key)
         if known is None or known[0] is not grouped_field_set:
