@@ -71,6 +71,8 @@ class Session(Model):
 
     class Meta:
         table = "session"
+        # An account's open sessions: the device list, ending them (services.changes).
+        indexes = (("account_id", "revoked_at"),)
 
 
 class SignInChallenge(Model):
@@ -92,6 +94,8 @@ class SignInChallenge(Model):
 
     class Meta:
         table = "sign_in_challenge"
+        # An account's unused challenges, spent when its second factor changes.
+        indexes = (("account_id", "used_at"),)
 
 
 class LinkToken(Model):
@@ -115,6 +119,8 @@ class LinkToken(Model):
 
     class Meta:
         table = "link_token"
+        # An account's unused links of one purpose, replaced by a new one.
+        indexes = (("account_id", "purpose", "used_at"),)
 
 
 class RememberedDevice(Model):
@@ -136,3 +142,4 @@ class RememberedDevice(Model):
 
     class Meta:
         table = "remembered_device"
+        indexes = (("account_id",),)

@@ -20,6 +20,9 @@ class SecurityEvent(Model):
 
     class Meta:
         table = "security_event"
+        # Every sign-in reads the account's earlier sign-ins (services.sign_in_alerts): by
+        # account, kind and time, not a walk through every account's last 90 days.
+        indexes = (("account_id", "kind", "created_at"),)
 
 
 class Notification(Model):
@@ -38,6 +41,8 @@ class Notification(Model):
 
     class Meta:
         table = "notification"
+        # The feed and its unread count, per account.
+        indexes = (("account_id", "read_at"),)
 
 
 class FailedAttempt(Model):

@@ -48,6 +48,7 @@ class RecoveryRequest(Model):
 
     class Meta:
         table = "recovery_request"
+        indexes = (("account_id", "status"),)
 
 
 class RecoveryDocument(Model):
@@ -67,3 +68,4 @@ class RecoveryDocument(Model):
 
     class Meta:
         table = "recovery_document"
+        indexes = (("request_id",),)

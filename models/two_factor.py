@@ -88,6 +88,7 @@ class SecurityKey(Model):
 
     class Meta:
         table = "security_key"
+        indexes = (("account_id",),)
 
 
 class WebAuthnChallengePurpose(StrEnum):
@@ -117,3 +118,4 @@ class WebAuthnChallenge(Model):
 
     class Meta:
         table = "webauthn_challenge"
+        indexes = (("account_id",),)
