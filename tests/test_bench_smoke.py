@@ -44,7 +44,20 @@ def rows(output: str, header: str) -> list[list[str]]:
     shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it)"
 )
 def test_the_status_benchmark_compares_every_floor_and_signs_in() -> None:
-    output = bench("bench/status.py", "--duration", "1", "--warm-up", "1", "--clients", "4")
+    output = bench(
+        "bench/status.py",
+        "--duration",
+        "1",
+        "--warm-up",
+        "1",
+        "--clients",
+        "4",
+        "--rounds",
+        "2",
+        "--history",
+        "2000",
+    )
+    assert "stored beforehand: 2,000 sign-ins of 200 other accounts" in output
     throughput = rows(output, "| target |")
     assert [row[0] for row in throughput] == [
         "floor (two lookups)",
@@ -54,6 +67,11 @@ def test_the_status_benchmark_compares_every_floor_and_signs_in() -> None:
     ]
     assert all(row[-1] == "0" for row in throughput), throughput  # no failed request
     assert "signIn at argon2's pace" in output
+    pace = rows(output, "| round |")
+    assert [row[0] for row in pace] == ["1", "2", "all"]
+    for row in pace[:2]:
+        done, sent = row[2].split("/")
+        assert done == sent != "0", pace  # every sign-in succeeded
     latency = rows(output, "| twoFactorStatus |")
     assert [row[0] for row in latency] == ["no sign-in load", "20 concurrent signIn"]
     assert all(row[-1] == "0" for row in latency), latency
