@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -40,9 +41,13 @@ def behind_the_event_loop() -> None:
     (one core, or more sign-ins than cores), the loop takes it back at once, so a burst
     of sign-ins does not add a scheduler slice to every other request's latency; argon2
     still has the core whenever the loop is idle, so sign-ins keep its pace. Linux sets
-    the niceness of one thread by its id; elsewhere this does nothing."""
+    the niceness of one thread by its id; elsewhere this does nothing. On Linux the thread
+    also takes its Python name as its system one (`top -H`, /proc/PID/task/TID/comm), so that
+    the hashing threads' CPU can be told from the event loop's (bench/status.py)."""
     if sys.platform == "linux":
         thread = threading.get_native_id()
+        with contextlib.suppress(OSError):
+            Path(f"/proc/self/task/{thread}/comm").write_text(threading.current_thread().name[:15])
         with contextlib.suppress(OSError):
             # Relative to the loop's (a thread starts at its creator's): a server started
             # under `nice` keeps the same distance between the two.
