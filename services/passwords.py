@@ -47,12 +47,12 @@ def behind_the_event_loop() -> None:
     if sys.platform == "linux":
         thread = threading.get_native_id()
         with contextlib.suppress(OSError):
-            Path(f"/proc/self/task/{thread}/comm").write_text(threading.current_thread().name[:15])
-        with contextlib.suppress(OSError):
             # Relative to the loop's (a thread starts at its creator's): a server started
             # under `nice` keeps the same distance between the two.
             niceness = os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS
             os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
+        with contextlib.suppress(OSError):
+            Path(f"/proc/self/task/{thread}/comm").write_text(threading.current_thread().name[:15])
 
 
 class Passwords:
