@@ -353,9 +353,9 @@ print(count / (time.perf_counter() - started), (time.thread_time() - cpu) / coun
 
 def argon2_alone(seconds: float) -> tuple[float, float]:
     """Password checks per second of argon2-cffi alone on the server's core (the floor), and
-    the CPU time of one check in ms: on a virtual machine whose host takes the core now and
-    then, the rate counts those moments and the CPU time does not (nor does /proc's count of
-    the server's CPU), so each ratio compares like with like."""
+    the CPU time of one check in ms: the rate also counts any moment the core spent on
+    something else, the CPU time does not (no more than /proc's count of the server's CPU),
+    so the two ratios disagree when the floor did not have the core to itself."""
     command = [*pinned(SERVER_CORE), sys.executable, "-c", ARGON2_ALONE, PASSWORD, str(seconds)]
     output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
     rate, cpu = output.stdout.split()
