@@ -4,7 +4,8 @@ from tortoise.migrations import operations as ops
 
 # Neither SQLite nor PostgreSQL indexes a foreign key by itself: each lookup of one account's
 # rows below walked the whole table (every sign-in read every account's sign-ins of the last
-# 90 days through the created_at index). tests/test_query_plans.py checks the plans.
+# 90 days through the created_at index), and the purge's deletion of each expired remembered
+# device walked every session to unlink it. tests/test_query_plans.py checks the plans.
 
 
 class Migration(migrations.Migration):
@@ -19,6 +20,7 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(model_name="Notification", index=Index(fields=["account_id", "read_at"])),
         ops.AddIndex(model_name="Session", index=Index(fields=["account_id", "revoked_at"])),
+        ops.AddIndex(model_name="Session", index=Index(fields=["remembered_device_id"])),
         ops.AddIndex(model_name="SignInChallenge", index=Index(fields=["account_id", "used_at"])),
         ops.AddIndex(
             model_name="LinkToken", index=Index(fields=["account_id", "purpose", "used_at"])

@@ -71,8 +71,10 @@ class Session(Model):
 
     class Meta:
         table = "session"
-        # An account's open sessions: the device list, ending them (services.changes).
-        indexes = (("account_id", "revoked_at"),)
+        # An account's open sessions: the device list, ending them (services.changes). A
+        # remembered device's sessions: the database finds them when the purge deletes the
+        # device (ON DELETE SET NULL), one lookup per device.
+        indexes = (("account_id", "revoked_at"), ("remembered_device_id",))
 
 
 class SignInChallenge(Model):
