@@ -81,10 +81,15 @@ class Target:
     pid: int
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its threads so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+def stat_seconds(stat: Path) -> float:
+    """User + system CPU time so far from a /proc stat file (a process's or a thread's)."""
+    fields = stat.read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads so far."""
+    return stat_seconds(Path(f"/proc/{pid}/stat"))
 
 
 def wait_until_idle(pid: int, timeout: float = 10.0) -> None:
@@ -106,10 +111,9 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
+            seconds = stat_seconds(task / "stat")
         except FileNotFoundError:  # a thread that ended meanwhile
             continue
-        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         kind = "event loop" if task.name == str(pid) else "other threads"
         spent["argon2" if name.startswith("argon2") else kind] += seconds
     return spent
@@ -429,12 +433,11 @@ def measure_under_sign_ins(
         cpu_ms = used / max(alone.requests, 1) * 1000
         wait_until_idle(pid)
         floor, check_ms = argon2_alone(seconds)
-        signed, signing_seconds, cpu = (
-            signed + alone.requests,
-            signing_seconds + alone.seconds,
-            cpu + used,
-        )
-        checks, checking_seconds = checks + floor * seconds, checking_seconds + seconds
+        signed += alone.requests
+        signing_seconds += alone.seconds
+        cpu += used
+        checks += floor * seconds
+        checking_seconds += seconds
         checking_cpu += check_ms * floor * seconds
         print(
             f"| {number} | {alone.rate:.1f} | {alone.ok}/{alone.requests} | {alone.p50_ms:.0f} "

@@ -59,38 +59,40 @@ def lookups() -> dict[str, str]:
     return {name: query.sql(params_inline=True) for name, query in queries.items()}
 
 
-@pytest.mark.sqlite_only
-async def test_every_per_account_lookup_uses_an_index_on_the_account(tmp_path: Path) -> None:
+async def migrated(tmp_path: Path) -> Path:
     path = tmp_path / "plans.sqlite3"
     await apply_migrations(f"sqlite://{path}")
+    return path
+
+
+def first_columns(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
+    """Each index's table and first column."""
+    found = {}
+    for index, table in db.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'"):
+        first = db.execute(f'PRAGMA index_info("{index}")').fetchone()
+        if first:
+            found[index] = (table, first[2])
+    return found
+
+
+@pytest.mark.sqlite_only
+async def test_every_per_account_lookup_uses_an_index_on_the_account(tmp_path: Path) -> None:
+    path = await migrated(tmp_path)
     async with TortoiseContext() as context:
         await context.init(config=tortoise_config(f"sqlite://{path}"))
         statements = lookups()
     with contextlib.closing(sqlite3.connect(path)) as db:
         # The indexes whose first column is the account's (or the request's) key.
-        leading: set[str] = set()
-        for (index,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"):
-            first = db.execute(f'PRAGMA index_info("{index}")').fetchone()
-            if first and first[2] in {"account_id", "request_id"}:
-                leading.add(index)
+        leading = {
+            index
+            for index, (_, column) in first_columns(db).items()
+            if column in {"account_id", "request_id"}
+        }
         assert len(leading) >= 10, leading
         for name, sql in statements.items():
             found = plan(db, sql)
             assert any(f"INDEX {index}" in found for index in leading), (name, found)
             assert "SCAN" not in found.replace("SCAN CONSTANT ROW", ""), (name, found)
-        # Each foreign key: the database looks up a deleted row's children by it (the purge
-        # deletes expired remembered devices, and their sessions are unlinked). Accounts are
-        # never deleted, so a support agent's reviews need no lookup by reviewer.
-        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-            for key in db.execute(f'PRAGMA foreign_key_list("{table}")'):
-                column = key[3]
-                if (table, column) == ("recovery_request", "reviewer_id"):
-                    continue
-                first_columns = {
-                    db.execute(f'PRAGMA index_info("{index[1]}")').fetchone()[2]
-                    for index in db.execute(f'PRAGMA index_list("{table}")')
-                }
-                assert column in first_columns, (table, column)
         # The statement every sign-in runs (services.sign_in_alerts), with its own values.
         earlier = plan(
             db,
@@ -99,3 +101,21 @@ async def test_every_per_account_lookup_uses_an_index_on_the_account(tmp_path: P
         )
         assert "idx_security_ev_created" not in earlier, earlier
         assert any(f"INDEX {index}" in earlier for index in leading), earlier
+
+
+@pytest.mark.sqlite_only
+async def test_every_foreign_key_has_an_index_starting_with_it(tmp_path: Path) -> None:
+    """The database looks up a deleted row's children by its foreign key (the purge deletes
+    expired remembered devices, and their sessions are unlinked). Accounts are never
+    deleted, so a support agent's reviews need no lookup by reviewer."""
+    path = await migrated(tmp_path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        indexed = set(first_columns(db).values())
+        keys = [
+            (table, key[3])
+            for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            for key in db.execute(f'PRAGMA foreign_key_list("{table}")')
+        ]
+    assert len(keys) >= 10, keys
+    exempt = {("recovery_request", "reviewer_id")}
+    assert [key for key in keys if key not in indexed and key not in exempt] == []
