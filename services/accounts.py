@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -13,6 +14,7 @@ from models import Account, Session, SignInChallenge
 from models.accounts import Locale, Role
 from services import (
     account_settings,
+    batches,
     changes,
     key_challenges,
     remembered_devices,
@@ -23,6 +25,7 @@ from services import (
     throttle,
     validation,
 )
+from services.batches import Batch
 from services.crypto import new_token, token_digest
 from services.errors import EmailTaken, InvalidCredentials, InvalidInput
 from services.runtime import RequestMeta, Runtime
@@ -88,21 +91,33 @@ async def open_session(
     *,
     remembered_device_id: int | None = None,
 ) -> IssuedSession:
-    now = rt.clock.now()
     token = new_token()
-    session = await statements.create(
-        Session,
-        connection,
-        token_hash=token_digest(token),
-        account_id=account.id,
-        created_at=now,
-        expires_at=now + timedelta(seconds=rt.settings.session_absolute_seconds),
-        last_seen_at=now,
-        revoked_at=None,
-        ip_address=meta.ip_address,
-        user_agent=(meta.user_agent or "")[:512] or None,
-        remembered_device_id=remembered_device_id,
-    )
+    values = _session_values(rt, account, meta, token, remembered_device_id)
+    return _issued(token, await statements.create(Session, connection, **values), account)
+
+
+def _session_values(
+    rt: Runtime,
+    account: Account,
+    meta: RequestMeta,
+    token: str,
+    remembered_device_id: int | None = None,
+) -> dict[str, Any]:
+    now = rt.clock.now()
+    return {
+        "token_hash": token_digest(token),
+        "account_id": account.id,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=rt.settings.session_absolute_seconds),
+        "last_seen_at": now,
+        "revoked_at": None,
+        "ip_address": meta.ip_address,
+        "user_agent": (meta.user_agent or "")[:512] or None,
+        "remembered_device_id": remembered_device_id,
+    }
+
+
+def _issued(token: str, session: Session, account: Account) -> IssuedSession:
     object.__setattr__(session, "_account", account)  # as Session.create(account=...) does
     return IssuedSession(token=token, session=session, account=account)
 
@@ -163,10 +178,15 @@ async def sign_in(
     # replaced (no stored email has one, and PostgreSQL refuses a NUL in text).
     email = validation.printable(validation.normalize_email(email)[: validation.EMAIL_MAX + 1])
     # Throttled by email, known or not, so the refusal itself says nothing of the account.
-    attempt = await throttle.begin_attempt(rt, throttle.password_subject(email))
-    # Tortoise refuses to even compare a value longer than the column (and PostgreSQL's
-    # varchar would too): such an email has no account.
-    account = await account_by_email(email) if len(email) <= validation.EMAIL_MAX else None
+    # The attempt recorded and counted and the account read in one trip to the database.
+    subject = throttle.password_subject(email)
+    now = rt.clock.now()
+    window = timedelta(seconds=rt.settings.failure_window_seconds)
+    batch = functools.partial(
+        _attempt_and_account, subject=subject, email=email, now=now, window=window
+    )
+    counted, account = await batches.run(batch)
+    attempt = await throttle.admitted(rt, subject, counted, now, window)
     # An unknown email still verifies a (dummy) hash: both failures take the same time.
     valid = await rt.passwords.verify(account.password_hash if account else None, password)
     if account is None or not valid:
@@ -183,6 +203,10 @@ async def sign_in(
         if device is None:
             return await _open_challenge(rt, account)
         remembered_id = device.id
+    else:
+        issued = await _signed_in_from_known_device(rt, account, meta, attempt)
+        if issued is not None:
+            return issued
     async with changes.account_change(rt, account, meta) as change:
         if remembered_id is None:
             # With the session it opens: one commit for both.
@@ -191,6 +215,50 @@ async def sign_in(
         return await open_session(
             rt, account, meta, change.connection, remembered_device_id=remembered_id
         )
+
+
+def _attempt_and_account(
+    dialect: str, subject: str, email: str, now: datetime, window: timedelta
+) -> Batch[tuple[throttle.Counted, Account | None]]:
+    counted = yield from throttle.recorded_attempt(dialect, subject, now, window)
+    # Tortoise refuses to even compare a value longer than the column (and PostgreSQL's
+    # varchar would too): such an email has no account.
+    if len(email) > validation.EMAIL_MAX:
+        return counted, None
+    found = yield from statements.selected(Account, dialect, email=email)
+    return counted, found[0] if found else None
+
+
+async def _signed_in_from_known_device(
+    rt: Runtime, account: Account, meta: RequestMeta, attempt: throttle.Attempt
+) -> IssuedSession | None:
+    """What the change below does for a device seen before, which sends no alert, in one
+    trip and one transaction: the attempt forgotten, the SIGNED_IN event, the session.
+    None, with nothing written, when the device is new."""
+    token = new_token()
+    values = _session_values(rt, account, meta, token)
+    batch = functools.partial(
+        _known_device_writes, attempt=attempt, account=account, meta=meta, session=values
+    )
+    try:
+        session = await batches.run(batch, transaction=True)
+    except sign_in_alerts.NewDevice:
+        return None
+    rt.metrics.count_security_event(SecurityEventKind.SIGNED_IN.value)
+    return _issued(token, session, account)
+
+
+def _known_device_writes(
+    dialect: str,
+    attempt: throttle.Attempt,
+    account: Account,
+    meta: RequestMeta,
+    session: dict[str, Any],
+) -> Batch[Session]:
+    yield from throttle.forgotten(dialect, attempt.row_id)
+    now = session["created_at"]
+    yield from sign_in_alerts.known_device_signed_in(dialect, account.id, meta, now)
+    return (yield from statements.created(Session, dialect, **session))
 
 
 async def account_by_email(email: str) -> Account | None:

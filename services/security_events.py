@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
 from enum import StrEnum
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import SecurityEvent
-from services import statements
+from services import batches, statements
+from services.batches import Batch
 from services.runtime import RequestMeta, Runtime
 
 
@@ -51,12 +54,23 @@ async def record(
 ) -> SecurityEvent:
     """Write the event; pass the change's transaction so both commit or neither does."""
     rt.metrics.count_security_event(kind.value)
-    return await statements.create(
+    batch = functools.partial(
+        recorded, account_id=account_id, kind=kind, meta=meta, now=rt.clock.now()
+    )
+    return await batches.run(batch, connection)
+
+
+def recorded(
+    dialect: str, account_id: int, kind: SecurityEventKind, meta: RequestMeta, now: datetime
+) -> Batch[SecurityEvent]:
+    """`record` within a batch (services.batches), but for the metric: the caller counts
+    it (`Metrics.count_security_event`) once the batch is through."""
+    return statements.created(
         SecurityEvent,
-        connection,
+        dialect,
         account_id=account_id,
         kind=kind.value,
-        created_at=rt.clock.now(),
+        created_at=now,
         ip_address=meta.ip_address,
         user_agent=(meta.user_agent or "")[:512] or None,
     )

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ua_parser import parse
 
 from models import Notification, SecurityEvent
-from services import link_tokens, statements
+from services import batches, link_tokens, security_events, statements
+from services.batches import Batch, Statement
 from services.changes import Change
 from services.device_sessions import device_label
 from services.link_tokens import LinkPurpose
 from services.notifications import NotificationKind
-from services.runtime import Runtime
+from services.runtime import RequestMeta, Runtime
 from services.security_events import SecurityEventKind
 
 KNOWN_FOR = timedelta(days=90)
@@ -66,25 +67,75 @@ def _earlier_devices(dialect: str) -> str:
     )
 
 
-async def _seen_before(change: Change) -> bool:
-    """Whether this device signed in to the account in the last 90 days, or nothing ever did."""
-    key = device_key(change.meta.ip_address, change.meta.user_agent)
-    since = change.rt.clock.now() - KNOWN_FOR
-    db = change.connection
-    values = [
-        change.account.id,
-        SecurityEventKind.SIGNED_IN.value,
-        SecurityEvent._meta.fields_map["created_at"].to_db_value(since, SecurityEvent),
-    ]
-    earlier = await db.execute_query_dict(_earlier_devices(db.capabilities.dialect), values)
+@functools.cache
+def _same_request_before(dialect: str) -> str:
+    account, kind, since, address, agent = statements.marks(dialect, 5)
+    # NULL (no address or no user agent given) matches NULL.
+    same = "IS NOT DISTINCT FROM" if dialect == "postgres" else "IS"
+    # Only placeholders go into the text.
+    return (
+        'SELECT 1 AS "found" FROM "security_event" '  # noqa: S608
+        f'WHERE "account_id" = {account} AND "kind" = {kind} AND "created_at" > {since} '
+        f'AND "ip_address" {same} {address} AND "user_agent" {same} {agent} LIMIT 1'
+    )
+
+
+class NewDevice(Exception):
+    """`known_device_signed_in`: the device is new, so the sign-in needs its alert."""
+
+
+def seen_before(dialect: str, account_id: int, meta: RequestMeta, now: datetime) -> Batch[bool]:
+    """Whether this device signed in to the account in the last 90 days, or nothing ever
+    did; within a batch (services.batches)."""
+    since = SecurityEvent._meta.fields_map["created_at"].to_db_value(now - KNOWN_FOR, SecurityEvent)
+    values = [account_id, SecurityEventKind.SIGNED_IN.value, since]
+    # Most sign-ins come from the very address and browser of an earlier one: that row
+    # alone answers, where the pairs of every sign-in of 90 days would be read and parsed.
+    stored = [meta.ip_address, (meta.user_agent or "")[:512] or None]
+    if (yield Statement(_same_request_before(dialect), values + stored)):
+        return True
+    key = device_key(meta.ip_address, meta.user_agent)
+    earlier = yield Statement(_earlier_devices(dialect), values)
     if any(device_key(row["ip_address"], row["user_agent"]) == key for row in earlier):
         return True
+    if earlier:
+        return False
     # No sign-in in 90 days at all: known only if there was never one (a second statement
     # for that rare case, not for every sign-in).
-    sign_ins = SecurityEvent.filter(
-        account_id=change.account.id, kind=SecurityEventKind.SIGNED_IN.value
-    ).using_db(change.connection)
-    return not earlier and not await sign_ins.exists()
+    ever = yield Statement(_any_sign_in(dialect), values[:2])
+    return not ever
+
+
+@functools.cache
+def _any_sign_in(dialect: str) -> str:
+    account, kind = statements.marks(dialect, 2)
+    # Only placeholders go into the text.
+    return (
+        'SELECT 1 AS "found" FROM "security_event" '  # noqa: S608
+        f'WHERE "account_id" = {account} AND "kind" = {kind} LIMIT 1'
+    )
+
+
+def known_device_signed_in(
+    dialect: str, account_id: int, meta: RequestMeta, now: datetime
+) -> Batch[SecurityEvent]:
+    """`signed_in` within a batch for a device seen before, which needs no alert: its
+    SIGNED_IN event. Raises NewDevice, before writing anything, for a new one: the caller
+    rolls back and calls `signed_in`, which alerts. The caller counts the event's metric."""
+    if not (yield from seen_before(dialect, account_id, meta, now)):
+        raise NewDevice
+    return (
+        yield from security_events.recorded(
+            dialect, account_id, SecurityEventKind.SIGNED_IN, meta, now
+        )
+    )
+
+
+async def _seen_before(change: Change) -> bool:
+    batch = functools.partial(
+        seen_before, account_id=change.account.id, meta=change.meta, now=change.rt.clock.now()
+    )
+    return await batches.run(batch, change.connection)
 
 
 def secure_link(rt: Runtime, token: str) -> str:

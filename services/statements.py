@@ -20,6 +20,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields import DatetimeField
 from tortoise.models import Model
 
+from services import batches
+from services.batches import Batch, Statement
+
 M = TypeVar("M", bound=Model)
 
 
@@ -51,23 +54,31 @@ def db_values(model: type[Model], values: dict[str, Any]) -> list[Any]:
     return [fields_map[name].to_db_value(value, model) for name, value in values.items()]
 
 
-async def insert(model: type[Model], connection: BaseDBAsyncClient | None, **values: Any) -> int:
+def inserted_id(model: type[Model], dialect: str, **values: Any) -> Batch[int]:
     """Write one row of `model` with these fields (by field name, `account_id` for a foreign
-    key); its id."""
-    db = client(model, connection)
-    sql = _insert(model, tuple(values), db.capabilities.dialect)
-    result = await db.execute_insert(sql, db_values(model, values))
-    # SQLite's driver gives the new row's id, asyncpg the RETURNING row.
-    return int(result if isinstance(result, int) else result["id"])
+    key), within a batch (services.batches); its id."""
+    sql = _insert(model, tuple(values), dialect)
+    row_id: int = yield Statement(sql, db_values(model, values), returns_id=True)
+    return row_id
+
+
+def created(model: type[M], dialect: str, **values: Any) -> Batch[M]:
+    """`inserted_id`, and the row as the instance `Model.create` would have returned. Give
+    every field but the id (None where it is NULL): this module knows no defaults."""
+    if not _whole(model, tuple(values)):
+        raise TypeError(f"statements.created({model.__name__}) needs every field but the id")
+    row_id = yield from inserted_id(model, dialect, **values)
+    return model._init_from_db(id=row_id, **values)
+
+
+async def insert(model: type[Model], connection: BaseDBAsyncClient | None, **values: Any) -> int:
+    """`inserted_id` in a trip of its own, in `connection` when given."""
+    return await batches.run(functools.partial(inserted_id, model, **values), connection)
 
 
 async def create(model: type[M], connection: BaseDBAsyncClient | None, **values: Any) -> M:
-    """`insert`, and the row as the instance `Model.create` would have returned. Give every
-    field but the id (None where it is NULL): this module knows no defaults."""
-    if not _whole(model, tuple(values)):
-        raise TypeError(f"statements.create({model.__name__}) needs every field but the id")
-    row_id = await insert(model, connection, **values)
-    return model._init_from_db(id=row_id, **values)
+    """`created` in a trip of its own, in `connection` when given."""
+    return await batches.run(functools.partial(created, model, **values), connection)
 
 
 @functools.cache
@@ -124,12 +135,16 @@ def _select(model: type[Model], names: tuple[str, ...], dialect: str) -> str:
     return f'SELECT {columns(model)} FROM "{model._meta.db_table}" WHERE {conditions}'  # noqa: S608
 
 
-async def select(model: type[M], connection: BaseDBAsyncClient | None, **equal: Any) -> list[M]:
+def selected(model: type[M], dialect: str, **equal: Any) -> Batch[list[M]]:
     """The rows of `model` whose fields have these values (by field name, `account_id` for a
-    foreign key), as `Model.filter(**equal)` returns them, in no particular order."""
+    foreign key), as `Model.filter(**equal)` returns them, in no particular order; within a
+    batch."""
     if not equal:
         raise TypeError("statements.select needs at least one field to match")
-    db = client(model, connection)
-    sql = _select(model, tuple(equal), db.capabilities.dialect)
-    rows = await db.execute_query_dict(sql, db_values(model, equal))
+    rows = yield Statement(_select(model, tuple(equal), dialect), db_values(model, equal))
     return [found for row in rows if (found := instance(model, row)) is not None]
+
+
+async def select(model: type[M], connection: BaseDBAsyncClient | None, **equal: Any) -> list[M]:
+    """`selected` in a trip of its own, in `connection` when given."""
+    return await batches.run(functools.partial(selected, model, **equal), connection)

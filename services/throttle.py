@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import FailedAttempt
-from services import statements
+from services import batches, statements
+from services.batches import Batch, Statement
 from services.errors import RateLimited
 from services.runtime import Runtime
 
@@ -53,8 +54,12 @@ class Attempt:
 
 
 async def _forget(row_id: int, connection: BaseDBAsyncClient | None = None) -> None:
-    db = statements.client(FailedAttempt, connection)
-    await db.execute_query(_delete(db.capabilities.dialect), [row_id])
+    await batches.run(functools.partial(forgotten, row_id=row_id), connection)
+
+
+def forgotten(dialect: str, row_id: int) -> Batch[None]:
+    """The attempt no longer counts, within a batch."""
+    yield Statement(_delete(dialect), [row_id])
 
 
 # Written once per dialect (services.statements): every sign-in runs both.
@@ -73,6 +78,27 @@ def _delete(dialect: str) -> str:
     return f'DELETE FROM "failed_attempt" WHERE "id" = {statements.marks(dialect, 1)[0]}'  # noqa: S608
 
 
+def recorded_attempt(
+    dialect: str, subject: str, now: datetime, window: timedelta
+) -> Batch[Counted]:
+    """Record an attempt and count it with those of `subject` recorded before it in the
+    window, within a batch (services.batches). Later ones still in flight are not counted:
+    of a burst, the first `max_failures` go through and only the rest are refused."""
+    row_id = yield from statements.inserted_id(
+        FailedAttempt, dialect, subject=subject, created_at=now
+    )
+    since = FailedAttempt._meta.fields_map["created_at"].to_db_value(now - window, FailedAttempt)
+    rows = yield Statement(_count(dialect), [subject, since, row_id])
+    return Counted(row_id, rows[0]["n"])
+
+
+@dataclass(frozen=True)
+class Counted:
+    row_id: int
+    # This attempt and those before it in the window.
+    attempts: int
+
+
 async def begin_attempt(
     rt: Runtime, subject: str, *, limit: int | None = None, window_seconds: int | None = None
 ) -> Attempt:
@@ -81,20 +107,30 @@ async def begin_attempt(
     given)."""
     now = rt.clock.now()
     window = timedelta(seconds=window_seconds or rt.settings.failure_window_seconds)
-    row_id = await statements.insert(FailedAttempt, None, subject=subject, created_at=now)
-    db = FailedAttempt._meta.db
-    since = FailedAttempt._meta.fields_map["created_at"].to_db_value(now - window, FailedAttempt)
-    # Count this attempt and those recorded before it, not later ones still in flight: of a
-    # burst, the first `max_failures` go through and only the rest are refused.
-    rows = await db.execute_query_dict(_count(db.capabilities.dialect), [subject, since, row_id])
-    if rows[0]["n"] > (limit or rt.settings.max_failures):
-        await _forget(row_id)  # refused, so not counted
+    counted = await batches.run(
+        functools.partial(recorded_attempt, subject=subject, now=now, window=window)
+    )
+    return await admitted(rt, subject, counted, now, window, limit)
+
+
+async def admitted(
+    rt: Runtime,
+    subject: str,
+    counted: Counted,
+    now: datetime,
+    window: timedelta,
+    limit: int | None = None,
+) -> Attempt:
+    """The attempt `recorded_attempt` counted, or RateLimited (the attempt forgotten) when
+    it is over `limit` (MAX_FAILURES unless given)."""
+    if counted.attempts > (limit or rt.settings.max_failures):
+        await _forget(counted.row_id)  # refused, so not counted
         recent = FailedAttempt.filter(subject=subject, created_at__gt=now - window)
         oldest = await recent.order_by("created_at").first()
         reopens = (oldest.created_at if oldest else now) + window
         rt.metrics.count_rate_limited()
         raise RateLimited(retry_after=max(1, math.ceil((reopens - now).total_seconds())))
-    return Attempt(row_id)
+    return Attempt(counted.row_id)
 
 
 async def take_quota(

@@ -43,6 +43,8 @@ def written_afresh() -> None:
         throttle._count,
         throttle._delete,
         sign_in_alerts._earlier_devices,
+        sign_in_alerts._any_sign_in,
+        sign_in_alerts._same_request_before,
         session_lookup._statement,
     ):
         cached.cache_clear()
@@ -133,8 +135,9 @@ async def test_a_created_row_is_the_row_tortoise_reads_back(api: Api, clock: Fro
 
 
 class PostgresClient:
-    """What statements.insert uses of an asyncpg client: its dialect, and execute_insert,
-    which returns the RETURNING row (a mapping), where SQLite's returns the new id."""
+    """What statements.insert uses of an asyncpg client (through services.batches): its
+    dialect, and execute_query_dict, which returns the RETURNING row (a mapping), where
+    SQLite's driver gives the new id."""
 
     class capabilities:  # the attribute Tortoise's clients have
         dialect = "postgres"
@@ -142,13 +145,9 @@ class PostgresClient:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[Any]]] = []
 
-    async def execute_insert(self, sql: str, values: list[Any]) -> dict[str, int]:
-        self.sent.append((sql, values))
-        return {"id": 7}
-
     async def execute_query_dict(self, sql: str, values: list[Any]) -> list[dict[str, Any]]:
         self.sent.append((sql, values))
-        return []
+        return [{"id": 7}] if sql.startswith("INSERT") else []
 
 
 async def test_on_postgres_the_new_id_comes_from_the_returning_row(clock: FrozenClock) -> None:

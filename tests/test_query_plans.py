@@ -101,6 +101,14 @@ async def test_every_per_account_lookup_uses_an_index_on_the_account(tmp_path: P
         )
         assert "idx_security_ev_created" not in earlier, earlier
         assert any(f"INDEX {index}" in earlier for index in leading), earlier
+        # And the probe for the very same address and browser that comes before it.
+        same = plan(
+            db,
+            sign_in_alerts._same_request_before("sqlite"),
+            (7, SecurityEventKind.SIGNED_IN.value, SINCE.isoformat(), "192.0.2.1", "curl/8"),
+        )
+        assert "idx_security_ev_created" not in same, same
+        assert any(f"INDEX {index}" in same for index in leading), same
 
 
 @pytest.mark.sqlite_only

@@ -4,25 +4,31 @@ server."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from starlette.applications import Starlette
+from tortoise import connections
 
-from models import LinkToken, Notification, OutboxEmail
+from models import Account, LinkToken, Notification, OutboxEmail
+from services import batches, sign_in_alerts
+from services.batches import Batch
 from services.clock import FrozenClock
 from services.crypto import token_digest
+from services.runtime import RequestMeta
 from services.settings import Settings
 from tests.conftest import mail_settings_for
 from tests.helpers import PASSWORD, SIGN_IN, Api, error_codes, until
 from tests.smtp_server import SmtpServer
 from tests.test_recovery import parse_mail, running, text_of
 
+T = TypeVar("T")
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
 CHROME_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -178,3 +184,56 @@ async def test_three_wrong_second_factors_after_the_password_alert_once_per_wind
     for _ in range(3):
         await api.verify(challenge, "000000")
     assert (await kinds("alice@example.com")).count("SECOND_FACTOR_FAILURES") == 2
+
+
+def sent_by(batch: Callable[[str], Batch[T]], sent: list[str]) -> Callable[[str], Batch[T]]:
+    """`batch`, with the text of each statement it sends recorded in `sent`."""
+
+    def recording(dialect: str) -> Batch[T]:
+        inner, result = batch(dialect), None
+        try:
+            while True:
+                statement = inner.send(result)
+                sent.append(statement.sql)
+                result = yield statement
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    return recording
+
+
+async def test_the_very_same_address_and_browser_answer_without_reading_every_pair(
+    api: Api, clock: FrozenClock
+) -> None:
+    await api.sign_up()  # from 203.0.113.7, verrou-tests/1.0
+    account = await Account.get(email="alice@example.com")
+
+    async def seen(ip_address: str | None, user_agent: str | None) -> tuple[bool, list[str]]:
+        sent: list[str] = []
+        meta = RequestMeta(ip_address=ip_address, user_agent=user_agent)
+        batch = functools.partial(
+            sign_in_alerts.seen_before, account_id=account.id, meta=meta, now=clock.now()
+        )
+        return await batches.run(sent_by(batch, sent)), sent
+
+    dialect = connections.get("default").capabilities.dialect
+    probe = sign_in_alerts._same_request_before(dialect)
+    earlier = sign_in_alerts._earlier_devices(dialect)
+    known, sent = await seen("203.0.113.7", "verrou-tests/1.0")
+    assert known and sent == [probe]
+    # Same device by the rule (same browser family and system, same /24), not the same
+    # request: the pairs are read.
+    known, sent = await seen("203.0.113.99", "verrou-tests/1.0")
+    assert known and sent == [probe, earlier]
+    known, sent = await seen("198.51.100.20", "verrou-tests/1.0")
+    assert not known and sent == [probe, earlier]
+    # No user agent sent: NULL is the same as NULL.
+    await sign_in(api, "")
+    assert await kinds("alice@example.com") == []
+    known, sent = await seen("203.0.113.7", None)
+    assert known and sent == [probe]
+    # Older than 90 days, the very same request is not known any more (and the account
+    # has signed in before, so it is not its first sign-in either).
+    clock.advance(91 * 24 * 3600)
+    known, sent = await seen("203.0.113.7", "verrou-tests/1.0")
+    assert not known and sent == [probe, earlier, sign_in_alerts._any_sign_in(dialect)]
