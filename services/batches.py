@@ -81,7 +81,10 @@ async def run(
         try:
             async with db.acquire_connection() as driver:
                 run_there = functools.partial(_run_in_sqlite, sent=sent)
-                return await driver._execute(run_there, driver._conn, batch(dialect), transaction)
+                value: T = await driver._execute(
+                    run_there, driver._conn, batch(dialect), transaction
+                )
+                return value
         finally:
             for sql in sent or ():
                 db.log.debug("%s", sql)
