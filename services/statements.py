@@ -6,7 +6,9 @@ security event and a session written) that building cost more CPU than the state
 themselves (bench/README.md, "signIn at argon2's pace"). The text of each statement here is
 made once per dialect and kept; values still go through each field's `to_db_value` as
 Tortoise's own executor does, and rows read come back as the model instances Tortoise
-would make (`Model._init_from_db`), so callers cannot tell the difference.
+would make (`Model._init_from_db`), so callers cannot tell the difference. Each is a
+batch step (`inserted_id`, `created`, `selected`: services.batches), so that a flow can send
+several in one trip, and a call (`insert`, `create`, `select`) that sends it alone.
 """
 
 from __future__ import annotations
@@ -24,12 +26,6 @@ from services import batches
 from services.batches import Batch, Statement
 
 M = TypeVar("M", bound=Model)
-
-
-def client(model: type[Model], connection: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
-    """The connection given (a change's transaction), else the model's own, which is the
-    open transaction of this task if there is one (as Tortoise's own queries do)."""
-    return connection if connection is not None else model._meta.db
 
 
 def marks(dialect: str, count: int) -> list[str]:
