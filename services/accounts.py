@@ -112,7 +112,7 @@ def _session_values(
         "last_seen_at": now,
         "revoked_at": None,
         "ip_address": meta.ip_address,
-        "user_agent": (meta.user_agent or "")[:512] or None,
+        "user_agent": meta.stored_user_agent,
         "remembered_device_id": remembered_device_id,
     }
 

@@ -52,7 +52,7 @@ async def remember(
         created_at=now,
         expires_at=now + timedelta(days=rt.settings.remember_device_days),
         ip_address=meta.ip_address,
-        user_agent=(meta.user_agent or "")[:512] or None,
+        user_agent=meta.stored_user_agent,
     )
     return token, device
 

@@ -36,6 +36,12 @@ class RequestMeta:
     # carry no IP address or browser (support's own are not the customer's).
     by_support: bool = False
 
+    @property
+    def stored_user_agent(self) -> str | None:
+        """The user agent as rows keep it: cut to the columns' 512 characters, None when
+        the request sent none."""
+        return (self.user_agent or "")[:512] or None
+
 
 def make_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """The process's runtime: keys, password hasher, broker (Redis when REDIS_URL is set)."""

@@ -72,5 +72,5 @@ def recorded(
         kind=kind.value,
         created_at=now,
         ip_address=meta.ip_address,
-        user_agent=(meta.user_agent or "")[:512] or None,
+        user_agent=meta.stored_user_agent,
     )

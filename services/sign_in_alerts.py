@@ -91,7 +91,7 @@ def seen_before(dialect: str, account_id: int, meta: RequestMeta, now: datetime)
     values = [account_id, SecurityEventKind.SIGNED_IN.value, since]
     # Most sign-ins come from the very address and browser of an earlier one: that row
     # alone answers, where the pairs of every sign-in of 90 days would be read and parsed.
-    stored = [meta.ip_address, (meta.user_agent or "")[:512] or None]
+    stored = [meta.ip_address, meta.stored_user_agent]
     if (yield Statement(_same_request_before(dialect), values + stored)):
         return True
     key = device_key(meta.ip_address, meta.user_agent)
