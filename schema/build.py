@@ -22,7 +22,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from schema import prepared
+from schema import input_values, prepared
 from schema.connections import describe_connections
 from schema.executor import VerrouExecutor
 from schema.limits import REQUEST_TOO_LARGE, LimitExceeded, RequestLimits
@@ -68,6 +68,8 @@ class VerrouSchema(strawberry.Schema):
     ) -> None:
         super().__init__(*args, **kwargs)
         describe_connections(self._schema)
+        # Inputs built by a table made once per type, not converted field by field.
+        input_values.install(self)
         self.limits = limits
         self.hide_suggestions = hide_suggestions
         # Introspection off: request errors name nothing of the schema (production_errors.py).
