@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -65,12 +66,24 @@ def recorded(
 ) -> Batch[SecurityEvent]:
     """`record` within a batch (services.batches), but for the metric: the caller counts
     it (`Metrics.count_security_event`) once the batch is through."""
-    return statements.created(
-        SecurityEvent,
-        dialect,
-        account_id=account_id,
-        kind=kind.value,
-        created_at=now,
-        ip_address=meta.ip_address,
-        user_agent=meta.stored_user_agent,
-    )
+    return statements.created(SecurityEvent, dialect, **_values(account_id, kind, meta, now))
+
+
+def written(
+    dialect: str, account_id: int, kind: SecurityEventKind, meta: RequestMeta, now: datetime
+) -> Batch[int]:
+    """`recorded` for a caller that does not read the event back: its id, and no model
+    instance made (on the sign-in's path)."""
+    return statements.inserted_id(SecurityEvent, dialect, **_values(account_id, kind, meta, now))
+
+
+def _values(
+    account_id: int, kind: SecurityEventKind, meta: RequestMeta, now: datetime
+) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "kind": kind.value,
+        "created_at": now,
+        "ip_address": meta.ip_address,
+        "user_agent": meta.stored_user_agent,
+    }
