@@ -7,7 +7,7 @@ from datetime import datetime
 
 from resolvers.context import Info
 from resolvers.errors import signed_in
-from services import accounts, sign_in_challenges
+from services import accounts, password_sign_in, sign_in_challenges
 from services.accounts import IssuedChallenge, IssuedSession
 from services.records import Account, Locale
 
@@ -62,7 +62,7 @@ async def sign_in(
 ) -> OpenedSession | IssuedChallenge:
     """A session when the account has no 2FA (or this device is remembered), else the
     challenge of the second step."""
-    result = await accounts.sign_in(
+    result = await password_sign_in.sign_in(
         info.context.runtime,
         info.context.meta,
         email=email,

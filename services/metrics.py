@@ -3,7 +3,7 @@
 No series may depend on whether an email has an account: anyone can send signIn or
 requestPasswordReset with any email, and a counter that moves for known emails only tells
 them which exist. So sign-in failures are counted where both kinds fail alike
-(services.accounts.sign_in), not from the SIGN_IN_FAILED event an existing account alone
+(services.password_sign_in.sign_in), not from the SIGN_IN_FAILED event an existing account alone
 records, and only security events that need a session or a second-step challenge (hence
 the password) are shown. tests/test_metrics_access.py compares /metrics after the same
 requests with a known and an unknown email.

@@ -14,7 +14,14 @@ from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
 from models import Account, FailedAttempt, Notification, OutboxEmail, SecurityEvent, Session
-from services import accounts, session_lookup, sign_in_alerts, statements, throttle
+from services import (
+    accounts,
+    password_sign_in,
+    session_lookup,
+    sign_in_alerts,
+    statements,
+    throttle,
+)
 from services.clock import FrozenClock
 from services.runtime import RequestMeta, Runtime
 from tests.helpers import PASSWORD, Api, with_connection_only
@@ -290,7 +297,7 @@ async def test_a_sign_in_from_a_known_device_wakes_no_mail_worker(
     api: Api, rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await api.sign_up()
-    await accounts.sign_in(rt, META, email="alice@example.com", password=PASSWORD)
+    await password_sign_in.sign_in(rt, META, email="alice@example.com", password=PASSWORD)
     wakes: list[None] = []
     wake = rt.mail_ready.set
 
@@ -300,11 +307,11 @@ async def test_a_sign_in_from_a_known_device_wakes_no_mail_worker(
 
     monkeypatch.setattr(rt.mail_ready, "set", counted)
     # The same device again: nothing to tell, no email queued, so no pass of the worker.
-    await accounts.sign_in(rt, META, email="alice@example.com", password=PASSWORD)
+    await password_sign_in.sign_in(rt, META, email="alice@example.com", password=PASSWORD)
     assert wakes == []
     # A new device is told, by email too: the worker is woken for it.
     elsewhere = RequestMeta(ip_address="198.51.100.20", user_agent="Firefox/120.0")
-    await accounts.sign_in(rt, elsewhere, email="alice@example.com", password=PASSWORD)
+    await password_sign_in.sign_in(rt, elsewhere, email="alice@example.com", password=PASSWORD)
     assert len(wakes) == 1
     assert await Notification.filter(kind="NEW_SIGN_IN").count() == 1
     assert await OutboxEmail.filter(recipient="alice@example.com").exists()

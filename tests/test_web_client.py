@@ -20,7 +20,7 @@ from models import Account, Session, TwoFactor
 from models.accounts import Locale
 from models.two_factor import TwoFactorState
 from server import create_app
-from services import accounts, link_tokens
+from services import accounts, link_tokens, password_sign_in
 from services.clock import FrozenClock
 from services.link_tokens import LinkPurpose
 from services.runtime import RequestMeta
@@ -237,7 +237,7 @@ async def test_the_password_pages_in_chromium(
     report = await run_script("passwords.mjs", live.url, data, answer, within=120)
     assert report.startswith("ok")
     assert await Session.filter(account_id=account.id, revoked_at=None).count() == 0
-    assert await accounts.sign_in(
+    assert await password_sign_in.sign_in(
         runtime,
         RequestMeta(ip_address=None, user_agent=None),
         email=customer["email"],
