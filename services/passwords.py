@@ -9,13 +9,13 @@ import secrets
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from services.hashing_pool import HashingPool
 from services.settings import Settings
 from services.validation import PASSWORD_MAX
 
@@ -63,17 +63,16 @@ class Passwords:
             parallelism=settings.argon2_parallelism,
         )
         self._dummy_hash: str | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: HashingPool | None = None
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
-        """Hash on a pool of its own for the app's lifetime (see hashing_threads), then
+        """Hash on a pool of its own for the app's lifetime (see hashing_threads; the checks
+        waiting are taken and answered a few at a time, services.hashing_pool), then
         wait for hashes in flight: a thread that finished after its event loop closed
         would have nowhere to deliver its result. Outside this block (command-line tools)
         hashing goes through the loop's default executor."""
-        self._pool = ThreadPoolExecutor(
-            hashing_threads(), thread_name_prefix="argon2", initializer=behind_the_event_loop
-        )
+        self._pool = HashingPool(hashing_threads(), "argon2", initializer=behind_the_event_loop)
         try:
             yield
         finally:
