@@ -6,9 +6,11 @@ cold for whatever runs next. Handed back one by one, every sign-in's own work (i
 trip to the database, its response, the next request on its connection, that request's
 first trip) runs alone between two hashes, from cold caches, and interrupts argon2 at
 each step. Handed back together, the sign-ins of a batch do that work one after the other,
-all but the first on a warm core. A thread takes only what is already waiting, so a lone
-sign-in is answered as soon as its check is done; under load, a sign-in may wait for the
-checks taken with it (BATCH - 1 at most), a few hashes beside the queue it waited in.
+all but the first on a warm core. A thread takes only what is already waiting, and more
+than one check only while the pool's other threads are busy, so a lone sign-in is answered
+as soon as its check is done, and checks that other cores could run in parallel are not
+queued behind each other. Under load, a sign-in may wait for the checks taken with it
+(BATCH - 1 at most): a few hashes beside the queue it waited in.
 bench/status.py measures what it saves ("argon2's share of the server's CPU").
 """
 
@@ -43,6 +45,7 @@ class HashingPool(Executor):
         self._initializer = initializer
         self._lock = threading.Lock()
         self._closed = False
+        self._idle = 0  # threads waiting for a check
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}_{number}", daemon=True)
             for number in range(threads)
@@ -88,12 +91,18 @@ class HashingPool(Executor):
                     future.set_exception(failure)
 
     def _next_batch(self) -> list[_Job] | None:
-        """The next check (waiting for one), with those waiting behind it; None to stop."""
+        """The next check (waiting for one), with those waiting behind it while no other
+        thread is free to take them (where there are cores for several hashes at once,
+        they run side by side first); None to stop."""
+        with self._lock:
+            self._idle += 1
         first = self._jobs.get()
+        with self._lock:
+            self._idle -= 1
         if first is None:
             return None
         batch = [first]
-        while len(batch) < self._batch:
+        while len(batch) < self._batch and not self._idle:
             try:
                 job = self._jobs.get_nowait()
             except queue.Empty:

@@ -120,8 +120,9 @@ def known_device_signed_in(
     dialect: str, account_id: int, meta: RequestMeta, now: datetime
 ) -> Batch[int]:
     """`signed_in` within a batch for a device seen before, which needs no alert: its
-    SIGNED_IN event (its id). Raises NewDevice, before writing anything, for a new one: the caller
-    rolls back and calls `signed_in`, which alerts. The caller counts the event's metric."""
+    SIGNED_IN event (its id). Raises NewDevice, before writing anything, for a new one: the
+    caller rolls back and calls `signed_in`, which alerts. The caller counts the event's
+    metric."""
     if not (yield from seen_before(dialect, account_id, meta, now)):
         raise NewDevice
     return (

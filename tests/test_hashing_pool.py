@@ -4,6 +4,7 @@ hand their results back together; a lone check is answered at once."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
 
@@ -125,3 +126,23 @@ def test_threads_are_named_and_run_the_initializer_first() -> None:
         pool.shutdown(wait=True)
     assert names == ["init", "init"]
     assert seen <= {"argon2_0", "argon2_1"}
+
+
+def test_with_a_thread_free_checks_run_side_by_side() -> None:
+    """Where there are threads for several checks at once (several cores), a thread takes
+    one check while another thread waits for work: both run at the same time."""
+    pool, first, second = HashingPool(2, "argon2"), Held(), Held()
+    try:
+        deadline = time.monotonic() + 5
+        while pool._idle < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        futures = [pool.submit(first), pool.submit(second)]
+        assert first.started.wait(5)
+        assert second.started.wait(5)  # not queued behind the first
+        first.released.set()
+        second.released.set()
+        assert [future.result(timeout=5) for future in futures] == ["held", "held"]
+    finally:
+        first.released.set()
+        second.released.set()
+        pool.shutdown(wait=True)
