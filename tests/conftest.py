@@ -36,6 +36,7 @@ from starlette.applications import Starlette
 from server import create_app
 from services.clock import FrozenClock
 from services.database import apply_migrations
+from services.runtime import Runtime
 from services.settings import Settings
 from tests.helpers import Api
 from tests.smtp_server import SmtpServer
@@ -340,6 +341,13 @@ async def start(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def app(settings: Settings, clock: FrozenClock) -> Starlette:
     return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+def rt(app: Starlette) -> Runtime:
+    """The app's runtime (settings, clock, passwords, metrics...), for calling services."""
+    runtime: Runtime = app.state.runtime
+    return runtime
 
 
 @pytest.fixture

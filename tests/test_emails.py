@@ -12,7 +12,6 @@ from typing import Any
 
 import jinja2
 import pytest
-from starlette.applications import Starlette
 
 from models import Account, OutboxEmail
 from services import emails
@@ -69,12 +68,6 @@ def settings(db_path: Path, tmp_path: Path) -> Settings:
         support_email=SUPPORT,
         outbox_worker=False,
     )
-
-
-@pytest.fixture
-def rt(app: Starlette) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
 
 
 async def sign_up(api: Api, locale: str = "fr", **extra: Any) -> tuple[Account, str]:

@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from models import Account, BackupCode, Notification, OutboxEmail
 from services import emails
@@ -42,12 +41,6 @@ REGENERATE = (
 @pytest.fixture
 def settings(db_path: Path, tmp_path: Path) -> Settings:
     return make_settings(db_path, tmp_path / "var", outbox_worker=False)
-
-
-@pytest.fixture
-def rt(app: Starlette) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
 
 
 def aliases(field: str, count: int) -> str:

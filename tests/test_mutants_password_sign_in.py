@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from starlette.applications import Starlette
 from tortoise.exceptions import IntegrityError
 
 from models import Account, FailedAttempt, SecurityEvent
@@ -20,12 +19,6 @@ from tests.helpers import PASSWORD, Api
 pytestmark = pytest.mark.usefixtures("api")  # the app's lifespan: its database is open
 
 META = RequestMeta(ip_address="203.0.113.9", user_agent="verrou-tests/1.0")
-
-
-@pytest.fixture
-def rt(app: Starlette) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
 
 
 async def account_with_email(rt: Runtime, email: str) -> Account:

@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from starlette.applications import Starlette
 
 from models import Account, BackupCode, Session, TwoFactor
 from services import session_lookup
@@ -18,12 +17,6 @@ from tests.helpers import Api
 
 EMAIL = "alice@example.com"
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def rt(app: Starlette) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
 
 
 async def lookup(rt: Runtime, token: str, *, idle: timedelta = HOUR) -> Session | None:

@@ -45,12 +45,6 @@ def settings(db_path: Path, tmp_path: Path) -> Settings:
     return make_settings(db_path, tmp_path / "var", recovery_wait_seconds=WAIT)
 
 
-@pytest.fixture
-def rt(app: Starlette) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
-
-
 def wrong_code(api: Api, secret: str) -> str:
     valid = {api.code(secret, steps) for steps in (-1, 0, 1)}
     return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in valid)

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
 from models import Account, FailedAttempt, Notification, OutboxEmail, SecurityEvent, Session
@@ -29,12 +28,6 @@ from tests.helpers import PASSWORD, Api, with_connection_only
 pytestmark = pytest.mark.usefixtures("api")  # the app's lifespan: its database is open
 
 META = RequestMeta(ip_address="203.0.113.9", user_agent="verrou-tests/1.0")
-
-
-@pytest.fixture
-def rt(app: Starlette) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
 
 
 @pytest.fixture(autouse=True)

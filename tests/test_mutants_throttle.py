@@ -8,7 +8,6 @@ import contextvars
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -19,12 +18,6 @@ from services.runtime import Runtime
 from tests.helpers import Api, with_connection_only
 
 pytestmark = pytest.mark.usefixtures("api")  # the app's lifespan: its database is open
-
-
-@pytest.fixture
-def rt(app: Starlette) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
 
 
 async def stored(subject: str) -> int:

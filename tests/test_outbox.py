@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from starlette.applications import Starlette
 
 from models import Account, OutboxEmail
 from services import emails
@@ -52,12 +51,6 @@ def settings(db_path: Path, tmp_path: Path, smtp: SmtpServer) -> Settings:
         # (tested in tests/test_mail_relay.py).
         mail_limit_per_kind=50,
     )
-
-
-@pytest.fixture
-def rt(app: Starlette) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
 
 
 @pytest.fixture
