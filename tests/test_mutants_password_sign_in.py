@@ -108,3 +108,19 @@ def test_a_known_devices_statements_are_in_the_connections_dialect(dialect: str,
             statement = batch.send(answers[statement.sql.split()[0]])
     assert [s.sql.split()[0] for s in sent] == ["DELETE", "SELECT", "INSERT", "INSERT"]
     assert all(mark in s.sql for s in sent), [s.sql for s in sent]
+
+
+async def test_a_sign_in_from_a_new_device_no_longer_counts_as_an_attempt(
+    api: Api, rt: Runtime
+) -> None:
+    """The alert's path (a device not seen before) forgets the attempt with the session it
+    opens, as the known device's path does."""
+    await api.sign_up()
+    elsewhere = RequestMeta(ip_address="198.51.100.20", user_agent="Firefox/120.0")
+    issued = await password_sign_in.sign_in(
+        rt, elsewhere, email="alice@example.com", password=PASSWORD
+    )
+    assert isinstance(issued, password_sign_in.IssuedSession)
+    assert await SecurityEvent.filter(kind="SIGNED_IN", ip_address="198.51.100.20").count() == 1
+    subject = throttle.password_subject("alice@example.com")
+    assert await FailedAttempt.filter(subject=subject).count() == 0
