@@ -4,13 +4,13 @@ and their statements in the connection's SQL dialect."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise.exceptions import IntegrityError
 
-from models import Account, FailedAttempt, SecurityEvent
-from services import crypto, password_sign_in, throttle, validation
+from models import Account, FailedAttempt, SecurityEvent, Session
+from services import crypto, password_sign_in, remembered_devices, throttle, validation
 from services.batches import Statement
 from services.errors import InvalidCredentials
 from services.runtime import RequestMeta, Runtime
@@ -124,3 +124,19 @@ async def test_a_sign_in_from_a_new_device_no_longer_counts_as_an_attempt(
     assert await SecurityEvent.filter(kind="SIGNED_IN", ip_address="198.51.100.20").count() == 1
     subject = throttle.password_subject("alice@example.com")
     assert await FailedAttempt.filter(subject=subject).count() == 0
+
+
+async def test_a_remembered_devices_session_names_its_device(api: Api, rt: Runtime) -> None:
+    """A 2FA account signing in from a remembered device: the session it opens is tied to
+    that device (forgetting the device ends it, services.remembered_devices)."""
+    await api.sign_up()
+    enabled = rt.clock.now() - timedelta(days=2)
+    await Account.filter(email="alice@example.com").update(two_factor_enabled_at=enabled)
+    account = await Account.get(email="alice@example.com")
+    token, device = await remembered_devices.remember(rt, account, META)
+    issued = await password_sign_in.sign_in(
+        rt, META, email="alice@example.com", password=PASSWORD, device_token=token
+    )
+    assert isinstance(issued, password_sign_in.IssuedSession)
+    stored = await Session.get(id=issued.session.id)
+    assert stored.remembered_device_id == issued.session.remembered_device_id == device.id
