@@ -5,6 +5,7 @@ and their statements in the connection's SQL dialect."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from tortoise.exceptions import IntegrityError
@@ -140,3 +141,23 @@ async def test_a_remembered_devices_session_names_its_device(api: Api, rt: Runti
     assert isinstance(issued, password_sign_in.IssuedSession)
     stored = await Session.get(id=issued.session.id)
     assert stored.remembered_device_id == issued.session.remembered_device_id == device.id
+
+
+@pytest.mark.parametrize(("dialect", "mark"), [("postgres", "$1"), ("sqlite", "?")])
+def test_the_first_trips_statements_are_in_the_connections_dialect(dialect: str, mark: str) -> None:
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    batch = password_sign_in._attempt_and_account(
+        dialect, "subject", "alice@example.com", now, timedelta(minutes=15)
+    )
+    answers: dict[str, Any] = {"INSERT": 5, "SELECT": [{"n": 1}]}
+    sent: list[Statement] = []
+    statement = next(batch)
+    with pytest.raises(StopIteration) as done:
+        while True:
+            sent.append(statement)
+            # The count's row, then no account.
+            answer = answers[statement.sql.split()[0]]
+            statement = batch.send(answer if len(sent) < 3 else [])
+    assert done.value.value == (throttle.Counted(5, 1), None)
+    assert [s.sql.split()[0] for s in sent] == ["INSERT", "SELECT", "SELECT"]
+    assert all(mark in s.sql for s in sent), [s.sql for s in sent]
