@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -171,3 +172,18 @@ async def test_a_sign_in_from_a_known_device_is_two_trips_to_the_database(
     account = await Account.get(email="alice@example.com")
     assert await SecurityEvent.filter(account_id=account.id, kind="SIGNED_IN").count() == 2
     assert not await FailedAttempt.filter(subject="password:alice@example.com").exists()
+
+
+@pytest.mark.sqlite_only(reason="on PostgreSQL Tortoise logs the statements it sends itself")
+async def test_a_batchs_statements_are_logged_at_debug_without_their_values(
+    clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As Tortoise logs each statement it sends (on SQLite the batch runs beside it, so it
+    logs its own): the text, never the values (a subject may be an email)."""
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        await batches.run(attempts("logged@example.com", clock), transaction=True)
+    logged = [r.getMessage() for r in caplog.records if r.name == "tortoise.db_client"]
+    ours = ('INSERT INTO "failed_attempt"', 'SELECT COUNT(*) AS "n" FROM "failed_attempt"')
+    sent = [text for text in logged if text.startswith(ours)]
+    assert [text.split()[0] for text in sent] == ["INSERT", "INSERT", "SELECT"], logged
+    assert not any("logged@example.com" in text for text in logged)
