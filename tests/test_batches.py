@@ -187,3 +187,32 @@ async def test_a_batchs_statements_are_logged_at_debug_without_their_values(
     sent = [text for text in logged if text.startswith(ours)]
     assert [text.split()[0] for text in sent] == ["INSERT", "INSERT", "SELECT"], logged
     assert not any("logged@example.com" in text for text in logged)
+
+
+@pytest.mark.sqlite_only(reason="PostgreSQL aborts a transaction at its first failed statement")
+async def test_a_failed_statement_leaves_the_transaction_it_joined_to_its_owner(
+    api: Api, clock: FrozenClock
+) -> None:
+    """On SQLite a refused statement is undone alone: a batch that joined the caller's
+    transaction (no transaction of its own) does not roll the caller's work back."""
+    await api.sign_up()
+    account = await Account.get(email="alice@example.com")
+    now = clock.now()
+    session = {
+        "token_hash": "f" * 64,
+        "account_id": account.id,
+        "created_at": now,
+        "expires_at": now + timedelta(hours=1),
+        "last_seen_at": now,
+        "revoked_at": None,
+        "ip_address": None,
+        "user_agent": None,
+        "remembered_device_id": None,
+    }
+    async with in_transaction() as connection:
+        await statements.insert(FailedAttempt, connection, subject="kept", created_at=now)
+        await statements.insert(Session, connection, **session)
+        with pytest.raises(IntegrityError):
+            await statements.insert(Session, connection, **session)  # the same token hash
+    assert await FailedAttempt.filter(subject="kept").count() == 1
+    assert await Session.filter(token_hash="f" * 64).count() == 1
