@@ -8,7 +8,8 @@ import asyncio
 import functools
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import aiosqlite
 import pytest
@@ -99,15 +100,11 @@ def duplicate_sessions(dialect: str, session: dict[str, object]) -> Batch[None]:
     yield from statements.inserted_id(Session, dialect, **session)  # the same token hash
 
 
-async def test_a_driver_error_is_tortoises_and_rolls_the_transaction_back(
-    api: Api, clock: FrozenClock
-) -> None:
-    await api.sign_up()
-    account = await Account.get(email="alice@example.com")
-    now = clock.now()
-    session = {
-        "token_hash": "e" * 64,
-        "account_id": account.id,
+def session_row(account_id: int, now: datetime, token_hash: str) -> dict[str, Any]:
+    """Every field of a session row, for statements.insert."""
+    return {
+        "token_hash": token_hash,
+        "account_id": account_id,
         "created_at": now,
         "expires_at": now + timedelta(hours=1),
         "last_seen_at": now,
@@ -116,6 +113,15 @@ async def test_a_driver_error_is_tortoises_and_rolls_the_transaction_back(
         "user_agent": None,
         "remembered_device_id": None,
     }
+
+
+async def test_a_driver_error_is_tortoises_and_rolls_the_transaction_back(
+    api: Api, clock: FrozenClock
+) -> None:
+    await api.sign_up()
+    account = await Account.get(email="alice@example.com")
+    now = clock.now()
+    session = session_row(account.id, now, "e" * 64)
     batch = functools.partial(duplicate_sessions, session=session)
     with pytest.raises(IntegrityError):
         await batches.run(batch, transaction=True)
@@ -198,17 +204,7 @@ async def test_a_failed_statement_leaves_the_transaction_it_joined_to_its_owner(
     await api.sign_up()
     account = await Account.get(email="alice@example.com")
     now = clock.now()
-    session = {
-        "token_hash": "f" * 64,
-        "account_id": account.id,
-        "created_at": now,
-        "expires_at": now + timedelta(hours=1),
-        "last_seen_at": now,
-        "revoked_at": None,
-        "ip_address": None,
-        "user_agent": None,
-        "remembered_device_id": None,
-    }
+    session = session_row(account.id, now, "f" * 64)
     async with in_transaction() as connection:
         await statements.insert(FailedAttempt, connection, subject="kept", created_at=now)
         await statements.insert(Session, connection, **session)
