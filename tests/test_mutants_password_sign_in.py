@@ -1,6 +1,7 @@
-"""services/password_sign_in.py, the parts its other tests leave open: the email cut that
-makes the throttle's subject, the known device's writes in one transaction, their metric,
-and their statements in the connection's SQL dialect."""
+"""services/password_sign_in.py, the parts its other tests leave open (each killed a mutant
+that survived them): the email cut that makes the throttle's subject, the known device's
+writes in one transaction and their metric, both trips' statements in the connection's SQL
+dialect, the attempt forgotten on a new device's path, a remembered device's session."""
 
 from __future__ import annotations
 
