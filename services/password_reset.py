@@ -54,8 +54,7 @@ def address_subject(ip_address: str | None) -> str:
 
 
 async def request_reset(rt: Runtime, meta: RequestMeta, *, email: str) -> None:
-    # Bounded and storable whatever was sent, as sign-in does (services.password_sign_in.sign_in).
-    email = validation.printable(validation.normalize_email(email)[: validation.EMAIL_MAX + 1])
+    email = validation.looked_up_email(email)
     # Every request counts (none "succeeds"): per client address, then per email as typed.
     await throttle.begin_attempt(rt, address_subject(meta.ip_address), limit=REQUESTS_PER_ADDRESS)
     await throttle.begin_attempt(rt, email_subject(email), limit=REQUESTS_PER_EMAIL)

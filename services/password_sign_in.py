@@ -42,10 +42,7 @@ from services.security_events import SecurityEventKind
 async def sign_in(
     rt: Runtime, meta: RequestMeta, *, email: str, password: str, device_token: str | None = None
 ) -> IssuedSession | IssuedChallenge:
-    # Whatever was sent, the throttle's subject and the lookup stay small and storable: cut
-    # one character past the longest email (so it stays unknown), control characters
-    # replaced (no stored email has one, and PostgreSQL refuses a NUL in text).
-    email = validation.printable(validation.normalize_email(email)[: validation.EMAIL_MAX + 1])
+    email = validation.looked_up_email(email)
     # Throttled by email, known or not, so the refusal itself says nothing of the account.
     # The attempt recorded and counted and the account read in one trip to the database.
     subject = throttle.password_subject(email)

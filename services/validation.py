@@ -124,3 +124,11 @@ def printable(text: str) -> str:
     """text with each non-printable character replaced by U+FFFD: for values only looked up
     (a sign-in's email), which no stored value can match and the database must accept."""
     return "".join(c if c.isprintable() else "\ufffd" for c in text)
+
+
+def looked_up_email(email: str) -> str:
+    """An email as sent, made small and storable for a lookup and a throttle's subject
+    (sign-in, password reset): normalized, cut one character past the longest email (so a
+    longer one stays unknown, and longer ones with those characters share a subject),
+    control characters replaced (no stored email has one, PostgreSQL refuses a NUL)."""
+    return printable(normalize_email(email)[: EMAIL_MAX + 1])
