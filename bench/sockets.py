@@ -1,7 +1,7 @@
 """Many accounts, many sockets: events spread over the live subscriptions of one worker.
 
-    .venv/bin/python bench/sockets.py [--accounts 10000] [--sockets 20000] [--rate 200]
-                                      [--duration 30] [--pollers 4] [--postgres]
+    .venv/bin/python bench/sockets.py [--accounts 10000] [--sockets 20000] [--subscriptions N]
+                                      [--rate 200] [--duration 30] [--pollers 4] [--postgres]
     .venv/bin/python bench/sockets.py --steps 5000,10000,15000,19000 [--step-duration 10]
     .venv/bin/python bench/sockets.py --publisher redis [...]     (events from another worker)
 
@@ -11,7 +11,12 @@ uvloop. The accounts and their sessions are written straight into the database b
 server starts (one precomputed argon2 hash for all, the SHA-256 of each session token; the
 tokens stay here). Each account gets one to three sockets, each with a session of its own,
 the two protocols alternating (graphql-transport-ws and the legacy graphql-ws), each
-subscribed to `notifications { id kind message }`.
+subscribed to `notifications { id kind message }`. With `--subscriptions` above the socket
+count, some sockets carry a second `notifications` subscription on the same socket (operation
+ids 1 and 2, as a client whose banner and security page subscribe each on one graphql-ws
+client does), spread over both protocols: each event then has to reach every subscription
+of its account. By default there are as many subscriptions as `--sockets` asked for, so a
+socket count capped by the file limit (below) keeps the subscription count.
 
 Then, for `--duration` seconds, `updateAccount` changes the company name of a random
 account `--rate` times a second (sent on schedule, whether the previous answers came or
@@ -24,10 +29,10 @@ account's Redis channel, in the message another worker's `updateAccount` would p
 measured only fans out. Meanwhile `--pollers` clients send
 `twoFactorStatus` with a 20 ms pause between requests (bench/status.py's paced clients).
 
-Reported: events that did not reach every socket of their account (misses), push latency
-from sending the mutation to each socket having the event (p50, p99, max), the status
-query's latency, and the server's resident memory growth per socket (from before the first
-socket to after the last one subscribed).
+Reported: events that did not reach every subscription of their account (misses), push
+latency from sending the mutation to each subscription having the event (p50, p99, max), the
+status query's latency, and the server's resident memory growth per socket and per
+subscription (from before the first socket to after the last one subscribed).
 
 With --steps, one server is filled in steps (the accounts grow with the sockets, two sockets
 an account) and each step is measured for --step-duration seconds: the socket count where
@@ -95,15 +100,22 @@ class Plan:
     accounts: int
     owners: list[int]
     tokens: list[str]
+    # The operation ids subscribed on each socket: ("1",) or ("1", "2").
+    operations: list[tuple[str, ...]] = field(default_factory=list)
     sockets_of: list[list[int]] = field(default_factory=list)
     # The database id of each account (index), once seeded.
     account_ids: list[int] = field(default_factory=list)
 
 
-def plan(accounts: int, sockets: int, rng: random.Random) -> Plan:
-    """One to three sockets per account, `sockets` in all."""
+def plan(accounts: int, sockets: int, rng: random.Random, subscriptions: int = 0) -> Plan:
+    """One to three sockets per account, `sockets` in all, carrying `subscriptions` (one per
+    socket if 0 or fewer than the sockets): the ones past the socket count are second
+    subscriptions on sockets drawn at random."""
     if not accounts <= sockets <= 3 * accounts:
         raise SystemExit(f"--sockets must be between --accounts and 3 x --accounts ({accounts})")
+    subscriptions = max(subscriptions, sockets)
+    if subscriptions > 2 * sockets:
+        raise SystemExit(f"--subscriptions must be at most 2 x the sockets ({sockets})")
     counts = [1] * accounts
     room = [index for index in range(accounts) for _ in range(2)]
     rng.shuffle(room)
@@ -111,6 +123,8 @@ def plan(accounts: int, sockets: int, rng: random.Random) -> Plan:
         counts[index] += 1
     owners = [index for index in range(accounts) for _ in range(counts[index])]
     result = Plan(accounts, owners, [secrets.token_urlsafe(32) for _ in owners])
+    doubled = set(rng.sample(range(sockets), subscriptions - sockets))
+    result.operations = [("1", "2") if i in doubled else ("1",) for i in range(sockets)]
     result.sockets_of = [[] for _ in range(accounts)]
     for socket_index, owner in enumerate(owners):
         result.sockets_of[owner].append(socket_index)
@@ -171,14 +185,20 @@ async def _seed(database_url: str, layout: Plan) -> None:
         await Tortoise.close_connections()
 
 
+# A subscription: the socket's index and the operation's id on it.
+Subscription = tuple[int, str]
+
+
 @dataclass
 class Arrivals:
-    # event number -> {socket index: arrival time}
-    events: dict[int, dict[int, float]] = field(default_factory=dict)
+    # event number -> {subscription: arrival time}
+    events: dict[int, dict[Subscription, float]] = field(default_factory=dict)
     closed: dict[int, int | None] = field(default_factory=dict)  # socket index -> close code
 
 
-async def open_socket(url: str, token: str, protocol: str, index: int) -> ClientConnection:
+async def open_socket(
+    url: str, token: str, protocol: str, index: int, operations: tuple[str, ...]
+) -> ClientConnection:
     source = f"127.0.0.{1 + index // PER_SOURCE}"
     connection = await connect(
         url,
@@ -199,7 +219,10 @@ async def open_socket(url: str, token: str, protocol: str, index: int) -> Client
         if message["type"] != "ka":
             raise RuntimeError(f"socket {index}: {message}")
     kind = "subscribe" if protocol == TRANSPORT_WS else "start"
-    await connection.send(json.dumps({"id": "1", "type": kind, "payload": {"query": SUBSCRIPTION}}))
+    for operation in operations:
+        await connection.send(
+            json.dumps({"id": operation, "type": kind, "payload": {"query": SUBSCRIPTION}})
+        )
     return connection
 
 
@@ -215,7 +238,7 @@ async def read(connection: ClientConnection, index: int, arrivals: Arrivals) -> 
                 raise RuntimeError(f"socket {index}: {payload['errors']}")
             found = MARKER.search(payload["data"]["notifications"]["message"])
             if found is not None:
-                arrivals.events.setdefault(int(found.group(1)), {})[index] = now
+                arrivals.events.setdefault(int(found.group(1)), {})[index, message["id"]] = now
     except ConnectionClosed as closed:
         arrivals.closed[index] = closed.rcvd.code if closed.rcvd else None
         return
@@ -243,7 +266,8 @@ class Load:
     readers: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def open(self, count: int) -> None:
-        """Open sockets up to `count` (in the plan's order) and wait until each subscribes."""
+        """Open sockets up to `count` (in the plan's order) and wait until each of their
+        subscriptions is registered."""
         url = self.target.url.replace("http", "ws") + "/graphql"
         while len(self.connections) < count:
             start = len(self.connections)
@@ -255,6 +279,7 @@ class Load:
                         self.layout.tokens[i],
                         TRANSPORT_WS if i % 2 == 0 else LEGACY_WS,
                         i,
+                        self.layout.operations[i],
                     )
                     for i in batch
                 )
@@ -262,8 +287,9 @@ class Load:
             self.readers += [
                 asyncio.create_task(read(self.connections[i], i, self.arrivals)) for i in batch
             ]
+        subscriptions = sum(len(ids) for ids in self.layout.operations[:count])
         for _ in range(600):
-            if await asyncio.to_thread(open_subscribed, self.target) >= count:
+            if await asyncio.to_thread(open_subscribed, self.target) >= subscriptions:
                 break
             await asyncio.sleep(0.1)
         else:
@@ -370,7 +396,7 @@ async def measure(
     sent: dict[int, float] = {}
     failed: list[str] = []
     statuses: list[float] = []
-    expected: dict[int, list[int]] = {}
+    expected: dict[int, list[Subscription]] = {}
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with (
         httpx.AsyncClient(base_url=load.target.url, timeout=60, limits=limits) as client,
@@ -389,7 +415,7 @@ async def measure(
             number = first + offset
             owner = rng.choice(owners)
             sockets = [i for i in layout.sockets_of[owner] if i < connected]
-            expected[number] = sockets
+            expected[number] = [(i, op) for i in sockets for op in layout.operations[i]]
             if load.publisher is not None:
                 event = load.publisher(owner, number, sent, failed)
             else:
@@ -399,27 +425,28 @@ async def measure(
     # Every mutation has answered (or Redis took every event), so every event is published:
     # wait for the last ones on their way to the sockets, until all are there or none came
     # for 5 s.
-    wanted = sum(len(sockets) for sockets in expected.values())
+    wanted = sum(len(subscriptions) for subscriptions in expected.values())
     arrived, still = -1, time.perf_counter()
     while arrived < wanted and time.perf_counter() - still < 5.0:
         now_arrived = sum(
-            sum(1 for i in sockets if i in load.arrivals.events.get(number, {}))
-            for number, sockets in expected.items()
+            sum(1 for key in subscriptions if key in load.arrivals.events.get(number, {}))
+            for number, subscriptions in expected.items()
         )
         if now_arrived != arrived:
             arrived, still = now_arrived, time.perf_counter()
         await asyncio.sleep(0.2)
     latencies: list[float] = []
     misses = 0
-    for number, sockets in expected.items():
+    for number, subscriptions in expected.items():
         got = load.arrivals.events.get(number, {})
-        for socket_index in sockets:
-            if socket_index in got:
-                latencies.append((got[socket_index] - sent[number]) * 1000)
+        for key in subscriptions:
+            if key in got:
+                latencies.append((got[key] - sent[number]) * 1000)
             else:
                 misses += 1
     return {
         "sockets": connected,
+        "subscriptions": sum(len(ids) for ids in layout.operations[:connected]),
         "accounts": len(owners),
         "events": len(expected),
         "deliveries": len(latencies),
@@ -454,6 +481,7 @@ async def run_once(target: Server, layout: Plan, args: argparse.Namespace) -> di
         await load.close()
     row["open_s"] = opening
     row["kib_per_socket"] = (rss_after - rss_before) / len(layout.owners)
+    row["kib_per_subscription"] = (rss_after - rss_before) / row["subscriptions"]
     row["rss_mib"] = rss_after / 1024
     return row
 
@@ -506,6 +534,12 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--sockets", type=int, default=20_000)
+    parser.add_argument(
+        "--subscriptions",
+        type=int,
+        help="notifications subscriptions in all (default: --sockets as asked for); those past "
+        "the socket count are second subscriptions on sockets drawn at random",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of events")
     parser.add_argument("--pollers", type=int, default=4, help="paced twoFactorStatus clients")
@@ -537,6 +571,7 @@ def main() -> None:
     limit = raise_file_limit()  # before the server starts: it inherits the limit
     cap = limit - FD_RESERVE
     wanted = max(args.steps) if args.steps else args.sockets
+    subscriptions = 0 if args.steps else (args.subscriptions or wanted)
     if wanted > cap:
         print(
             f"open files are limited to {limit} per process (RLIMIT_NOFILE's hard limit, which "
@@ -546,7 +581,7 @@ def main() -> None:
         if args.steps:
             args.steps = sorted({min(step, cap) for step in args.steps})
     accounts = (wanted + 1) // 2 if args.steps else min(args.accounts, wanted)
-    layout = plan(accounts, wanted, random.Random(16))  # noqa: S311 (a layout, no secret)
+    layout = plan(accounts, wanted, random.Random(16), subscriptions)  # noqa: S311 (no secret)
     env = {"REDIS_URL": args.redis_url} if args.publisher == "redis" else {}
     if args.postgres:
         admin_url = os.environ.get(
@@ -574,7 +609,8 @@ def execute(args: argparse.Namespace, layout: Plan, limit: int, **env: str) -> N
     with seeded_server(lambda url: seed(url, layout), **env) as target:
         print(
             f"{layout.accounts} accounts, {len(layout.owners)} sockets (both protocols "
-            f"alternating), {args.rate:g} events/s from {args.publisher}, {args.pollers} "
+            f"alternating) carrying {sum(len(ids) for ids in layout.operations)} "
+            f"subscriptions, {args.rate:g} events/s from {args.publisher}, {args.pollers} "
             "status pollers; "
             f"open files limit {limit} per process",
             flush=True,
@@ -584,15 +620,18 @@ def execute(args: argparse.Namespace, layout: Plan, limit: int, **env: str) -> N
             return
         row = uvloop.run(run_once(target, layout, args))
     print(
-        "| accounts | sockets | events | misses | failed | push p50 (ms) | push p99 (ms) "
-        "| push max (ms) | status p50 (ms) | status p99 (ms) | KiB per socket |"
+        "| accounts | sockets | subscriptions | events | misses | failed | push p50 (ms) "
+        "| push p99 (ms) | push max (ms) | status p50 (ms) | status p99 (ms) | KiB per socket "
+        "| KiB per subscription |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
-        f"| {layout.accounts} | {row['sockets']:.0f} | {row['events']:.0f} "
+        f"| {layout.accounts} | {row['sockets']:.0f} | {row['subscriptions']:.0f} "
+        f"| {row['events']:.0f} "
         f"| {row['misses']:.0f} | {row['failed']:.0f} | {row['push_p50']:.1f} "
         f"| {row['push_p99']:.1f} | {row['push_max']:.1f} | {row['status_p50']:.1f} "
-        f"| {row['status_p99']:.1f} | {row['kib_per_socket']:.1f} |"
+        f"| {row['status_p99']:.1f} | {row['kib_per_socket']:.1f} "
+        f"| {row['kib_per_subscription']:.1f} |"
     )
     print(
         f"({row['deliveries']:.0f} deliveries, {row['status_count']:.0f} status requests, "

@@ -33,18 +33,35 @@ def run_benchmark(*arguments: str, **env: str) -> subprocess.CompletedProcess[st
     )
 
 
-def assert_every_event_arrived(run: subprocess.CompletedProcess[str]) -> None:
+def assert_every_event_arrived(
+    run: subprocess.CompletedProcess[str], subscriptions: int = 100
+) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     row = next(line for line in run.stdout.splitlines() if line.startswith("| 50 | 100 |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    accounts, sockets, events, misses, failed = (int(cell) for cell in cells[:5])
-    assert (accounts, sockets, events, misses, failed) == (50, 100, 40, 0, 0)
+    accounts, sockets, subscribed, events, misses, failed = (int(cell) for cell in cells[:6])
+    assert (accounts, sockets, subscribed, events, misses, failed) == (
+        50,
+        100,
+        subscriptions,
+        40,
+        0,
+        0,
+    )
 
 
 def test_the_sockets_benchmark_delivers_every_event_to_every_socket_of_its_account() -> None:
     run = run_benchmark()
     assert_every_event_arrived(run)
     assert "20 events/s from mutation" in run.stdout
+
+
+def test_second_subscriptions_on_a_socket_each_receive_every_event_of_their_account() -> None:
+    """30 of the 100 sockets carry a second `notifications` subscription (both protocols):
+    an event counts as delivered only once it reached each subscription of its account."""
+    run = run_benchmark("--subscriptions", "130")
+    assert_every_event_arrived(run, subscriptions=130)
+    assert "100 sockets (both protocols alternating) carrying 130 subscriptions" in run.stdout
 
 
 def test_events_published_on_redis_as_another_worker_would_reach_every_socket(
