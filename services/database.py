@@ -30,6 +30,8 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     connection: str | dict[str, Any] = database_url
     if database_url.startswith("sqlite://"):
         connection = expand_db_url(database_url)
+        # Tortoise's client, plus a reader on the loop's thread (services/sqlite_client.py).
+        connection["engine"] = "services.sqlite_client"
         given = parse_qs(urlparse(database_url).query)
         for pragma, value in SQLITE_PRAGMAS.items():
             if pragma not in given:

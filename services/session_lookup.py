@@ -18,6 +18,7 @@ from datetime import datetime
 from tortoise.models import Model
 
 from models import Account, Session, TwoFactor
+from services.sqlite_client import ReaderSqliteClient
 from services.statements import columns, instance
 
 # The attribute of the returned Session holding the count of unused backup codes.
@@ -48,7 +49,11 @@ async def live_session(token_digest: str, now: datetime, *, idle_since: datetime
     db = Session._meta.db
     field = Session._meta.fields_map["expires_at"]
     values = [token_digest, field.to_db_value(now, Session), field.to_db_value(idle_since, Session)]
-    rows = await db.execute_query_dict(_statement(db.capabilities.dialect), values)
+    statement = _statement(db.capabilities.dialect)
+    # On SQLite, read on the loop's thread when it can be (services/sqlite_client.py).
+    rows = db.read_now(statement, values) if isinstance(db, ReaderSqliteClient) else None
+    if rows is None:
+        rows = await db.execute_query_dict(statement, values)
     if not rows:
         return None
     row = rows[0]

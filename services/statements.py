@@ -142,5 +142,8 @@ def selected(model: type[M], dialect: str, **equal: Any) -> Batch[list[M]]:
 
 
 async def select(model: type[M], connection: BaseDBAsyncClient | None, **equal: Any) -> list[M]:
-    """`selected` in a trip of its own, in `connection` when given."""
+    """`selected` in a trip of its own, in `connection` when given (else read as
+    `batches.read` reads: on SQLite, on the loop's own thread when it can be)."""
+    if connection is None:
+        return await batches.read(functools.partial(selected, model, **equal))
     return await batches.run(functools.partial(selected, model, **equal), connection)
