@@ -4,7 +4,7 @@ two such trips where it made ten."""
 
 from __future__ import annotations
 
-import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import Iterator
@@ -128,17 +128,23 @@ async def test_a_driver_error_is_tortoises_and_rolls_the_transaction_back(
     assert not await Session.filter(token_hash="e" * 64).exists()
 
 
+# Set in the test's own context once it starts counting: the tasks it starts from then on
+# (a group's trip, services/batches.py) inherit it; the app's background tasks do not.
+_COUNTING: contextvars.ContextVar[bool] = contextvars.ContextVar("counting", default=False)
+
+
 class Trips:
-    """Hand-offs to aiosqlite's thread from the test's task (the app's background tasks
-    have their own; httpx's ASGI transport runs the app in the caller's task): each
-    statement Tortoise sends is one, a batch is one."""
+    """Hand-offs to aiosqlite's thread made on the test's behalf: from its task (httpx's
+    ASGI transport runs the app in the caller's task) or from a task it started, as a
+    group of batches is (the app's background tasks have their own): each statement
+    Tortoise sends is one, a group of batches is one."""
 
     def __init__(self) -> None:
         self.count = 0
-        self.task: asyncio.Task[object] | None = None
 
     def start(self) -> None:
-        self.count, self.task = 0, asyncio.current_task()
+        self.count = 0
+        _COUNTING.set(True)
 
 
 @pytest.fixture
@@ -147,7 +153,7 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
     hand_off = aiosqlite.Connection._execute
 
     async def counting(self: aiosqlite.Connection, fn: object, *args: object) -> object:
-        if asyncio.current_task() is counted.task:
+        if _COUNTING.get():
             counted.count += 1
         return await hand_off(self, fn, *args)
 

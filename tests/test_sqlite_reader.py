@@ -32,13 +32,16 @@ pytestmark = [pytest.mark.sqlite_only, pytest.mark.usefixtures("api")]
 EMAIL = "alice@example.com"
 
 
-def what_went(args: tuple[object, ...]) -> str:
-    """A trip's statement, or the name of the batch it runs (services/batches.py)."""
+def what_went(args: tuple[Any, ...]) -> str:
+    """A trip's statement, or the names of the batches it runs (services/batches.py: a group
+    of batches is a list of them)."""
     for arg in args:
         if isinstance(arg, str):
             return arg
         if isinstance(arg, Generator):
             return arg.__name__
+        if isinstance(arg, list):
+            return ", ".join(waiting.batch.__name__ for waiting in arg)
     return repr(args)
 
 
