@@ -252,9 +252,12 @@ def _run_group(
                 connection.execute(f"RELEASE {savepoint}")
                 outcomes.append((value, None))
         connection.execute("COMMIT")
-    except Exception as error:  # nothing of the group is written: all fail
+    except BaseException as error:  # nothing of the group is written: all fail
+        # As `_run_in_sqlite`: never leave a transaction open to the next statement.
         if connection.in_transaction:
             connection.execute("ROLLBACK")
+        if not isinstance(error, Exception):
+            raise
         failure = _translated(error)
         return [(None, failure) for _ in group]
     return outcomes

@@ -25,8 +25,8 @@ from typing import Any
 # At most this many checks a thread takes at once. Measured (bench/README.md, 2026-12-02):
 # argon2's share of a sign-in's CPU 90.8% one by one, 92.5% by 2, 93.3% by 3 and by 4 on a
 # slow machine (where by 4 the status p99 under sign-ins once reached 28 ms). With the
-# sign-ins' trips committed together (services/batches.py), on a fast machine: 91.5–91.8%
-# by 3, 92.8% by 4, 93.3–93.7% by 5, with the status p99 under sign-ins at 4.0–4.7 ms.
+# sign-ins' trips committed together (services/batches.py), on a fast machine: 91.5-91.8%
+# by 3, 92.8% by 4, 93.3-93.7% by 5, with the status p99 under sign-ins at 4.0-4.7 ms.
 BATCH = 5
 
 _Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]

@@ -83,12 +83,16 @@ def _open_reader(filename: str) -> sqlite3.Connection | None:
     mode (a reader there would take the shared lock that writers wait for)."""
     try:
         reader = sqlite3.connect(filename, timeout=0, isolation_level=None)
+    except sqlite3.Error as error:
+        logger.debug("no reader on the loop's thread (%s)", error)
+        return None
+    try:
         reader.row_factory = sqlite3.Row
         reader.execute("PRAGMA query_only=ON")
         (mode,) = reader.execute("PRAGMA journal_mode").fetchone()
     except sqlite3.Error as error:
         logger.debug("no reader on the loop's thread (%s)", error)
-        return None
+        mode = None
     if str(mode).lower() != "wal":
         reader.close()
         return None
