@@ -48,8 +48,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClie
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
-from services.sqlite_client import ReaderSqliteClient
-
 T = TypeVar("T")
 
 
@@ -111,40 +109,6 @@ async def run(
         async with in_transaction() as open_transaction:
             return await _run_through(open_transaction, batch(dialect))
     return await _run_through(db, batch(dialect))
-
-
-async def read(batch: Callable[[str], Batch[T]]) -> T:
-    """`run` for a batch of reads only, on the default connection: on SQLite, outside a
-    transaction, read on the event loop's own thread when it can be (no trip to aiosqlite's
-    thread: services/sqlite_client.py), else as `run` reads it. In a transaction, it reads
-    in the transaction (its own uncommitted writes), as `run` does."""
-    db = connections.get("default")
-    if isinstance(db, ReaderSqliteClient):
-        read_now = _read_now(db, batch(db.capabilities.dialect))
-        if read_now is not _REFUSED:
-            return read_now
-    return await run(batch, db)
-
-
-# `_read_now` could not read a statement there: the batch runs again through `run`.
-_REFUSED: Any = object()
-
-
-def _read_now(db: ReaderSqliteClient, batch: Batch[T]) -> T:
-    result: Any = None
-    try:
-        while True:
-            statement = batch.send(result)
-            if statement.returns_id:
-                batch.close()
-                return _REFUSED  # type: ignore[no-any-return]
-            result = db.read_now(statement.sql, statement.values)
-            if result is None:
-                # Reads have no effect: the whole batch runs anew the usual way.
-                batch.close()
-                return _REFUSED  # type: ignore[no-any-return]
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
 
 
 async def _run_through(db: BaseDBAsyncClient, batch: Batch[T]) -> T:

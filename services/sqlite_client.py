@@ -19,7 +19,7 @@ The reader never waits: it opens with no busy timeout, and any error of SQLite's
 locked schema, a file not in WAL mode) makes `read_now` answer None, and the caller sends
 the statement through Tortoise as before. An in-memory database has no file a second
 connection could share: no reader. Used as Tortoise's engine for sqlite:// URLs
-(services/database.py).
+(services/database.py). `read` runs a batch of reads (services/batches.py) there.
 """
 
 from __future__ import annotations
@@ -27,9 +27,16 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from tortoise import connections
 from tortoise.backends.sqlite.client import SqliteClient
+
+from services import batches
+from services.batches import Batch
+
+T = TypeVar("T")
 
 logger = logging.getLogger("verrou.database")
 
@@ -100,3 +107,37 @@ def _open_reader(filename: str) -> sqlite3.Connection | None:
 
 
 client_class = ReaderSqliteClient
+
+
+async def read(batch: Callable[[str], Batch[T]]) -> T:
+    """`batches.run` for a batch of reads only, on the default connection: on SQLite,
+    outside a transaction, read on the event loop's own thread when it can be (no trip to
+    aiosqlite's thread), else as `batches.run` reads it. In a transaction, it reads in the
+    transaction (its own uncommitted writes), as `batches.run` does."""
+    db = connections.get("default")
+    if isinstance(db, ReaderSqliteClient):
+        read_now = _read_now(db, batch(db.capabilities.dialect))
+        if read_now is not _REFUSED:
+            return read_now
+    return await batches.run(batch, db)
+
+
+# `_read_now` could not read a statement there: the batch runs again through `batches.run`.
+_REFUSED: Any = object()
+
+
+def _read_now(db: ReaderSqliteClient, batch: Batch[T]) -> T:
+    result: Any = None
+    try:
+        while True:
+            statement = batch.send(result)
+            if statement.returns_id:
+                batch.close()
+                return _REFUSED  # type: ignore[no-any-return]
+            result = db.read_now(statement.sql, statement.values)
+            if result is None:
+                # Reads have no effect: the whole batch runs anew the usual way.
+                batch.close()
+                return _REFUSED  # type: ignore[no-any-return]
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]

@@ -22,7 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields import DatetimeField
 from tortoise.models import Model
 
-from services import batches
+from services import batches, sqlite_client
 from services.batches import Batch, Statement
 
 M = TypeVar("M", bound=Model)
@@ -143,7 +143,7 @@ def selected(model: type[M], dialect: str, **equal: Any) -> Batch[list[M]]:
 
 async def select(model: type[M], connection: BaseDBAsyncClient | None, **equal: Any) -> list[M]:
     """`selected` in a trip of its own, in `connection` when given (else read as
-    `batches.read` reads: on SQLite, on the loop's own thread when it can be)."""
+    `sqlite_client.read` reads: on SQLite, on the loop's own thread when it can be)."""
     if connection is None:
-        return await batches.read(functools.partial(selected, model, **equal))
+        return await sqlite_client.read(functools.partial(selected, model, **equal))
     return await batches.run(functools.partial(selected, model, **equal), connection)

@@ -19,7 +19,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from models import Account, FailedAttempt, Session
-from services import batches, session_lookup, statements
+from services import session_lookup, sqlite_client, statements
 from services.batches import Batch, Statement
 from services.crypto import token_digest
 from services.database import tortoise_config
@@ -180,7 +180,7 @@ async def test_a_batch_the_reader_cannot_finish_runs_anew_through_tortoise(
 ) -> None:
     calls: list[str] = []
     trips.clear()
-    row_id = await batches.read(lambda dialect: counted_then_inserted(dialect, calls, rt))
+    row_id = await sqlite_client.read(lambda dialect: counted_then_inserted(dialect, calls, rt))
     assert calls == ["sqlite", "sqlite"]  # begun on the reader, then run anew
     assert trips.count("counted_then_inserted") == 1
     assert [(r.id, r.subject) for r in await FailedAttempt.all()] == [(row_id, "after 0")]
