@@ -132,21 +132,21 @@ async def test_another_requests_open_transaction_is_not_seen_until_it_commits(
     api: Api, rt: Runtime
 ) -> None:
     token = await api.sign_up(EMAIL)
-    revoked, committed = asyncio.Event(), asyncio.Event()
+    revoked, looked_up = asyncio.Event(), asyncio.Event()
     seen: list[Session | None] = []
 
     async def other_request() -> None:
         # Made before the transaction: the task's default connection is not the transaction.
         await revoked.wait()
         seen.append(await lookup(rt, token))
-        committed.set()
+        looked_up.set()
 
     reader = asyncio.create_task(other_request())
     async with in_transaction():
         await Session.filter(token_hash=token_digest(token)).update(revoked_at=rt.clock.now())
         revoked.set()
         # The other request reads while this one is still open (and does not wait for it).
-        await asyncio.wait_for(committed.wait(), timeout=30)
+        await asyncio.wait_for(looked_up.wait(), timeout=30)
     await reader
     assert seen[0] is not None  # the committed state: still live
     assert await lookup(rt, token) is None  # once committed, revoked
