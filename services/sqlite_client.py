@@ -119,7 +119,7 @@ async def read(batch: Callable[[str], Batch[T]]) -> T:
         read_now = _read_now(db, batch(db.capabilities.dialect))
         if read_now is not _REFUSED:
             return read_now
-    return await batches.run(batch, db)
+    return await batches.run(batch)  # on the default connection, as read above
 
 
 # `_read_now` could not read a statement there: the batch runs again through `batches.run`.
