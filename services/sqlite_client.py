@@ -4,8 +4,8 @@ event loop's own thread for the lookup that signs every request in (services/ses
 Tortoise runs every SQLite statement on aiosqlite's thread: the statement goes on a queue,
 the thread wakes, runs it, and hands the rows back through the loop's self-pipe. For the
 session lookup, an indexed read of one row that SQLite answers in about 20 µs of CPU, that
-trip cost about 90 µs more (two thread wake-ups and a pipe write and read; measured in
-bench/README.md, "Persisted documents"). Read on the loop's thread, the statement costs
+trip cost about 90 µs more (two thread wake-ups and a pipe write and read; bench/README.md,
+"Reads on the event loop's thread"). Read on the loop's thread, the statement costs
 only its own time; 20 µs of a blocked loop is less than the trip's own share of it.
 
 What the reader sees is what SQLite's write-ahead log shows a new reader: the last committed
